@@ -1,0 +1,178 @@
+"""The command line: a thin layer over the studies, its options generated from the config."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+from pydantic import BaseModel
+
+from .errors import UsageError
+from .studies.config import PRESETS, ScarcityConfig
+
+
+def config_options(model: type[BaseModel], only: tuple[str, ...] | None = None):
+    """Click options for the fields of ``model``: each setting is declared once, in the config."""
+
+    def decorate(command):
+        fields = [(n, f) for n, f in model.model_fields.items() if only is None or n in only]
+        for name, field in reversed(fields):
+            command = click.option(
+                "--" + name.replace("_", "-"),
+                name,
+                type=_click_type(field.annotation),
+                default=None,
+                help=f"{field.description} [default: {_shown(field.default)}]",
+            )(command)
+        return command
+
+    return decorate
+
+
+def _click_type(annotation):
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _click_type(args[0])
+    if origin is Literal:
+        return click.Choice([str(a) for a in args])
+    if origin is tuple:
+        return _CommaList(args[0])
+    return {int: click.INT, float: click.FLOAT}.get(annotation, click.STRING)
+
+
+class _CommaList(click.ParamType):
+    """``1,2,5`` → (1, 2, 5)."""
+
+    name = "LIST"
+
+    def __init__(self, item_type):
+        self.item_type = item_type
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(self.item_type(part) for part in str(value).split(",") if part.strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of {self.item_type.__name__}", param, ctx)
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, tuple):
+        return ",".join(str(v) for v in default)
+    return str(default)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="isoflop")
+def cli() -> None:
+    """Compute-budgeted language-model training studies on Hugging Face models."""
+
+
+@cli.command()
+@click.option("--preset", type=click.Choice(list(PRESETS)), default=None, help="start from a named preset")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@config_options(ScarcityConfig)
+def scarcity(preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
+    """Fixed compute, fewer unique samples: train one run per (D, seed) and answer how much it hurts."""
+    from .studies.config import build_config
+    from .studies.scarcity import run_study
+
+    config = build_config(preset, config_file, overrides)
+    outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+    summary = outcome.folder / "summary.md"
+    click.echo(f"{outcome.trained} run(s) trained, {outcome.skipped} skipped, {len(outcome.failed)} failed")
+    click.echo(_answer_section(summary.read_text(encoding="utf-8")))
+    click.echo(f"results: {outcome.folder}/  (summary.md, loss_vs_unique_samples.png, validation_curves.png)")
+    if outcome.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="also export the runs as CSV")
+@click.option("--per-step", is_flag=True, help="CSV with one row per run and step")
+def show(folder: str, csv_path: str | None, per_step: bool) -> None:
+    """Print the runs of a results folder as a table."""
+    from .store import Store
+
+    with Store(folder, create=False) as store:
+        runs = store.runs()
+        if csv_path:
+            count = store.export_csv(csv_path, per_step=per_step)
+            click.echo(f"wrote {count} rows to {csv_path}", err=True)
+    header = f"{'D':>6} {'seed':>5} {'epochs':>7} {'status':>9} {'final val':>10} {'best val':>9} {'best@':>6} {'engine':>10} {'secs':>7}  key"
+    click.echo(header)
+    for run in runs:
+        click.echo(
+            f"{run['unique_samples']:>6} {run['seed']:>5} {run['epochs']:>7.3g} {run['status']:>9} "
+            f"{_number(run['final_val_loss']):>10} {_number(run['best_val_loss']):>9} {run['best_step'] or '-':>6} "
+            f"{run['engine']:>10} {run['wall_seconds']:>7.1f}  {run['key']}"
+        )
+
+
+@cli.group()
+def data() -> None:
+    """Inspect text sources."""
+
+
+@data.command()
+@click.argument("source")
+@click.option("--split", type=click.Choice(["train", "validation"]), default="train", help="split of an embedded or Hub corpus")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON object")
+@config_options(ScarcityConfig, only=("tokenizer", "seq_len", "chunking", "text_column"))
+def stats(source: str, split: str, as_json: bool, **settings: Any) -> None:
+    """Rows, tokens and chunks of SOURCE (embedded name, hub:NAME[:CONFIG], file or folder)."""
+    from .data.prepare import corpus_stats
+    from .data.sources import load_rows
+    from .tokenizers import load_tokenizer
+
+    defaults = ScarcityConfig.model_fields
+    chosen = {k: (v if v is not None else defaults[k].default) for k, v in settings.items()}
+    if chosen["seq_len"] <= 0:
+        raise UsageError(f"--seq-len must be positive, got {chosen['seq_len']}")
+    tokenizer = load_tokenizer(chosen["tokenizer"])
+    rows = load_rows(source, split, chosen["text_column"])
+    result = {"source": source, "split": split, "tokenizer": chosen["tokenizer"]}
+    result.update(corpus_stats(rows, tokenizer, chosen["seq_len"], chosen["chunking"]).as_dict())
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:>16}: {value:.4f}" if isinstance(value, float) else f"{key:>16}: {value}")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _answer_section(summary: str) -> str:
+    start = summary.find("## Answer")
+    if start < 0:
+        return summary
+    end = summary.find("\n## ", start + 1)
+    return summary[start:end].strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="isoflop", standalone_mode=False)
+    except UsageError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)

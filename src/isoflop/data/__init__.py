@@ -1,0 +1,1 @@
+"""Text sources, chunking rules and token-window preparation."""

@@ -1,0 +1,84 @@
+"""From rows of text to token windows: tokenizing lazily, counting, fingerprinting."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+
+from .chunking import ChunkingRule, windows
+
+# Rows are tokenized this many at a time, so a study that needs 100 chunks of a large
+# corpus tokenizes only its first rows.
+TOKENIZE_BATCH_ROWS = 256
+
+
+def tokenize_rows(rows: Iterable[str], tokenizer) -> Iterator[list[int]]:
+    """Token ids of each row, in order (the tokenizer's own special tokens included)."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, TOKENIZE_BATCH_ROWS)):
+        # verbose=False: rows longer than the model context are expected; windows cut them.
+        yield from tokenizer(batch, verbose=False)["input_ids"]
+
+
+def take_chunks(rows: list[str], tokenizer, seq_len: int, rule: ChunkingRule, limit: int | None) -> list[list[int]]:
+    """The first ``limit`` chunks (all when ``limit`` is None) of ``rows``."""
+    stream = windows(tokenize_rows(rows, tokenizer), seq_len, rule, tokenizer.eos_token_id)
+    return list(islice(stream, limit))
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    rows: int
+    empty_rows: int
+    characters: int
+    tokens: int
+    chunks: int
+    chunked_tokens: int
+    seq_len: int
+    chunking: str
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.characters / self.tokens if self.tokens else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "empty_rows": self.empty_rows,
+            "characters": self.characters,
+            "tokens": self.tokens,
+            "chunks": self.chunks,
+            "chunked_tokens": self.chunked_tokens,
+            "kept_fraction": self.chunked_tokens / self.tokens if self.tokens else 0.0,
+            "chars_per_token": self.chars_per_token,
+            "seq_len": self.seq_len,
+            "chunking": self.chunking,
+        }
+
+
+def corpus_stats(rows: list[str], tokenizer, seq_len: int, rule: ChunkingRule) -> CorpusStats:
+    token_rows = list(tokenize_rows(rows, tokenizer))
+    chunks = sum(1 for _ in windows(token_rows, seq_len, rule, tokenizer.eos_token_id))
+    return CorpusStats(
+        rows=len(rows),
+        empty_rows=sum(1 for row in rows if not row),
+        characters=sum(len(row) for row in rows),
+        tokens=sum(len(ids) for ids in token_rows),
+        chunks=chunks,
+        chunked_tokens=chunks * seq_len,
+        seq_len=seq_len,
+        chunking=rule,
+    )
+
+
+def fingerprint(*chunk_sets: list[list[int]]) -> str:
+    """sha256 of the exact token ids a run saw: same fingerprint, same data."""
+    digest = hashlib.sha256()
+    for chunks in chunk_sets:
+        digest.update(np.asarray(chunks, dtype=np.int64).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()[:16]

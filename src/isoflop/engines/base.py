@@ -1,0 +1,72 @@
+"""The engine interface: a pack of runs that share a setup goes in, one result per run comes out.
+
+A study never knows which engine trained its runs; engines never know about studies
+or the results store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..budget import Budget
+
+StepCallback = Callable[[int], None]
+"""Called with a number of optimizer steps just completed, for progress display."""
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """Everything the runs of one pack share.
+
+    ``train_chunks`` are the study's training samples in corpus order (a run with D
+    unique samples uses the first D); ``val_chunks`` are evaluated after every step.
+    """
+
+    model: str
+    model_config: Any
+    tokenizer: Any
+    learning_rate: float
+    budget: Budget
+    train_chunks: list[list[int]]
+    val_chunks: list[list[int]]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    key: str
+    unique_samples: int
+    seed: int
+
+
+@dataclass
+class RunResult:
+    """Per-step metrics of one run; step ``i`` (1-based) is at index ``i - 1``."""
+
+    key: str
+    engine: str
+    status: str  # "completed" or "failed"
+    wall_seconds: float
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    error: str | None = None
+
+
+class Engine(Protocol):
+    name: str
+
+    def train(self, setup: TrainingSetup, runs: list[RunRequest], on_step: StepCallback) -> Iterator[RunResult]:
+        """Train every run; yield each result as soon as it is final."""
+        ...
+
+
+class NonFiniteLoss(Exception):
+    """A run's loss became NaN or infinite: the run fails, the study goes on."""
+
+
+def check_finite(step: int, name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise NonFiniteLoss(f"{name} is {value} at step {step}")

@@ -1,0 +1,15 @@
+"""Errors meant for users: the CLI prints them as one line and exits non-zero."""
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: bad config, missing data, unknown names.
+
+    The message says what was wrong and what to do about it. Internal bugs raise
+    ordinary exceptions and keep their tracebacks.
+    """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an underlying library's message, to quote inside a one-line UsageError."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

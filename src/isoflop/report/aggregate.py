@@ -1,0 +1,70 @@
+"""Plain-data summaries of scarcity runs: per-D statistics over seeds. No plotting, no files."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Spread:
+    mean: float
+    low: float
+    high: float
+    count: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(mean=statistics.fmean(values), low=min(values), high=max(values), count=len(values))
+
+
+@dataclass(frozen=True)
+class PointSummary:
+    """All completed seeds of one D."""
+
+    unique_samples: int
+    epochs: float
+    final: Spread
+    best: Spread
+    best_step: Spread
+    curve: list[float]  # mean validation loss per step over seeds
+
+
+def completed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in runs if r["status"] == "completed" and r["metrics"]]
+
+
+def by_unique_samples(runs: list[dict[str, Any]]) -> list[PointSummary]:
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for run in completed(runs):
+        groups.setdefault(run["unique_samples"], []).append(run)
+    points = []
+    for d in sorted(groups):
+        group = groups[d]
+        curves = [[m["val_loss"] for m in run["metrics"]] for run in group]
+        length = min(len(c) for c in curves)
+        points.append(
+            PointSummary(
+                unique_samples=d,
+                epochs=group[0]["epochs"],
+                final=Spread.of([r["final_val_loss"] for r in group]),
+                best=Spread.of([r["best_val_loss"] for r in group]),
+                best_step=Spread.of([float(r["best_step"]) for r in group]),
+                curve=[statistics.fmean(c[i] for c in curves) for i in range(length)],
+            )
+        )
+    return points
+
+
+def baseline(points: list[PointSummary]) -> PointSummary | None:
+    """The one-epoch point (D equal to the budget) if the grid has it, else the largest D."""
+    if not points:
+        return None
+    one_epoch = [p for p in points if abs(p.epochs - 1.0) < 1e-9]
+    return one_epoch[0] if one_epoch else points[-1]
+
+
+def relative_cost(loss: float, reference: float) -> float:
+    """How much higher ``loss`` is than ``reference``, as a fraction."""
+    return loss / reference - 1.0
