@@ -1,0 +1,64 @@
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import jsonl
+from isoflop import UsageError
+from isoflop.data.sources import load_rows, parse_hub_spec
+
+
+def test_txt_file_rows_follow_wikitext(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text(" \n = A = \n body\n", encoding="utf-8")
+    assert load_rows(str(path), "train") == ["", " = A = \n", " body\n"]
+
+
+def test_jsonl_and_parquet_read_the_text_column(tmp_path):
+    jsonl(tmp_path / "a.jsonl", ["one", "two"], column="body")
+    pq.write_table(pa.table({"body": ["three"]}), tmp_path / "b.parquet")
+    assert load_rows(str(tmp_path / "a.jsonl"), "train", "body") == ["one", "two"]
+    assert load_rows(str(tmp_path / "b.parquet"), "train", "body") == ["three"]
+    # A folder reads its files in name order.
+    assert load_rows(str(tmp_path), "train", "body") == ["one", "two", "three"]
+
+
+def test_missing_text_column_is_named(tmp_path):
+    jsonl(tmp_path / "a.jsonl", ["x"], column="body")
+    with pytest.raises(UsageError, match="no 'text' field"):
+        load_rows(str(tmp_path / "a.jsonl"), "train")
+
+
+def test_missing_and_empty_files_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="neither a file nor a folder"):
+        load_rows(str(tmp_path / "nope.txt"), "train")
+    (tmp_path / "empty.txt").write_text("\n \n", encoding="utf-8")
+    with pytest.raises(UsageError, match="is empty"):
+        load_rows(str(tmp_path / "empty.txt"), "train")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(UsageError, match="holds no"):
+        load_rows(str(tmp_path / "folder"), "train")
+
+
+@pytest.mark.parametrize("name", ["python-docs", "python-stdlib"])
+def test_embedded_corpora_split_by_document_deterministically(name):
+    train, validation = load_rows(name, "train"), load_rows(name, "validation")
+    assert len(validation) < len(train) / 5
+    assert load_rows(name, "validation") == validation
+    if name == "python-docs":  # stdlib has identical files (empty __init__.py) in both halves
+        assert not set(train) & set(validation)
+
+
+def test_hub_spec_parts():
+    spec = parse_hub_spec("hub:wikitext:wikitext-2-v1#test")
+    assert (spec.name, spec.config, spec.split) == ("wikitext", "wikitext-2-v1", "test")
+    assert parse_hub_spec("hub:org/data").config is None
+
+
+def test_hub_dataset_without_hub_fails_at_once_with_advice():
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match="Hub is unreachable|unreachable from here") as error:
+        load_rows("hub:wikitext:wikitext-2-v1", "train")
+    assert "--train-data PATH" in str(error.value)
+    assert time.perf_counter() - started < 5
