@@ -1,8 +1,8 @@
 """Engines train packs of runs; every engine implements ``base.Engine``."""
 
 from .base import Engine, RunRequest, RunResult, TrainingSetup
+from .batched import BatchedEngine
 from .reference import ReferenceEngine
+from .select import ENGINE_NAMES, select_engine
 
-ENGINES = {ReferenceEngine.name: ReferenceEngine}
-
-__all__ = ["ENGINES", "Engine", "ReferenceEngine", "RunRequest", "RunResult", "TrainingSetup"]
+__all__ = ["ENGINE_NAMES", "select_engine", "BatchedEngine", "Engine", "ReferenceEngine", "RunRequest", "RunResult", "TrainingSetup"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..budget import Budget
@@ -32,6 +33,7 @@ class TrainingSetup:
     budget: Budget
     train_chunks: list[list[int]]
     val_chunks: list[list[int]]
+    save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
 
 
 @dataclass(frozen=True)

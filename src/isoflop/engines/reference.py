@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import SequentialSampler
 from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
+from ..errors import UsageError
 from ..models import build_model
 from ..sampling import sample_order
 from .base import NonFiniteLoss, RunRequest, RunResult, StepCallback, TrainingSetup, check_finite
@@ -27,10 +28,16 @@ WARMUP_STEPS = 0
 WEIGHT_DECAY = 0.0
 MAX_GRAD_NORM = 1.0
 LR_SCHEDULE = "linear"
+CAUSAL_LM_LOSS = "ForCausalLM"
 
 
 class ReferenceEngine:
     name = "reference"
+
+    def __init__(self, precision: str = "fp32"):
+        if precision == "bf16" and not torch.cuda.is_available():
+            raise UsageError("--precision bf16 needs a CUDA GPU; use --precision fp32 on CPU")
+        self.precision = precision
 
     def train(self, setup: TrainingSetup, runs: list[RunRequest], on_step: StepCallback) -> Iterator[RunResult]:
         logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -43,11 +50,15 @@ class ReferenceEngine:
         train_rows = [{"input_ids": setup.train_chunks[i]} for i in order]
         val_rows = [{"input_ids": chunk} for chunk in setup.val_chunks]
         model = build_model(setup.model, setup.model_config, run.seed)
+        # transformers cannot tell from the name GPT2LMHeadModel that its loss shifts labels, so the
+        # Trainer divides the summed loss by all T labels instead of the T-1 predicted ones: every
+        # loss (and gradient) would come out scaled by (T-1)/T. Naming the loss type fixes the count.
+        model.loss_type = CAUSAL_LM_LOSS
         collator = DataCollatorForLanguageModeling(setup.tokenizer, mlm=False)
         with tempfile.TemporaryDirectory(prefix="isoflop-trainer-") as scratch:
             trainer = _OrderedTrainer(
                 model=model,
-                args=_arguments(setup, run.seed, scratch),
+                args=_arguments(setup, run.seed, scratch, self.precision),
                 train_dataset=train_rows,
                 eval_dataset=val_rows,
                 data_collator=collator,
@@ -60,6 +71,8 @@ class ReferenceEngine:
                 status, error = "completed", None
             except NonFiniteLoss as failure:
                 status, error = "failed", str(failure)
+            if setup.save_models_to is not None:
+                trainer.model.save_pretrained(setup.save_models_to / run.key)
         train_loss, val_loss, learning_rate = _per_step(trainer.state.log_history)
         return RunResult(
             key=run.key,
@@ -73,7 +86,7 @@ class ReferenceEngine:
         )
 
 
-def _arguments(setup: TrainingSetup, seed: int, output_dir: str) -> TrainingArguments:
+def _arguments(setup: TrainingSetup, seed: int, output_dir: str, precision: str) -> TrainingArguments:
     return TrainingArguments(
         output_dir=output_dir,
         per_device_train_batch_size=setup.budget.batch_size,
@@ -98,6 +111,7 @@ def _arguments(setup: TrainingSetup, seed: int, output_dir: str) -> TrainingArgu
         # Pinning only helps a GPU; on CPU torch warns about it.
         dataloader_pin_memory=torch.cuda.is_available(),
         log_level="error",
+        bf16=precision == "bf16",
     )
 
 

@@ -56,7 +56,12 @@ class ScarcityConfig(BaseModel):
     seeds: tuple[int, ...] = Field((1,), min_length=1, description="seeds; each controls init (from scratch), sample order and dropout")
     eval_samples: int = Field(CLASSIC_EVAL_SAMPLES, gt=0, description="validation samples evaluated after every step")
     dropout: float | None = Field(None, ge=0, lt=1, description="override the model's dropout (default: the model's own)")
-    engine: Literal["reference"] = Field("reference", description="training engine")
+    engine: Literal["auto", "reference", "batched"] = Field(
+        "reference", description="reference: HF Trainer, one run at a time; batched: lock-step packs of GPT-2 runs; auto: batched where it applies"
+    )
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast (CUDA GPU only)")
+    pack_size: int | None = Field(None, gt=0, description="runs per pack of the batched engine (default: from free memory)")
+    save_models: bool = Field(False, description="save each run's final model under OUTPUT/models/RUN_KEY")
     output: str = Field("isoflop-runs/scarcity", description="output folder: results database, plots, summary")
 
     @field_validator("unique_samples")

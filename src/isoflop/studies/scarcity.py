@@ -15,7 +15,7 @@ from typing import Any
 from ..budget import Budget
 from ..data.prepare import fingerprint, take_chunks
 from ..data.sources import is_local, load_rows
-from ..engines import ENGINES, Engine, RunRequest, RunResult, TrainingSetup
+from ..engines import Engine, RunRequest, RunResult, TrainingSetup, select_engine
 from ..errors import UsageError
 from ..models import ParameterCount, context_length, count_parameters, model_config
 from ..provenance import library_versions
@@ -25,6 +25,7 @@ from .config import ScarcityConfig
 from .plan import plan_runs, run_config, study_key
 
 STUDY_KIND = "scarcity"
+MODELS_FOLDER = "models"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def prepare(config: ScarcityConfig) -> PreparedStudy:
         budget=budget,
         train_chunks=train_chunks,
         val_chunks=val_chunks,
+        save_models_to=Path(config.output) / MODELS_FOLDER if config.save_models else None,
     )
     return PreparedStudy(config=config, setup=setup, parameters=_count_on_meta_device(architecture))
 
@@ -91,7 +93,7 @@ def run_study(
     from ..report import write_report
 
     prepared = prepare(config)
-    engine = engine or ENGINES[config.engine]()
+    engine = engine or select_engine(config.engine, config.precision, prepared.setup.model_config, config.pack_size)
     folder = Path(config.output)
     planned = plan_runs(config)
     with Store(folder) as store:
@@ -143,6 +145,7 @@ def _record(prepared: PreparedStudy, run: RunRequest, result: RunResult) -> tupl
         "status": result.status,
         "error": result.error,
         "engine": result.engine,
+        "precision": config.precision,
         "wall_seconds": result.wall_seconds,
         "epochs": budget.epochs(run.unique_samples),
         "parameters": prepared.parameters.total,

@@ -1,0 +1,15 @@
+"""Choosing the engine of a study: ``auto`` takes the batched engine wherever it applies."""
+
+from __future__ import annotations
+
+from .base import Engine
+from .batched import BatchedEngine, supports
+from .reference import ReferenceEngine
+
+ENGINE_NAMES = ("auto", "reference", "batched")
+
+
+def select_engine(name: str, precision: str, model_config, pack_size: int | None = None) -> Engine:
+    if name == "reference" or (name == "auto" and not supports(model_config)):
+        return ReferenceEngine(precision=precision)
+    return BatchedEngine(precision=precision, max_members=pack_size)
