@@ -154,3 +154,12 @@ def test_packed_chunking_runs(tmp_path):
     rows = write_corpus(tmp_path / "t.txt", 6, words_per_row=1), write_corpus(tmp_path / "v.txt", 4, words_per_row=1)
     outcome = quiet(small_config(rows, tmp_path / "out", chunking="packed", seq_len=32, unique_samples=(2,)))
     assert outcome.trained == 1
+
+
+def test_batched_engine_study_records_its_engine_and_saves_models(corpus, tmp_path):
+    outcome = quiet(small_config(corpus, tmp_path / "out", engine="batched", save_models=True))
+    assert outcome.trained == 3 and not outcome.failed
+    with Store(tmp_path / "out") as store:
+        runs = store.runs()
+    assert {(r["engine"], r["precision"]) for r in runs} == {("batched", "fp32")}
+    assert all((tmp_path / "out" / "models" / r["key"] / "config.json").exists() for r in runs)
