@@ -1,0 +1,164 @@
+"""Approaches 1 and 2 of Hoffmann et al. (2022), and the compute frontier L*(C).
+
+Approach 1 takes the minimum-loss envelope over training curves; approach 2 fits, per
+compute budget, a parabola of loss in log N and reads off its minimum. Both then fit
+power laws N*(C) ∝ C^a and D*(C) ∝ C^b across budgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from ..errors import UsageError
+from .powerlaw import PowerLaw, fit_power_law, percentile_interval
+
+MIN_BUDGETS = 2
+MIN_SIZES_PER_BUDGET = 3
+ENVELOPE_BINS = 20
+
+
+@dataclass(frozen=True)
+class BudgetMinimum:
+    """The compute-optimal point of one budget (approach 2) or one envelope bin (approach 1)."""
+
+    flops: float
+    n_opt: float
+    d_opt: float
+    loss: float
+    parabola: tuple[float, float, float] | None = None  # loss = p0·x² + p1·x + p2, x = ln N
+
+
+@dataclass(frozen=True)
+class AllocationFit:
+    approach: int
+    minima: list[BudgetMinimum]
+    n_law: PowerLaw
+    d_law: PowerLaw
+
+    def as_dict(self) -> dict:
+        return {
+            "approach": self.approach,
+            "N_opt": self.n_law.as_dict(),
+            "D_opt": self.d_law.as_dict(),
+            "a": self.n_law.exponent,
+            "b": self.d_law.exponent,
+            "minima": [
+                {"C": m.flops, "N_opt": m.n_opt, "D_opt": m.d_opt, "loss": m.loss} for m in self.minima
+            ],
+        }
+
+
+def approach2(N, D, loss, C, flops_per_param_token: float = 6.0) -> AllocationFit:
+    """Per budget C: parabola of loss vs ln N → N*, L*; D* = C / (k·N*)."""
+    N, D, loss, C = (np.asarray(v, dtype=float) for v in (N, D, loss, C))
+    _check_positive(N=N, D=D, loss=loss, C=C)
+    minima, skipped = [], []
+    for budget in np.unique(C):
+        here = C == budget
+        if len(np.unique(N[here])) < MIN_SIZES_PER_BUDGET:
+            skipped.append(f"{budget:.3g} (fewer than {MIN_SIZES_PER_BUDGET} model sizes)")
+            continue
+        x = np.log(N[here])
+        p = np.polyfit(x, loss[here], 2)
+        if p[0] <= 0:
+            skipped.append(f"{budget:.3g} (no interior minimum: loss is not convex in log N)")
+            continue
+        x_opt = -p[1] / (2 * p[0])
+        n_opt = float(np.exp(x_opt))
+        minima.append(BudgetMinimum(float(budget), n_opt, float(budget / (flops_per_param_token * n_opt)),
+                                    float(np.polyval(p, x_opt)), tuple(float(v) for v in p)))
+    if len(minima) < MIN_BUDGETS:
+        raise UsageError(
+            f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"
+            + (f"; skipped budgets: {', '.join(skipped)}" if skipped else "")
+        )
+    return _allocation(2, minima)
+
+
+def approach1(N, D, loss, flops_per_param_token: float = 6.0, bins: int = ENVELOPE_BINS) -> AllocationFit:
+    """The lowest loss reached at each compute (log-spaced bins of C = k·N·D) → N*, D* per bin."""
+    N, D, loss = (np.asarray(v, dtype=float) for v in (N, D, loss))
+    _check_positive(N=N, D=D, loss=loss)
+    C = flops_per_param_token * N * D
+    edges = np.geomspace(C.min(), C.max() * (1 + 1e-9), bins + 1)
+    minima = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = np.flatnonzero((C >= low) & (C < high))
+        if len(inside) == 0:
+            continue
+        best = inside[np.argmin(loss[inside])]
+        minima.append(BudgetMinimum(float(C[best]), float(N[best]), float(D[best]), float(loss[best])))
+    if len({m.n_opt for m in minima}) < MIN_BUDGETS:
+        raise UsageError("approach 1 needs the loss envelope to cross at least 2 model sizes; add sizes or budgets")
+    return _allocation(1, minima)
+
+
+def _allocation(approach: int, minima: list[BudgetMinimum]) -> AllocationFit:
+    flops = [m.flops for m in minima]
+    return AllocationFit(
+        approach=approach,
+        minima=minima,
+        n_law=fit_power_law(flops, [m.n_opt for m in minima]),
+        d_law=fit_power_law(flops, [m.d_opt for m in minima]),
+    )
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """L*(C) = E + A·C^−γ over the compute-optimal losses."""
+
+    E: float
+    A: float
+    gamma: float
+    intervals: dict[str, tuple[float, float]]
+
+    def __call__(self, flops):
+        return self.E + self.A * np.asarray(flops, dtype=float) ** -self.gamma
+
+    def as_dict(self) -> dict:
+        return {"E": self.E, "A": self.A, "gamma": self.gamma, "intervals": {k: list(v) for k, v in self.intervals.items()}}
+
+
+def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0) -> Frontier:
+    flops, losses = np.asarray(flops, dtype=float), np.asarray(losses, dtype=float)
+    if len(flops) < 3:
+        raise UsageError(f"the compute frontier L*(C) = E + A·C^-γ needs at least 3 budgets, got {len(flops)}")
+    _check_positive(C=flops, loss=losses)
+    scale = np.median(flops)
+
+    def model(c, e, log_a, gamma):
+        return e + np.exp(log_a) * (c / scale) ** -gamma
+
+    def fit(c, l):
+        start = (0.5 * l.min(), np.log(max(l.max() - 0.5 * l.min(), 1e-6)), 0.1)
+        (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]), maxfev=20000)
+        return e, np.exp(log_a) * scale**gamma, gamma
+
+    try:
+        E, A, gamma = fit(flops, losses)
+    except RuntimeError as error:
+        raise UsageError(f"the compute frontier fit did not converge ({error}); add budgets") from error
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(bootstrap):
+        pick = rng.integers(0, len(flops), len(flops))
+        if len(np.unique(flops[pick])) < 3:
+            continue
+        try:
+            samples.append(fit(flops[pick], losses[pick]))
+        except (RuntimeError, ValueError):
+            continue
+    intervals = {}
+    if samples:
+        columns = np.array(samples)
+        intervals = {name: percentile_interval(columns[:, i]) for i, name in enumerate(("E", "A", "gamma"))}
+    return Frontier(E=float(E), A=float(A), gamma=float(gamma), intervals=intervals)
+
+
+def _check_positive(**arrays) -> None:
+    for name, values in arrays.items():
+        if not np.all(np.isfinite(values)) or (values <= 0).any():
+            raise UsageError(f"{name} must be positive and finite in every row")

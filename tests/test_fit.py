@@ -1,0 +1,97 @@
+"""Scaling-law fits recover known laws from synthetic data."""
+
+import numpy as np
+import pytest
+
+from isoflop import UsageError
+from isoflop.fit.chinchilla import ChinchillaLaw, fit_chinchilla
+from isoflop.fit.constrained import effective_data, fit_constrained, repeated_token_value
+from isoflop.fit.isoflop_profiles import approach1, approach2, fit_frontier
+
+TRUTH = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+# A coarse grid keeps the tests fast; the CLI uses Hoffmann et al.'s 4,500 starts.
+SMALL_GRID = {"a": np.array([0.0, 5.0, 10.0]), "b": np.array([0.0, 5.0, 10.0]), "e": np.array([-1.0, 0.5]),
+              "alpha": np.array([0.0, 0.5, 1.0]), "beta": np.array([0.0, 0.5, 1.0])}
+
+
+def synthetic(points=150, noise=0.003, seed=0):
+    rng = np.random.default_rng(seed)
+    N = np.exp(rng.uniform(np.log(1e6), np.log(1e10), points))
+    D = np.exp(rng.uniform(np.log(1e8), np.log(1e12), points))
+    return N, D, TRUTH.loss(N, D) * np.exp(rng.normal(0, noise, points))
+
+
+def test_approach3_recovers_known_parameters_and_intervals_cover_them():
+    N, D, loss = synthetic()
+    law = fit_chinchilla(N, D, loss, grid=SMALL_GRID, bootstrap=100)
+    assert law.alpha == pytest.approx(TRUTH.alpha, abs=0.02)
+    assert law.beta == pytest.approx(TRUTH.beta, abs=0.02)
+    assert law.E == pytest.approx(TRUTH.E, rel=0.03)
+    for name in ("alpha", "beta", "E", "a"):
+        low, high = law.intervals[name]
+        assert low <= getattr(TRUTH, name) <= high, name
+
+
+def test_approach3_compute_optimal_split_follows_the_exponents():
+    n1, d1 = TRUTH.optimal(1e20)
+    n2, d2 = TRUTH.optimal(1e22)
+    assert np.log(n2 / n1) / np.log(100) == pytest.approx(TRUTH.a)
+    assert 6 * n1 * d1 == pytest.approx(1e20)
+
+
+def test_approach2_recovers_the_exponent_from_isoflop_profiles():
+    budgets = np.geomspace(1e18, 1e21, 5)
+    rows = []
+    for C in budgets:
+        n_opt, _ = TRUTH.optimal(C)
+        for n in n_opt * np.geomspace(0.25, 4, 9):
+            rows.append((n, C / (6 * n), float(TRUTH.loss(n, C / (6 * n))), C))
+    N, D, loss, C = map(np.array, zip(*rows))
+    fit = approach2(N, D, loss, C)
+    assert fit.n_law.exponent == pytest.approx(TRUTH.a, abs=0.02)
+    assert fit.d_law.exponent == pytest.approx(TRUTH.b, abs=0.02)
+
+
+def test_approach1_envelope_finds_growing_models():
+    N, D, loss = synthetic(points=400)
+    fit = approach1(N, D, loss)
+    assert 0.2 < fit.n_law.exponent < 0.8
+
+
+def test_frontier_recovers_gamma():
+    C = np.geomspace(1e15, 1e21, 8)
+    fit = fit_frontier(C, 2.0 + 50.0 * C**-0.1, bootstrap=20)
+    assert fit.gamma == pytest.approx(0.1, abs=0.01)
+    assert fit.E == pytest.approx(2.0, rel=0.05)
+
+
+def test_data_constrained_fit_recovers_r_star():
+    rng = np.random.default_rng(1)
+    r_star = 15.0
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 200))
+    U = np.exp(rng.uniform(np.log(1e8), np.log(1e10), 200))
+    D = U * np.exp(rng.uniform(0, np.log(60), 200))
+    loss = TRUTH.loss(N, effective_data(D, U, r_star)) * np.exp(rng.normal(0, 0.002, 200))
+    law = fit_constrained(N, D, U, loss, bootstrap=15, grid=SMALL_GRID)
+    assert law.r_star == pytest.approx(r_star, rel=0.3)
+    assert law.r_star_interval[0] <= r_star <= law.r_star_interval[1]
+    assert law.token_value[2][0] == pytest.approx(repeated_token_value(2, law.r_star))
+
+
+def test_effective_data_equals_d_without_repetition():
+    assert effective_data(100.0, 200.0, 10.0) == pytest.approx(100.0)
+    assert effective_data(200.0, 100.0, 1e9) == pytest.approx(200.0, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: fit_chinchilla([1, 2], [1, 2], [1, 2]), "at least 5 points"),
+        (lambda: fit_chinchilla([1, 2, 3, 4, -5], [1] * 5, [1] * 5, grid=SMALL_GRID), "positive"),
+        (lambda: approach2([1e6, 2e6], [1e9, 1e9], [3.0, 2.9], [1e18, 1e18]), "at least 2 budgets"),
+        (lambda: fit_frontier([1e18, 1e19], [3.0, 2.8]), "at least 3 budgets"),
+    ],
+)
+def test_bad_fit_input_is_one_clear_error(call, message):
+    with pytest.raises(UsageError, match=message):
+        call()
