@@ -60,3 +60,25 @@ class Budget:
     def eval_flops(self, parameters: int, eval_samples: int) -> float:
         """FLOPs of evaluating ``eval_samples`` after every step, 2·N·tokens."""
         return FORWARD_FLOPS_PER_PARAM_TOKEN * parameters * eval_samples * self.seq_len * self.steps
+
+
+FLOP_CONVENTIONS = ("6N", "full")
+
+
+def flops_per_token(
+    non_embedding: int, n_layer: int, n_embd: int, n_head: int, vocab_size: int, seq_len: int, convention: str
+) -> float:
+    """Training FLOPs per token.
+
+    ``6N``: 6 × non-embedding parameters (Kaplan et al. 2020). ``full``: three times the
+    forward count of Hoffmann et al. (2022, Appendix F) — per layer QKV and output
+    projections and MLP (24·d²), attention scores and values (4·T·d), softmax (3·H·T) —
+    plus the embedding lookup and the LM head (2·V·d each).
+    """
+    if convention == "6N":
+        return float(TRAIN_FLOPS_PER_PARAM_TOKEN * non_embedding)
+    if convention != "full":
+        raise UsageError(f"unknown FLOP convention {convention!r}; choose one of {', '.join(FLOP_CONVENTIONS)}")
+    per_layer = 24 * n_embd**2 + 4 * seq_len * n_embd + 3 * n_head * seq_len
+    forward = n_layer * per_layer + 2 * vocab_size * n_embd + 2 * vocab_size * n_embd
+    return float(3 * forward)

@@ -27,7 +27,25 @@ class ScratchSize:
     n_head: int
 
 
+# The from-scratch ladder of the isoFLOP study, named by non-embedding parameters (12·layers·width²).
+# Rule: width grows by ~1.5× per rung, depth ≈ width/64 (at least 2), heads of width 64 (32 below 256).
+LADDER: dict[str, ScratchSize] = {
+    "25k": ScratchSize(n_layer=2, n_embd=32, n_head=1),
+    "50k": ScratchSize(n_layer=2, n_embd=48, n_head=2),
+    "100k": ScratchSize(n_layer=2, n_embd=64, n_head=2),
+    "300k": ScratchSize(n_layer=3, n_embd=96, n_head=3),
+    "800k": ScratchSize(n_layer=4, n_embd=128, n_head=4),
+    "2m": ScratchSize(n_layer=4, n_embd=192, n_head=6),
+    "5m": ScratchSize(n_layer=6, n_embd=256, n_head=4),
+    "10m": ScratchSize(n_layer=6, n_embd=384, n_head=6),
+    "25m": ScratchSize(n_layer=8, n_embd=512, n_head=8),
+    "50m": ScratchSize(n_layer=10, n_embd=640, n_head=10),
+    "85m": ScratchSize(n_layer=12, n_embd=768, n_head=12),
+    "125m": ScratchSize(n_layer=14, n_embd=864, n_head=12),
+}
+
 SCRATCH_SIZES: dict[str, ScratchSize] = {
+    **LADDER,
     "tiny": ScratchSize(n_layer=2, n_embd=64, n_head=2),
     "mini": ScratchSize(n_layer=4, n_embd=128, n_head=4),
     "small": ScratchSize(n_layer=6, n_embd=256, n_head=8),
@@ -99,6 +117,8 @@ def _scratch_config(spec: str, vocab_size: int):
     size = SCRATCH_SIZES[name]
     return GPT2Config(
         vocab_size=vocab_size,
+        bos_token_id=vocab_size - 1,
+        eos_token_id=vocab_size - 1,
         n_positions=GPT2_CONTEXT,
         n_layer=size.n_layer,
         n_embd=size.n_embd,

@@ -14,12 +14,17 @@ from .hub import ensure_reachable
 # package ships its exact files, so the tokenizer works without the Hub.
 OFFLINE_GPT2_NAMES = ("gpt2", "distilgpt2")
 GPT2_SPECIAL_TOKEN = "<|endoftext|>"
+# One token per UTF-8 byte (257 with EOS): tiny models spend their compute on the transformer,
+# not on a 50,257-way LM head, and loss per token is loss per byte.
+BYTES = "bytes"
 
 
 def load_tokenizer(spec: str):
     """A ``PreTrainedTokenizerBase`` for ``spec``, with a pad token (EOS, as the classic collator needs)."""
     if Path(spec).is_dir():
         tokenizer = _from_pretrained(spec)
+    elif spec == BYTES:
+        tokenizer = byte_tokenizer()
     elif spec in OFFLINE_GPT2_NAMES:
         tokenizer = offline_gpt2_tokenizer()
     else:
@@ -45,6 +50,20 @@ def offline_gpt2_tokenizer():
             unk_token=GPT2_SPECIAL_TOKEN,
             model_max_length=1024,
         )
+
+
+def byte_tokenizer():
+    """A byte-level tokenizer: GPT-2's byte alphabet with no merges, plus EOS."""
+    from tokenizers import Tokenizer, decoders, models
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {symbol: index for index, symbol in enumerate(sorted(ByteLevel.alphabet()))}
+    vocab[GPT2_SPECIAL_TOKEN] = len(vocab)
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=GPT2_SPECIAL_TOKEN, pad_token=GPT2_SPECIAL_TOKEN)
 
 
 def _from_pretrained(spec: str):

@@ -34,6 +34,9 @@ class TrainingSetup:
     train_chunks: list[list[int]]
     val_chunks: list[list[int]]
     save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
+    schedule: str = "linear"  # learning-rate decay to 0: "linear" or "cosine"
+    warmup_steps: int = 0
+    eval_every: int = 1  # evaluate after every this many steps, and always after the last
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class RunRequest:
 
 @dataclass
 class RunResult:
-    """Per-step metrics of one run; step ``i`` (1-based) is at index ``i - 1``."""
+    """Per-step training metrics (step ``i`` at index ``i - 1``) and the validation losses at ``eval_steps``."""
 
     key: str
     engine: str
@@ -54,6 +57,7 @@ class RunResult:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
     error: str | None = None
 
 

@@ -70,6 +70,8 @@ class BatchedEngine:
         self.max_members = max_members
 
     def train(self, setup: TrainingSetup, runs: list[RunRequest], on_step: StepCallback) -> Iterator[RunResult]:
+        if (setup.schedule, setup.warmup_steps, setup.eval_every) != ("linear", 0, 1):
+            raise UsageError("the batched engine runs the classic schedule (linear, no warmup, eval every step); use --engine reference")
         if not supports(setup.model_config):
             raise UsageError(
                 f"the batched engine trains GPT-2-family models, not {getattr(setup.model_config, 'model_type', '?')!r}; "
@@ -177,6 +179,7 @@ class BatchedEngine:
                 train_loss=m.train_loss,
                 val_loss=m.val_loss,
                 learning_rate=m.learning_rate,
+                eval_steps=list(range(1, len(m.val_loss) + 1)),
             )
             for m in members
         ]

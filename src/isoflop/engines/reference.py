@@ -24,10 +24,8 @@ from .base import NonFiniteLoss, RunRequest, RunResult, StepCallback, TrainingSe
 
 # The classic exercise leaves these at the Trainer's defaults; we state them so a change
 # of defaults in transformers cannot change what is measured.
-WARMUP_STEPS = 0
 WEIGHT_DECAY = 0.0
 MAX_GRAD_NORM = 1.0
-LR_SCHEDULE = "linear"
 CAUSAL_LM_LOSS = "ForCausalLM"
 
 
@@ -73,7 +71,7 @@ class ReferenceEngine:
                 status, error = "failed", str(failure)
             if setup.save_models_to is not None:
                 trainer.model.save_pretrained(setup.save_models_to / run.key)
-        train_loss, val_loss, learning_rate = _per_step(trainer.state.log_history)
+        train_loss, learning_rate, eval_steps, val_loss = _per_step(trainer.state.log_history)
         return RunResult(
             key=run.key,
             engine=self.name,
@@ -83,6 +81,7 @@ class ReferenceEngine:
             train_loss=train_loss,
             val_loss=val_loss,
             learning_rate=learning_rate,
+            eval_steps=eval_steps,
         )
 
 
@@ -92,14 +91,14 @@ def _arguments(setup: TrainingSetup, seed: int, output_dir: str, precision: str)
         per_device_train_batch_size=setup.budget.batch_size,
         per_device_eval_batch_size=len(setup.val_chunks),
         learning_rate=setup.learning_rate,
-        lr_scheduler_type=LR_SCHEDULE,
-        warmup_steps=WARMUP_STEPS,
+        lr_scheduler_type=setup.schedule,
+        warmup_steps=setup.warmup_steps,
         weight_decay=WEIGHT_DECAY,
         max_grad_norm=MAX_GRAD_NORM,
         # max_steps, not epochs: D need not divide the budget, and every run makes exactly C steps.
         max_steps=setup.budget.steps,
         eval_strategy="steps",
-        eval_steps=1,
+        eval_steps=setup.eval_every,
         logging_strategy="steps",
         logging_steps=1,
         save_strategy="no",
@@ -138,10 +137,14 @@ class _StepWatcher(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.on_step(1)
+        # The curve must end with the final model, whatever the evaluation interval.
+        if state.global_step == state.max_steps:
+            control.should_evaluate = True
 
 
-def _per_step(log_history: list[dict]) -> tuple[list[float], list[float], list[float]]:
-    train, val, learning_rate = {}, {}, {}
+def _per_step(log_history: list[dict]) -> tuple[list[float], list[float], list[int], list[float]]:
+    """Training loss and learning rate per step; validation loss per evaluated step."""
+    train, learning_rate, val = {}, {}, {}
     for entry in log_history:
         step = entry.get("step")
         if "loss" in entry:
@@ -149,5 +152,6 @@ def _per_step(log_history: list[dict]) -> tuple[list[float], list[float], list[f
             learning_rate[step] = float(entry["learning_rate"])
         if "eval_loss" in entry:
             val[step] = float(entry["eval_loss"])
-    steps = sorted(set(train) & set(val))
-    return [train[s] for s in steps], [val[s] for s in steps], [learning_rate[s] for s in steps]
+    steps = sorted(train)
+    evaluated = sorted(val)
+    return [train[s] for s in steps], [learning_rate[s] for s in steps], evaluated, [val[s] for s in evaluated]

@@ -47,6 +47,7 @@ class ChinchillaLaw:
     beta: float
     objective: float = 0.0
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    samples: list[tuple[float, float, float, float, float]] = field(default_factory=list)  # bootstrap (E, A, B, α, β)
 
     def loss(self, N, D):
         N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
@@ -73,7 +74,22 @@ class ChinchillaLaw:
         out = {name: getattr(self, name) for name in PARAMETERS}
         out.update({"a": self.a, "b": self.b, "objective": self.objective})
         out["intervals"] = {k: list(v) for k, v in self.intervals.items()}
+        out["bootstrap_samples"] = [list(s) for s in self.samples]
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ChinchillaLaw:
+        return cls(
+            **{name: float(data[name]) for name in PARAMETERS},
+            intervals={k: tuple(v) for k, v in data.get("intervals", {}).items()},
+            samples=[tuple(s) for s in data.get("bootstrap_samples", [])],
+        )
+
+    def loss_interval(self, N, D) -> tuple[float, float]:
+        """95% interval of the predicted loss over the bootstrap fits."""
+        if not self.samples:
+            return (float("nan"), float("nan"))
+        return percentile_interval([ChinchillaLaw(*s).loss(N, D) for s in self.samples])
 
 
 def _objective(theta, log_n, log_d, log_l, delta):
@@ -147,16 +163,18 @@ def fit_chinchilla(
     rng = np.random.default_rng(seed)
     groups = np.zeros(len(N), dtype=int) if groups is None else np.asarray(groups)
     samples = {name: [] for name in (*PARAMETERS, "a", "b")}
+    fits = []
     # Each resample starts from the full fit and a few nearby points: the optimum moves little.
     local_starts = np.vstack([theta, theta + [1, 1, 0.1, 0.05, 0.05], theta - [1, 1, 0.1, 0.05, 0.05]])
     for _ in range(bootstrap):
         pick = _resample(groups, rng)
         t, v = _best_fit(log_n[pick], log_d[pick], log_l[pick], local_starts, delta)
         fitted = _law(t, v)
+        fits.append(tuple(float(getattr(fitted, name)) for name in PARAMETERS))
         for name in samples:
             samples[name].append(getattr(fitted, name))
     intervals = {name: percentile_interval(values) for name, values in samples.items()}
-    return ChinchillaLaw(**{**law.__dict__, "intervals": intervals})
+    return ChinchillaLaw(**{**law.__dict__, "intervals": intervals, "samples": fits})
 
 
 def _resample(groups: np.ndarray, rng) -> np.ndarray:

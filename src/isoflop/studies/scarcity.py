@@ -131,12 +131,10 @@ def _train(prepared, engine, todo, store, echo, progress) -> list[str]:
 def _record(prepared: PreparedStudy, run: RunRequest, result: RunResult) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     config, setup = prepared.config, prepared.setup
     budget = setup.budget
-    metrics = [
-        {"step": i + 1, "train_loss": train, "val_loss": val, "learning_rate": lr}
-        for i, (train, val, lr) in enumerate(zip(result.train_loss, result.val_loss, result.learning_rate))
-    ]
-    completed = result.status == "completed" and metrics
-    best = min(metrics, key=lambda m: m["val_loss"]) if completed else None
+    metrics = step_metrics(result)
+    evaluated = [m for m in metrics if m["val_loss"] is not None]
+    completed = result.status == "completed" and evaluated
+    best = min(evaluated, key=lambda m: m["val_loss"]) if completed else None
     record = {
         "key": run.key,
         "study_key": study_key(config),
@@ -153,13 +151,22 @@ def _record(prepared: PreparedStudy, run: RunRequest, result: RunResult) -> tupl
         "train_flops": budget.train_flops(prepared.parameters.total),
         "eval_flops": budget.eval_flops(prepared.parameters.total, config.eval_samples),
         "data_fingerprint": fingerprint(setup.train_chunks[: run.unique_samples], setup.val_chunks),
-        "final_val_loss": metrics[-1]["val_loss"] if completed else None,
+        "final_val_loss": evaluated[-1]["val_loss"] if completed else None,
         "best_val_loss": best["val_loss"] if best else None,
         "best_step": best["step"] if best else None,
         "config_json": json.dumps(run_config(config, run.unique_samples, run.seed), sort_keys=True),
         "versions_json": json.dumps(library_versions(), sort_keys=True),
     }
     return record, metrics
+
+
+def step_metrics(result: RunResult) -> list[dict[str, Any]]:
+    """One row per training step; the validation loss where that step was evaluated."""
+    validation = dict(zip(result.eval_steps, result.val_loss))
+    return [
+        {"step": step, "train_loss": train, "val_loss": validation.get(step), "learning_rate": lr}
+        for step, (train, lr) in enumerate(zip(result.train_loss, result.learning_rate), start=1)
+    ]
 
 
 def _report_context(prepared: PreparedStudy) -> dict[str, Any]:

@@ -1,0 +1,90 @@
+"""One entry point per fit request: a table in, a JSON-ready result out (used by the CLI and studies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from .chinchilla import fit_chinchilla
+from .constrained import fit_constrained
+from .isoflop_profiles import approach1, approach2, fit_frontier
+from .table import FitTable
+
+APPROACHES = (1, 2, 3)
+
+
+def fitted_range(table: FitTable) -> dict[str, list[float]]:
+    budgets = table.budgets()
+    return {
+        "N": [float(table.N.min()), float(table.N.max())],
+        "D": [float(table.D.min()), float(table.D.max())],
+        "C": [float(budgets.min()), float(budgets.max())],
+    }
+
+
+def run_fit(table: FitTable, approach: int, bootstrap: int = 100, grid=None) -> dict[str, Any]:
+    if approach not in APPROACHES:
+        raise UsageError(f"unknown approach {approach}; choose 1, 2 or 3")
+    result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table)}
+    if approach == 1:
+        result.update(approach1(table.N, table.D, table.loss).as_dict())
+    elif approach == 2:
+        allocation = approach2(table.N, table.D, table.loss, table.budgets())
+        result.update(allocation.as_dict())
+        if len(allocation.minima) >= 3:
+            minima = allocation.minima
+            result["frontier"] = fit_frontier([m.flops for m in minima], [m.loss for m in minima]).as_dict()
+    else:
+        repeats = table.U is not None and bool((table.D > table.U * (1 + 1e-9)).any())
+        fresh = np.ones(len(table.N), dtype=bool) if not repeats else table.D <= table.U * (1 + 1e-9)
+        if repeats and fresh.sum() < 5:
+            fresh[:] = True
+        law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
+                             grid=grid, bootstrap=bootstrap)
+        result["law"] = law.as_dict()
+        if repeats:
+            result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=grid,
+                                                    bootstrap=max(10, bootstrap // 2)).as_dict()
+    return result
+
+
+def _groups(table: FitTable, keep) -> np.ndarray | None:
+    return None if table.seed is None else table.seed[keep]
+
+
+def describe(result: dict[str, Any]) -> str:
+    """The fit in a few plain lines."""
+    lines = [f"approach {result['approach']} on {result['points']} points "
+             f"(N {_span(result['range']['N'])}, D {_span(result['range']['D'])}, C {_span(result['range']['C'])})"]
+    if "law" in result:
+        law = result["law"]
+        ci = law["intervals"]
+        lines.append("L(N, D) = E + A/N^alpha + B/D^beta")
+        for name in ("E", "A", "B", "alpha", "beta", "a", "b"):
+            interval = f"  [{ci[name][0]:.4g}, {ci[name][1]:.4g}]" if name in ci else ""
+            lines.append(f"  {name:>5} = {law[name]:.4g}{interval}")
+        lines.append(f"  N*(C) ∝ C^{law['a']:.3f}, D*(C) ∝ C^{law['b']:.3f}")
+    if "N_opt" in result:
+        for key, symbol in (("N_opt", "N*"), ("D_opt", "D*")):
+            law = result[key]
+            low, high = law["exponent_interval"]
+            lines.append(f"  {symbol}(C) = {law['coefficient']:.3g} · C^{law['exponent']:.3f}  [{low:.3f}, {high:.3f}]")
+        for m in result["minima"]:
+            lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}")
+    if "frontier" in result:
+        f = result["frontier"]
+        lines.append(f"  frontier L*(C) = {f['E']:.4g} + {f['A']:.4g}·C^-{f['gamma']:.4f}")
+    if "constrained" in result:
+        c = result["constrained"]
+        low, high = c["R_D_star_interval"]
+        lines.append(f"  data-constrained: R_D* = {c['R_D_star']:.3g} [{low:.3g}, {high:.3g}]")
+        for epoch, value in c["repeated_token_value"].items():
+            lines.append(f"    a token in epoch {epoch} is worth {value['value']:.2f} "
+                         f"[{value['interval'][0]:.2f}, {value['interval'][1]:.2f}] of a fresh one")
+    return "\n".join(lines)
+
+
+def _span(pair) -> str:
+    return f"{pair[0]:.3g}–{pair[1]:.3g}"

@@ -1,0 +1,57 @@
+"""Reading fit input: any CSV with columns N, D, loss (optionally C, U, seed)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+
+REQUIRED = ("N", "D", "loss")
+OPTIONAL = ("C", "U", "seed")
+
+
+@dataclass(frozen=True)
+class FitTable:
+    N: np.ndarray
+    D: np.ndarray
+    loss: np.ndarray
+    C: np.ndarray | None
+    U: np.ndarray | None
+    seed: np.ndarray | None
+
+    def budgets(self, flops_per_param_token: float = 6.0) -> np.ndarray:
+        """The C column, or k·N·D rounded to 3 significant digits so equal budgets group together."""
+        if self.C is not None:
+            return self.C
+        raw = flops_per_param_token * self.N * self.D
+        return np.array([float(f"{c:.3g}") for c in raw])
+
+
+def read_table(path: str | Path) -> FitTable:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{str(path)!r} is not a file; pass a CSV with columns {', '.join(REQUIRED)}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise UsageError(f"{str(path)!r} has no rows")
+    missing = [c for c in REQUIRED if c not in rows[0]]
+    if missing:
+        raise UsageError(f"{str(path)!r} lacks column(s) {', '.join(missing)}; it needs {', '.join(REQUIRED)} (optional {', '.join(OPTIONAL)})")
+    columns = {}
+    for name in REQUIRED + OPTIONAL:
+        if name not in rows[0]:
+            columns[name] = None
+            continue
+        try:
+            columns[name] = np.array([float(row[name]) for row in rows])
+        except ValueError as error:
+            raise UsageError(f"{str(path)!r}: column {name} holds a non-number ({error})") from None
+    for name in REQUIRED:
+        if (columns[name] <= 0).any() or not np.isfinite(columns[name]).all():
+            raise UsageError(f"{str(path)!r}: column {name} must be positive in every row")
+    return FitTable(**columns)
