@@ -57,3 +57,16 @@ def pretrained_folder(tmp_path_factory, gpt2_tokenizer) -> Path:
 def jsonl(path: Path, texts: list[str], column: str = "text") -> Path:
     path.write_text("".join(json.dumps({column: t}) + "\n" for t in texts), encoding="utf-8")
     return path
+
+
+def run_cli(capsys, *args):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    from isoflop.cli import main
+
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -2,17 +2,7 @@ import json
 
 import pytest
 
-from isoflop.cli import main
-
-
-def run_cli(capsys, *args):
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from conftest import run_cli
 
 
 def test_default_run_with_a_reduced_budget_then_show_and_csv(capsys, tmp_path):

@@ -13,7 +13,7 @@ import click
 from pydantic import BaseModel
 
 from .errors import UsageError
-from .studies.config import PRESETS, ScarcityConfig
+from .studies.config import PRESETS, IsoflopsConfig, ScarcityConfig
 
 
 def config_options(model: type[BaseModel], only: tuple[str, ...] | None = None):
@@ -27,7 +27,7 @@ def config_options(model: type[BaseModel], only: tuple[str, ...] | None = None):
                 name,
                 type=_click_type(field.annotation),
                 default=None,
-                help=f"{field.description} [default: {_shown(field.default)}]",
+                help=f"{field.description} [default: {_shown(field.get_default(call_default_factory=True))}]",
             )(command)
         return command
 
@@ -43,6 +43,8 @@ def _click_type(annotation):
         return click.Choice([str(a) for a in args])
     if origin is tuple:
         return _CommaList(args[0])
+    if origin is dict:
+        return _CommaMapping()
     return {int: click.INT, float: click.FLOAT}.get(annotation, click.STRING)
 
 
@@ -61,6 +63,21 @@ class _CommaList(click.ParamType):
             return tuple(self.item_type(part) for part in str(value).split(",") if part.strip())
         except ValueError:
             self.fail(f"{value!r} is not a comma-separated list of {self.item_type.__name__}", param, ctx)
+
+
+class _CommaMapping(click.ParamType):
+    """``25m=1e-3,50m=6e-4`` → {"25m": 0.001, "50m": 0.0006}."""
+
+    name = "NAME=VALUE,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dict):
+            return value
+        try:
+            pairs = (part.split("=", 1) for part in str(value).split(",") if part.strip())
+            return {key.strip(): float(number) for key, number in pairs}
+        except ValueError:
+            self.fail(f"{value!r} is not a list of NAME=NUMBER pairs", param, ctx)
 
 
 def _shown(default: Any) -> str:
@@ -96,6 +113,25 @@ def scarcity(preset: str | None, config_file: str | None, quiet: bool, **overrid
 
 
 @cli.command()
+@click.option("--preset", type=click.Choice(["offline", "gpu"]), default=None, help="start from a named preset")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@config_options(IsoflopsConfig)
+def isoflops(preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
+    """Fixed compute, several model sizes: isoFLOP profiles, the compute-optimal model and the scaling law."""
+    from .studies.config import build_config
+    from .studies.isoflops import run_isoflops
+
+    config = build_config(preset, config_file, overrides, kind=IsoflopsConfig)
+    outcome = run_isoflops(config, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+    click.echo(f"{outcome.trained} run(s) trained, {outcome.skipped} skipped, {len(outcome.failed)} failed")
+    click.echo(_answer_section((outcome.folder / "summary.md").read_text(encoding="utf-8")))
+    click.echo(f"results: {outcome.folder}/  (summary.md and plots)")
+    if outcome.failed:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="also export the runs as CSV")
 @click.option("--per-step", is_flag=True, help="CSV with one row per run and step")
@@ -108,13 +144,15 @@ def show(folder: str, csv_path: str | None, per_step: bool) -> None:
         if csv_path:
             count = store.export_csv(csv_path, per_step=per_step)
             click.echo(f"wrote {count} rows to {csv_path}", err=True)
-    header = f"{'D':>6} {'seed':>5} {'epochs':>7} {'status':>9} {'final val':>10} {'best val':>9} {'best@':>6} {'engine':>10} {'secs':>7}  key"
+    header = (f"{'D':>6} {'seed':>5} {'epochs':>7} {'status':>9} {'final val':>10} {'best val':>9} {'best@':>6} "
+              f"{'bits/B':>7} {'train FLOPs':>11} {'engine':>10} {'secs':>7}  {'key':<16}  model")
     click.echo(header)
     for run in runs:
         click.echo(
             f"{run['unique_samples']:>6} {run['seed']:>5} {run['epochs']:>7.3g} {run['status']:>9} "
             f"{_number(run['final_val_loss']):>10} {_number(run['best_val_loss']):>9} {run['best_step'] or '-':>6} "
-            f"{run['engine']:>10} {run['wall_seconds']:>7.1f}  {run['key']}"
+            f"{_number(run['bits_per_byte']):>7} {run['train_flops']:>11.3g} {run['engine']:>10} "
+            f"{run['wall_seconds']:>7.1f}  {run['key']:<16}  {run['model'] or ''}"
         )
 
 
@@ -160,7 +198,7 @@ def fit(source: str, approach: str, bootstrap: int, as_json: bool, save: str | N
     from .fit.api import describe, run_fit
     from .studies.isoflops import fit_table_from
 
-    result = run_fit(fit_table_from(source), int(approach), bootstrap=bootstrap)
+    result = run_fit(fit_table_from(source, curves=approach == "1"), int(approach), bootstrap=bootstrap)
     if save:
         _write_json(Path(save), result)
     click.echo(json.dumps(result, indent=2) if as_json else describe(result))

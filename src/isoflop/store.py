@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS runs (
     final_val_loss REAL,
     best_val_loss REAL,
     best_step INTEGER,
+    model TEXT,
+    budget_flops REAL,
+    tokens REAL,
+    unique_tokens REAL,
+    flops_per_token REAL,
+    bits_per_byte REAL,
     config_json TEXT NOT NULL,
     versions_json TEXT NOT NULL
 );
@@ -78,6 +84,12 @@ RUN_COLUMNS = (
     "final_val_loss",
     "best_val_loss",
     "best_step",
+    "model",
+    "budget_flops",
+    "tokens",
+    "unique_tokens",
+    "flops_per_token",
+    "bits_per_byte",
     "config_json",
     "versions_json",
 )
@@ -134,7 +146,7 @@ class Store:
 
     def save_run(self, run: dict[str, Any], steps: list[dict[str, Any]]) -> None:
         """Write one final run and its per-step metrics atomically (replacing a failed attempt)."""
-        record = {**run, "finished": _now()}
+        record = {column: None for column in RUN_COLUMNS} | run | {"finished": _now()}
         placeholders = ", ".join("?" for _ in RUN_COLUMNS)
         with self.connection:
             self.connection.execute("DELETE FROM runs WHERE key = ?", (record["key"],))

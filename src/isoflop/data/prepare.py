@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -82,3 +83,14 @@ def fingerprint(*chunk_sets: list[list[int]]) -> str:
         digest.update(np.asarray(chunks, dtype=np.int64).tobytes())
         digest.update(b"|")
     return digest.hexdigest()[:16]
+
+
+def bytes_per_token(chunks: list[list[int]], tokenizer) -> float:
+    """UTF-8 bytes of text per token in ``chunks`` (special tokens count no bytes): loss/token → bits/byte."""
+    tokens = sum(len(chunk) for chunk in chunks)
+    text_bytes = sum(len(tokenizer.decode(chunk, skip_special_tokens=True).encode("utf-8")) for chunk in chunks)
+    return text_bytes / tokens if tokens else 0.0
+
+
+def bits_per_byte(loss_nats_per_token: float, bytes_per_token_: float) -> float:
+    return loss_nats_per_token / math.log(2) / bytes_per_token_

@@ -59,6 +59,16 @@ def load_rows(spec: str, split: Split, text_column: str = "text") -> list[str]:
     return _local_rows(Path(spec), text_column)
 
 
+def load_splits(train_data: str, validation_data: str | None, text_column: str) -> tuple[list[str], list[str]]:
+    """Training and validation rows: an explicit validation source, else the corpus's own validation split."""
+    train_rows = load_rows(train_data, "train", text_column)
+    if validation_data is not None:
+        return train_rows, load_rows(validation_data, "validation", text_column)
+    if is_local(train_data):
+        raise UsageError("local training data needs --validation-data PATH too (a separate file or folder)")
+    return train_rows, load_rows(train_data, "validation", text_column)
+
+
 def is_local(spec: str) -> bool:
     return spec not in EMBEDDED_CORPORA and not spec.startswith(HUB_PREFIX)
 

@@ -29,7 +29,7 @@ def run_fit(table: FitTable, approach: int, bootstrap: int = 100, grid=None) -> 
         raise UsageError(f"unknown approach {approach}; choose 1, 2 or 3")
     result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table)}
     if approach == 1:
-        result.update(approach1(table.N, table.D, table.loss).as_dict())
+        result.update(approach1(table.N, table.D, table.loss, table.C).as_dict())
     elif approach == 2:
         allocation = approach2(table.N, table.D, table.loss, table.budgets())
         result.update(allocation.as_dict())

@@ -7,10 +7,11 @@ power laws N*(C) ∝ C^a and D*(C) ∝ C^b across budgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 from ..errors import UsageError
 from .powerlaw import PowerLaw, fit_power_law, percentile_interval
@@ -37,10 +38,12 @@ class AllocationFit:
     minima: list[BudgetMinimum]
     n_law: PowerLaw
     d_law: PowerLaw
+    skipped: list[str] = field(default_factory=list)  # budgets without a fitted minimum, and why
 
     def as_dict(self) -> dict:
         return {
             "approach": self.approach,
+            "skipped_budgets": self.skipped,
             "N_opt": self.n_law.as_dict(),
             "D_opt": self.d_law.as_dict(),
             "a": self.n_law.exponent,
@@ -51,8 +54,10 @@ class AllocationFit:
         }
 
 
-def approach2(N, D, loss, C, flops_per_param_token: float = 6.0) -> AllocationFit:
-    """Per budget C: parabola of loss vs ln N → N*, L*; D* = C / (k·N*)."""
+def approach2(N, D, loss, C) -> AllocationFit:
+    """Per budget C: parabola of loss vs ln N → N*, L*; D* read off the budget's own line ln D vs ln N.
+
+    Reading D* from the runs (rather than C / 6N*) keeps it right under any FLOP convention."""
     N, D, loss, C = (np.asarray(v, dtype=float) for v in (N, D, loss, C))
     _check_positive(N=N, D=D, loss=loss, C=C)
     minima, skipped = [], []
@@ -67,22 +72,26 @@ def approach2(N, D, loss, C, flops_per_param_token: float = 6.0) -> AllocationFi
             skipped.append(f"{budget:.3g} (no interior minimum: loss is not convex in log N)")
             continue
         x_opt = -p[1] / (2 * p[0])
+        if not x.min() <= x_opt <= x.max():
+            skipped.append(f"{budget:.3g} (the parabola's minimum lies outside the sizes trained)")
+            continue
         n_opt = float(np.exp(x_opt))
-        minima.append(BudgetMinimum(float(budget), n_opt, float(budget / (flops_per_param_token * n_opt)),
+        d_line = np.polyfit(x, np.log(D[here]), 1)
+        minima.append(BudgetMinimum(float(budget), n_opt, float(np.exp(np.polyval(d_line, x_opt))),
                                     float(np.polyval(p, x_opt)), tuple(float(v) for v in p)))
     if len(minima) < MIN_BUDGETS:
         raise UsageError(
             f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"
             + (f"; skipped budgets: {', '.join(skipped)}" if skipped else "")
         )
-    return _allocation(2, minima)
+    return _allocation(2, minima, skipped)
 
 
-def approach1(N, D, loss, flops_per_param_token: float = 6.0, bins: int = ENVELOPE_BINS) -> AllocationFit:
-    """The lowest loss reached at each compute (log-spaced bins of C = k·N·D) → N*, D* per bin."""
+def approach1(N, D, loss, C=None, bins: int = ENVELOPE_BINS) -> AllocationFit:
+    """The lowest loss reached at each compute (log-spaced bins of C, default 6·N·D) → N*, D* per bin."""
     N, D, loss = (np.asarray(v, dtype=float) for v in (N, D, loss))
     _check_positive(N=N, D=D, loss=loss)
-    C = flops_per_param_token * N * D
+    C = 6.0 * N * D if C is None else np.asarray(C, dtype=float)
     edges = np.geomspace(C.min(), C.max() * (1 + 1e-9), bins + 1)
     minima = []
     for low, high in zip(edges[:-1], edges[1:]):
@@ -96,11 +105,12 @@ def approach1(N, D, loss, flops_per_param_token: float = 6.0, bins: int = ENVELO
     return _allocation(1, minima)
 
 
-def _allocation(approach: int, minima: list[BudgetMinimum]) -> AllocationFit:
+def _allocation(approach: int, minima: list[BudgetMinimum], skipped: list[str] | None = None) -> AllocationFit:
     flops = [m.flops for m in minima]
     return AllocationFit(
         approach=approach,
         minima=minima,
+        skipped=skipped or [],
         n_law=fit_power_law(flops, [m.n_opt for m in minima]),
         d_law=fit_power_law(flops, [m.d_opt for m in minima]),
     )
@@ -134,7 +144,10 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0) -> Frontier
 
     def fit(c, l):
         start = (0.5 * l.min(), np.log(max(l.max() - 0.5 * l.min(), 1e-6)), 0.1)
-        (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]), maxfev=20000)
+        with warnings.catch_warnings():
+            # Three points fit three parameters exactly: no covariance, which the bootstrap replaces.
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]), maxfev=20000)
         return e, np.exp(log_a) * scale**gamma, gamma
 
     try:

@@ -30,7 +30,7 @@ def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title:
     axes.set_title(title + (f"\nmean over {seeds} seeds, bars: min–max" if seeds > 1 else ""), fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
-    return _save(figure, folder / LOSS_VS_D)
+    return save_figure(figure, folder / LOSS_VS_D)
 
 
 def plot_validation_curves(points: list[PointSummary], folder: Path, title: str) -> list[Path]:
@@ -44,10 +44,10 @@ def plot_validation_curves(points: list[PointSummary], folder: Path, title: str)
     axes.set_title(title, fontsize=9)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
-    return _save(figure, folder / CURVES)
+    return save_figure(figure, folder / CURVES)
 
 
-def _save(figure, stem: Path) -> list[Path]:
+def save_figure(figure, stem: Path) -> list[Path]:
     figure.tight_layout()
     written = []
     for suffix in (".png", ".svg"):

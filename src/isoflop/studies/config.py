@@ -101,22 +101,97 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+class IsoflopsConfig(BaseModel):
+    """An isoFLOP study: for each compute budget C, models of several sizes N trained on D = C / FLOPs-per-token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    budgets: tuple[float, ...] = Field((3e11, 1e12, 3e12), min_length=1, description="compute budgets C in training FLOPs")
+    model_sizes: tuple[str, ...] = Field(
+        ("12k", "25k", "100k", "300k"), min_length=1, description="from-scratch ladder rungs (isoflop.models.LADDER)"
+    )
+    tokenizer: str = Field("bytes", description="bytes (one token per byte, offline), gpt2 (offline), a local folder, or a Hub name")
+    train_data: str = Field("python-stdlib", description="training text, as for scarcity")
+    validation_data: str | None = Field(None, description="validation text; default: the validation split of --train-data")
+    text_column: str = Field("text", description="column holding the text in Hub, .jsonl and .parquet data")
+    chunking: ChunkingRule = Field("packed", description="seed or packed (rows joined with EOS)")
+    seq_len: int = Field(128, gt=0, description="tokens per sample")
+    batch_size: int = Field(16, gt=0, description="samples per optimizer step")
+    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate (AdamW)")
+    size_learning_rates: dict[str, float] = Field(
+        default_factory=dict, description="per-size peak learning rates, e.g. 25m=1e-3,50m=6e-4"
+    )
+    schedule: Literal["cosine", "linear"] = Field("cosine", description="decay to 0 after warmup")
+    warmup_fraction: float = Field(0.05, ge=0, lt=1, description="fraction of each run's steps spent warming up")
+    unique_tokens: int | None = Field(None, gt=0, description="cap on unique training tokens U; runs then repeat data")
+    flop_convention: Literal["6N", "full"] = Field(
+        "full", description="FLOPs per token: 6N (non-embedding) or full (attention, embeddings, LM head)"
+    )
+    seeds: tuple[int, ...] = Field((1,), min_length=1, description="seeds (init, data order, dropout)")
+    eval_samples: int = Field(32, gt=0, description="validation samples per evaluation")
+    evals_per_run: int = Field(10, gt=0, description="points on each run's validation curve")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout of the from-scratch models")
+    min_steps: int = Field(20, gt=0, description="runs with fewer optimizer steps are skipped (the model is too big for C)")
+    output: str = Field("isoflop-runs/isoflops", description="output folder")
+
+    @field_validator("budgets")
+    @classmethod
+    def _positive_budgets(cls, values: tuple[float, ...]) -> tuple[float, ...]:
+        if any(v <= 0 for v in values):
+            raise ValueError("every compute budget must be a positive number of FLOPs")
+        return tuple(sorted(set(values)))
+
+    @field_validator("model_sizes")
+    @classmethod
+    def _known_sizes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        from ..models import LADDER
+
+        unknown = [v for v in values if v not in LADDER]
+        if unknown:
+            raise ValueError(f"unknown ladder size(s) {', '.join(unknown)}; choose from {', '.join(LADDER)}")
+        order = list(LADDER)
+        return tuple(sorted(set(values), key=order.index))
+
+    def study_identity(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"budgets", "model_sizes", "seeds", "output"})
+
+
+ISOFLOPS_PRESETS: dict[str, dict[str, Any]] = {
+    "offline": {},
+    # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
+    "gpu": {
+        "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),
+        "model_sizes": ("800k", "2m", "5m", "10m", "25m", "50m", "85m", "125m"),
+        "tokenizer": "gpt2",
+        "train_data": "hub:wikitext:wikitext-103-v1",
+        "seq_len": 512,
+        "batch_size": 32,
+        "learning_rate": 1e-3,
+        "eval_samples": 64,
+    },
+}
+
+
 def build_config(
-    preset: str | None = None, config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
-) -> ScarcityConfig:
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    kind: type[BaseModel] = ScarcityConfig,
+):
     """Merge defaults < preset < file < overrides and validate once."""
     values: dict[str, Any] = {}
     file_values = _read_config_file(Path(config_file)) if config_file else {}
     preset = preset or file_values.pop("preset", None)
     file_values.pop("preset", None)
+    presets = ISOFLOPS_PRESETS if kind is IsoflopsConfig else PRESETS
     if preset is not None:
-        if preset not in PRESETS:
-            raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-        values.update(PRESETS[preset])
+        if preset not in presets:
+            raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
+        values.update(presets[preset])
     values.update(file_values)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
-        return ScarcityConfig(**values)
+        return kind(**values)
     except ValidationError as error:
         raise UsageError(f"invalid configuration: {_describe(error)}") from None
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..budget import Budget
-from ..data.prepare import fingerprint, take_chunks
-from ..data.sources import is_local, load_rows
+from ..data.prepare import bits_per_byte, bytes_per_token, fingerprint, take_chunks
+from ..data.sources import load_splits
 from ..engines import Engine, RunRequest, RunResult, TrainingSetup, select_engine
 from ..errors import UsageError
 from ..models import ParameterCount, context_length, count_parameters, model_config
@@ -33,6 +33,7 @@ class PreparedStudy:
     config: ScarcityConfig
     setup: TrainingSetup
     parameters: ParameterCount
+    val_bytes_per_token: float
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def prepare(config: ScarcityConfig) -> PreparedStudy:
     context = context_length(architecture)
     if config.seq_len > context:
         raise UsageError(f"seq_len {config.seq_len} exceeds the context of model {config.model!r} ({context} tokens)")
-    train_rows, val_rows = _load_splits(config)
+    train_rows, val_rows = load_splits(config.train_data, config.validation_data, config.text_column)
     needed = max(config.unique_samples)
     train_chunks = take_chunks(train_rows, tokenizer, config.seq_len, config.chunking, limit=needed)
     if not train_chunks:
@@ -80,7 +81,12 @@ def prepare(config: ScarcityConfig) -> PreparedStudy:
         val_chunks=val_chunks,
         save_models_to=Path(config.output) / MODELS_FOLDER if config.save_models else None,
     )
-    return PreparedStudy(config=config, setup=setup, parameters=_count_on_meta_device(architecture))
+    return PreparedStudy(
+        config=config,
+        setup=setup,
+        parameters=count_on_meta_device(architecture),
+        val_bytes_per_token=bytes_per_token(val_chunks, tokenizer),
+    )
 
 
 def run_study(
@@ -154,6 +160,12 @@ def _record(prepared: PreparedStudy, run: RunRequest, result: RunResult) -> tupl
         "final_val_loss": evaluated[-1]["val_loss"] if completed else None,
         "best_val_loss": best["val_loss"] if best else None,
         "best_step": best["step"] if best else None,
+        "model": config.model,
+        "budget_flops": budget.train_flops(prepared.parameters.total),
+        "tokens": budget.tokens,
+        "unique_tokens": run.unique_samples * config.seq_len,
+        "flops_per_token": budget.train_flops(prepared.parameters.total) / budget.tokens,
+        "bits_per_byte": bits_per_byte(evaluated[-1]["val_loss"], prepared.val_bytes_per_token) if completed else None,
         "config_json": json.dumps(run_config(config, run.unique_samples, run.seed), sort_keys=True),
         "versions_json": json.dumps(library_versions(), sort_keys=True),
     }
@@ -178,16 +190,7 @@ def _report_context(prepared: PreparedStudy) -> dict[str, Any]:
     }
 
 
-def _load_splits(config: ScarcityConfig) -> tuple[list[str], list[str]]:
-    train_rows = load_rows(config.train_data, "train", config.text_column)
-    if config.validation_data is not None:
-        return train_rows, load_rows(config.validation_data, "validation", config.text_column)
-    if is_local(config.train_data):
-        raise UsageError("local training data needs --validation-data PATH too (a separate file or folder)")
-    return train_rows, load_rows(config.train_data, "validation", config.text_column)
-
-
-def _count_on_meta_device(architecture) -> ParameterCount:
+def count_on_meta_device(architecture) -> ParameterCount:
     """Parameter counts without allocating weights."""
     import torch
     from transformers import AutoModelForCausalLM
