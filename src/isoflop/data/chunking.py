@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from typing import Literal
 
 ChunkingRule = Literal["seed", "packed"]
-CHUNKING_RULES: tuple[str, ...] = ("seed", "packed")
 
 
 def seed_windows(token_rows: Iterable[list[int]], seq_len: int) -> Iterator[list[int]]:

@@ -3,6 +3,6 @@
 from .base import Engine, RunRequest, RunResult, TrainingSetup
 from .batched import BatchedEngine
 from .reference import ReferenceEngine
-from .select import ENGINE_NAMES, select_engine
+from .select import select_engine
 
-__all__ = ["ENGINE_NAMES", "select_engine", "BatchedEngine", "Engine", "ReferenceEngine", "RunRequest", "RunResult", "TrainingSetup"]
+__all__ = ["select_engine", "BatchedEngine", "Engine", "ReferenceEngine", "RunRequest", "RunResult", "TrainingSetup"]

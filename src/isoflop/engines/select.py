@@ -6,8 +6,6 @@ from .base import Engine
 from .batched import BatchedEngine, supports
 from .reference import ReferenceEngine
 
-ENGINE_NAMES = ("auto", "reference", "batched")
-
 
 def select_engine(name: str, precision: str, model_config, pack_size: int | None = None) -> Engine:
     if name == "reference" or (name == "auto" and not supports(model_config)):
