@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from isoflop import hub
-from isoflop.tokenizers import load_tokenizer
+from isoflop.tokenization.resolve import load_tokenizer
 
 SHARED_WIKITEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikitext-2"
 
@@ -70,3 +70,40 @@ def run_cli(capsys, *args):
         code = exit_.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def make_data(tokenizer, seq_len: int = 16, train: int = 8, val: int = 2):
+    """PreparedData from a repeated sentence: ``train`` training and ``val`` validation chunks."""
+    from isoflop.data.prepare import PreparedData, bytes_per_token
+
+    ids = tokenizer(SENTENCE * 40)["input_ids"]
+    chunks = [ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
+    val_chunks = chunks[train : train + val]
+    return PreparedData(tokenizer, chunks[:train], val_chunks, seq_len, "seed", bytes_per_token(val_chunks, tokenizer))
+
+
+def make_run(key="k", unique_samples=1, seed=1, steps=10, model="scratch:tiny", dropout=None, eval_steps=None, **optimizer):
+    """A RunSpec with the classic optimizer settings unless overridden (learning rate 1e-3)."""
+    from isoflop.config.parts import OptimizerConfig
+    from isoflop.engines.base import RunSpec
+
+    settings = {"learning_rate": 1e-3} | optimizer
+    return RunSpec(key, f"D={unique_samples} seed={seed}", seed, model, dropout, unique_samples, steps,
+                   OptimizerConfig(**settings), tuple(eval_steps or range(1, steps + 1)))
+
+
+def engine(name: str, **settings):
+    """An engine built from an EngineConfig."""
+    from isoflop.config.parts import EngineConfig
+    from isoflop.engines.registry import entry
+
+    return entry(name).load()(EngineConfig(engine=name, **settings))
+
+
+def train(engine_, runs, data, save_models_to=None):
+    """Every result of one pack, by key, and the steps reported."""
+    from isoflop.engines.base import Pack
+
+    steps = []
+    results = {r.key: r for r in engine_.train(Pack(tuple(runs), save_models_to), data, steps.append)}
+    return results, sum(steps)

@@ -1,82 +1,98 @@
 """The batched engine against the reference engine: same sample order, dropout 0, fp32 on CPU."""
 
-import dataclasses
-
 import pytest
 import torch
 from transformers import GPT2LMHeadModel
 
-from isoflop.engines import BatchedEngine, ReferenceEngine, RunRequest
-from isoflop.models import model_config
-from test_reference_engine import setup_for
+from conftest import engine, make_data, make_run, train
 
-STEPS = 100
 LOSS_TOLERANCE = 1e-4
-RUNS = [RunRequest("d1", 1, 1), RunRequest("d3", 3, 2), RunRequest("d8", 8, 3)]
 
 
-def train(engine, setup):
-    return {r.key: r for r in engine.train(setup, RUNS, lambda n: None)}
+def runs(steps, **settings):
+    return [make_run(f"d{d}", d, seed, steps, dropout=0.0, **settings) for d, seed in ((1, 1), (3, 2), (8, 3))]
 
 
-@pytest.mark.parametrize("source", ["scratch", "pretrained"])
-def test_batched_equals_reference_step_by_step(gpt2_tokenizer, pretrained_folder, tmp_path, source):
-    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
-    setup = setup_for(gpt2_tokenizer, passes=STEPS, model=model)
-    setup = dataclasses.replace(
-        setup, model_config=model_config(model, len(gpt2_tokenizer), dropout=0.0), save_models_to=tmp_path / "ref"
-    )
-    reference = train(ReferenceEngine(), setup)
-    batched = train(BatchedEngine(), dataclasses.replace(setup, save_models_to=tmp_path / "batched"))
+def assert_equivalent(reference, batched, tmp_path=None):
     for key, expected in reference.items():
         got = batched[key]
         assert got.status == expected.status == "completed"
-        assert len(got.val_loss) == STEPS
+        assert got.eval_steps == expected.eval_steps
         assert max(abs(a - b) for a, b in zip(got.train_loss, expected.train_loss)) < LOSS_TOLERANCE
         assert max(abs(a - b) for a, b in zip(got.val_loss, expected.val_loss)) < LOSS_TOLERANCE
         assert got.learning_rate == pytest.approx(expected.learning_rate, abs=1e-12)
-        # Final weights: both saved as ordinary HF checkpoints; they agree to 1e-3 absolute.
-        ours = GPT2LMHeadModel.from_pretrained(tmp_path / "batched" / key).state_dict()
-        theirs = GPT2LMHeadModel.from_pretrained(tmp_path / "ref" / key).state_dict()
-        for name, tensor in theirs.items():
-            torch.testing.assert_close(ours[name], tensor, atol=1e-3, rtol=0)
+        if tmp_path is not None:
+            # Final weights: both saved as ordinary HF checkpoints; they agree to 1e-3 absolute.
+            ours = GPT2LMHeadModel.from_pretrained(tmp_path / "batched" / key).state_dict()
+            theirs = GPT2LMHeadModel.from_pretrained(tmp_path / "ref" / key).state_dict()
+            for name, tensor in theirs.items():
+                torch.testing.assert_close(ours[name], tensor, atol=1e-3, rtol=0)
+
+
+def compare_saved(tokenizer, model, steps, tmp_path) -> int:
+    """Both engines on three runs of ``model``, models saved; returns the steps the batched engine reported."""
+    data = make_data(tokenizer)
+    planned = [make_run(r.key, r.unique_samples, r.seed, steps, model=model, dropout=0.0) for r in runs(steps)]
+    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
+    batched, reported = train(engine("batched"), planned, data, tmp_path / "batched")
+    assert_equivalent(reference, batched, tmp_path)
+    return reported
+
+
+@pytest.mark.parametrize("source", ["scratch", "pretrained"])
+def test_batched_equals_reference_in_a_few_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
+    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
+    assert compare_saved(gpt2_tokenizer, model, 8, tmp_path) == 3 * 8  # progress counts every member's steps
+
+
+def test_batched_equals_reference_with_warmup_cosine_decay_and_sparse_evaluation(gpt2_tokenizer):
+    data = make_data(gpt2_tokenizer)
+    planned = runs(10, schedule="cosine", warmup_fraction=0.3, weight_decay=0.1, max_grad_norm=0.5, eval_steps=(5, 10))
+    assert_equivalent(train(engine("reference"), planned, data)[0], train(engine("batched"), planned, data)[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["scratch", "pretrained"])
+def test_batched_equals_reference_step_by_step_over_100_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
+    compare_saved(gpt2_tokenizer, "scratch:tiny" if source == "scratch" else str(pretrained_folder), 100, tmp_path)
 
 
 def test_members_are_independent_of_their_pack(gpt2_tokenizer):
-    setup = setup_for(gpt2_tokenizer, passes=10)
-    setup = dataclasses.replace(setup, model_config=model_config("scratch:tiny", len(gpt2_tokenizer), dropout=0.0))
-    together = train(BatchedEngine(), setup)
-    alone = {r.key: r for r in BatchedEngine(max_members=1).train(setup, RUNS, lambda n: None)}
-    for key in together:
-        assert together[key].val_loss == pytest.approx(alone[key].val_loss, abs=1e-5)
+    data = make_data(gpt2_tokenizer)
+    together, _ = train(engine("batched"), runs(6), data)
+    for run in runs(6):
+        alone, _ = train(engine("batched"), [run], data)
+        assert together[run.key].val_loss == pytest.approx(alone[run.key].val_loss, abs=1e-5)
 
 
 def test_out_of_memory_splits_the_pack_and_loses_no_run(gpt2_tokenizer, monkeypatch):
-    setup = setup_for(gpt2_tokenizer, passes=3)
-    engine = BatchedEngine()
-    original = engine._train_pack
+    batched = engine("batched")
+    original = batched._train_pack
 
-    def fail_when_large(setup, pack, on_step):
-        if len(pack) > 1:
+    def fail_when_large(pack, data, on_step):
+        if len(pack.runs) > 1:
             raise torch.OutOfMemoryError("pretend")
-        return original(setup, pack, on_step)
+        return original(pack, data, on_step)
 
-    monkeypatch.setattr(engine, "_train_pack", fail_when_large)
-    results = list(engine.train(setup, RUNS, lambda n: None))
-    assert sorted(r.key for r in results) == sorted(r.key for r in RUNS)
-    assert all(r.status == "completed" for r in results)
+    monkeypatch.setattr(batched, "_train_pack", fail_when_large)
+    results, _ = train(batched, runs(3), make_data(gpt2_tokenizer))
+    assert sorted(results) == ["d1", "d3", "d8"]
+    assert all(r.status == "completed" for r in results.values())
 
 
 def test_nan_loss_fails_the_members_with_the_step(gpt2_tokenizer):
-    setup = setup_for(gpt2_tokenizer, passes=10, learning_rate=1e30)
-    results = list(BatchedEngine().train(setup, RUNS, lambda n: None))
-    assert all(r.status == "failed" and "at step" in r.error for r in results)
+    results, _ = train(engine("batched"), runs(10, learning_rate=1e30), make_data(gpt2_tokenizer))
+    assert all(r.status == "failed" and "at step" in r.error for r in results.values())
 
 
-def test_bf16_on_cpu_is_refused():
-    from isoflop import UsageError
+def test_pack_size_option_caps_the_pack(gpt2_tokenizer):
+    batched = engine("batched", pack_size=2)
+    assert batched.pack_limit(runs(1)[0], make_data(gpt2_tokenizer), 7) == 2
 
+
+def test_bf16_on_cpu_is_refused_by_supports(gpt2_tokenizer):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(UsageError, match="needs a CUDA GPU"):
-        BatchedEngine(precision="bf16")
+    data = make_data(gpt2_tokenizer)
+    for name in ("batched", "reference"):
+        assert "needs a CUDA GPU" in engine(name, precision="bf16").supports(runs(1), data)

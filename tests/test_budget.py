@@ -1,6 +1,8 @@
 import pytest
 
 from isoflop import Budget, UsageError
+from isoflop.budget import evaluation_flops, flops_per_token
+from isoflop.models.specs import LADDER, parameter_count, scratch_architecture
 
 
 def test_classic_budget_is_100_steps_of_64_tokens():
@@ -22,10 +24,16 @@ def test_batch_size_divides_passes_into_steps():
     assert budget.epochs(50) == 2.0
 
 
-def test_flops_follow_6n_for_training_and_2n_for_evaluation():
-    budget = Budget(passes=100, seq_len=64)
-    assert budget.train_flops(1_000) == 6 * 1_000 * 6400
-    assert budget.eval_flops(1_000, eval_samples=10) == 2 * 1_000 * 10 * 64 * 100
+def test_full_flop_count_adds_attention_and_the_lm_head_to_6n():
+    arch = scratch_architecture(LADDER["100k"], 257)
+    non_embedding = parameter_count(arch).non_embedding
+    assert flops_per_token(non_embedding, arch, 128, "6N") == 6 * non_embedding
+    full = flops_per_token(non_embedding, arch, 128, "full")
+    assert full == 3 * (2 * (24 * 64**2 + 4 * 128 * 64 + 3 * 2 * 128) + 4 * 257 * 64)
+
+
+def test_evaluation_costs_a_third_of_training_per_token():
+    assert evaluation_flops(600.0, tokens=10) == 2000.0
 
 
 @pytest.mark.parametrize("passes", [0, -5])

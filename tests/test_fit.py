@@ -73,8 +73,14 @@ def test_data_constrained_fit_recovers_r_star():
     D = U * np.exp(rng.uniform(0, np.log(60), 200))
     loss = TRUTH.loss(N, effective_data(D, U, r_star)) * np.exp(rng.normal(0, 0.002, 200))
     law = fit_constrained(N, D, U, loss, bootstrap=15, grid=SMALL_GRID)
-    assert law.r_star == pytest.approx(r_star, rel=0.3)
-    assert law.r_star_interval[0] <= r_star <= law.r_star_interval[1]
+    # The estimate is what 0.2% noise on 200 points pins down. A 15-resample interval is not asserted to
+    # cover the truth (a 95% interval misses 1 time in 20, more with so few resamples): it must be a
+    # real interval around the estimate, and narrow.
+    assert law.r_star == pytest.approx(r_star, rel=0.1)
+    low, high = law.r_star_interval
+    assert np.isfinite(low) and np.isfinite(high) and low < high
+    assert low <= law.r_star * 1.05 and high >= law.r_star * 0.95
+    assert high - low < 0.3 * law.r_star
     assert law.token_value[2][0] == pytest.approx(repeated_token_value(2, law.r_star))
 
 

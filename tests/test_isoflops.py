@@ -5,15 +5,14 @@ import numpy as np
 import pytest
 
 from conftest import run_cli, write_corpus
-from isoflop import UsageError
-from isoflop.budget import flops_per_token
-from isoflop.fit import chinchilla
+from isoflop import UsageError, build_config, run_study
 from isoflop.data.prepare import bits_per_byte, bytes_per_token
-from isoflop.models import LADDER
-from isoflop.store import Store
-from isoflop.studies.config import IsoflopsConfig, build_config
-from isoflop.studies.isoflops import fit_table_from, plan, run_isoflops
-from isoflop.tokenizers import load_tokenizer
+from isoflop.fit import chinchilla
+from isoflop.fit.points import fit_table_from
+from isoflop.models.specs import LADDER, scratch_facts
+from isoflop.results.store import Store
+from isoflop.studies.isoflops import plan
+from isoflop.tokenization.resolve import load_tokenizer
 
 
 def tiny_config(corpus, output, **changes):
@@ -23,7 +22,11 @@ def tiny_config(corpus, output, **changes):
         seq_len=32, batch_size=4, eval_samples=4, evals_per_run=3, min_steps=5, output=str(output),
     )
     settings.update(changes)
-    return build_config(overrides=settings, kind=IsoflopsConfig)
+    return build_config(overrides=settings, kind="isoflops")
+
+
+def plan_for(config, vocab_size=257):
+    return plan(config, vocab_size, lambda spec: scratch_facts(LADDER[spec.split(":")[1]], vocab_size))
 
 
 @pytest.fixture
@@ -31,35 +34,26 @@ def big_corpus(tmp_path):
     return write_corpus(tmp_path / "train.txt", 400), write_corpus(tmp_path / "valid.txt", 8)
 
 
-def test_ladder_spans_0_1m_to_125m_non_embedding_parameters():
-    sizes = [12 * s.n_layer * s.n_embd**2 for s in LADDER.values()]
-    assert sizes == sorted(sizes)
-    assert sizes[0] < 0.1e6 and 110e6 < sizes[-1] < 130e6
-    assert 12 * LADDER["100k"].n_layer * LADDER["100k"].n_embd ** 2 == pytest.approx(0.1e6, rel=0.05)
-
-
-def test_full_flop_count_adds_attention_and_the_lm_head_to_6n():
-    size = LADDER["100k"]
-    non_embedding = 12 * size.n_layer * size.n_embd**2
-    six_n = flops_per_token(non_embedding, size.n_layer, size.n_embd, size.n_head, 257, 128, "6N")
-    full = flops_per_token(non_embedding, size.n_layer, size.n_embd, size.n_head, 257, 128, "full")
-    assert six_n == 6 * non_embedding
-    assert full == 3 * (size.n_layer * (24 * 64**2 + 4 * 128 * 64 + 3 * 2 * 128) + 4 * 257 * 64)
-
-
 def test_plan_gives_each_size_the_tokens_its_budget_allows_and_skips_the_too_big(corpus, tmp_path):
     config = tiny_config(corpus, tmp_path / "o", min_steps=40)
-    runs, too_big = plan(config, vocab_size=257)
-    for run in runs:
-        assert run.tokens * run.flops_per_token == pytest.approx(run.budget_flops, rel=0.02)
-    assert any("100k at C=3e+09" in s for s in too_big)
-    small = [r for r in runs if r.size == "25k"]
-    assert small[1].steps > small[0].steps
+    planned = plan_for(config)
+    for run in planned.runs:
+        assert run.spec.passes * 32 * run.flops_per_token == pytest.approx(run.budget_flops, rel=0.02)
+    assert any("100k at C=3e+09" in note for note in planned.notes)
+    small = [r for r in planned.runs if r.grid["size"] == "25k"]
+    assert small[1].spec.steps > small[0].spec.steps
+    assert all(r.spec.optimizer.warmup_fraction == 0.05 and r.spec.eval_steps[-1] == r.spec.steps for r in planned.runs)
 
 
 def test_unique_token_cap_makes_runs_repeat_data(corpus, tmp_path):
-    runs, _ = plan(tiny_config(corpus, tmp_path / "o", unique_tokens=32 * 10), vocab_size=257)
-    assert all(r.unique_chunks == 10 for r in runs)
+    planned = plan_for(tiny_config(corpus, tmp_path / "o", unique_tokens=32 * 10))
+    assert all(r.spec.unique_samples == 10 for r in planned.runs)
+
+
+def test_size_learning_rates_reach_their_runs(corpus, tmp_path):
+    planned = plan_for(tiny_config(corpus, tmp_path / "o", size_learning_rates={"25k": 1e-2}))
+    rates = {r.grid["size"]: r.spec.optimizer.learning_rate for r in planned.runs}
+    assert rates["25k"] == 1e-2 and rates["50k"] == 3e-3
 
 
 def test_byte_tokenizer_counts_one_token_per_byte():
@@ -70,20 +64,41 @@ def test_byte_tokenizer_counts_one_token_per_byte():
     assert bits_per_byte(math.log(2), 1.0) == 1.0
 
 
-def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch):
-    # The report's approach-3 fit uses 4,500 starts; a coarse grid keeps this test fast.
+def coarse_fit_grid(monkeypatch):
+    # The report's approach-3 fit uses 4,500 starts; a coarse grid keeps these tests fast.
     monkeypatch.setattr(chinchilla, "DEFAULT_GRID", {k: v[::3] for k, v in chinchilla.DEFAULT_GRID.items()})
-    config = tiny_config(big_corpus, tmp_path / "out")
-    outcome = run_isoflops(config, echo=lambda line: None, progress=False)
-    assert outcome.trained == 6 - len(outcome.too_big) and not outcome.failed
+
+
+def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch):
+    coarse_fit_grid(monkeypatch)
+    config = tiny_config(big_corpus, tmp_path / "out", budgets=(3e9,), model_sizes=("25k", "50k"), fit_bootstrap=0)
+    outcome = run_study(config, echo=lambda line: None, progress=False)
+    assert outcome.trained == 2 and not outcome.failed
     with Store(tmp_path / "out") as store:
-        runs = store.runs()
-    assert all(r["bits_per_byte"] > 0 and r["budget_flops"] in (3e9, 1e10) for r in runs)
-    assert all(sum(m["val_loss"] is not None for m in r["metrics"]) >= 3 for r in runs)
-    summary = (tmp_path / "out" / "summary.md").read_text()
-    assert "isoFLOP" in summary and (tmp_path / "out" / "isoflop_profiles.png").exists()
-    assert len(fit_table_from(str(tmp_path / "out")).N) == len(runs)
-    assert run_isoflops(config, echo=lambda line: None, progress=False).trained == 0
+        records = store.records()
+    assert all(r.bits_per_byte > 0 and r.budget_flops == 3e9 and r.flop_convention == "full" for r in records)
+    assert all(len(r.evaluated()) >= 3 and r.evaluated()[-1].step == len(r.metrics) for r in records)
+    assert {r.grid["size"] for r in records} == {"25k", "50k"}
+    assert "isoFLOP" in (tmp_path / "out" / "summary.md").read_text()
+    assert len(fit_table_from(str(tmp_path / "out")).N) == len(records)
+    assert run_study(config, echo=lambda line: None, progress=False).trained == 0
+
+
+@pytest.mark.slow
+def test_isoflops_study_with_fits_and_plots(big_corpus, tmp_path, monkeypatch):
+    coarse_fit_grid(monkeypatch)
+    outcome = run_study(tiny_config(big_corpus, tmp_path / "out"), echo=lambda line: None, progress=False)
+    assert not outcome.failed
+    assert (tmp_path / "out" / "isoflop_profiles.png").exists() and (tmp_path / "out" / "report.html").exists()
+
+
+def test_batched_engine_runs_the_isoflop_schedule(big_corpus, tmp_path):
+    config = tiny_config(big_corpus, tmp_path / "out", budgets=(3e9,), model_sizes=("25k",), seeds=(1, 2), engine="batched",
+                         fit_bootstrap=0)
+    outcome = run_study(config, echo=lambda line: None, progress=False)
+    assert outcome.engine == "batched" and outcome.trained == 2 and not outcome.failed
+    with Store(tmp_path / "out") as store:
+        assert {(r.engine, r.pack_runs) for r in store.records()} == {("batched", 2)}
 
 
 def test_isoflops_bad_input(big_corpus, tmp_path):
@@ -92,9 +107,9 @@ def test_isoflops_bad_input(big_corpus, tmp_path):
     with pytest.raises(UsageError, match="positive number of FLOPs"):
         tiny_config(big_corpus, tmp_path / "o", budgets=(-1.0,))
     with pytest.raises(UsageError, match="too big for every budget"):
-        run_isoflops(tiny_config(big_corpus, tmp_path / "o", budgets=(1e3,)), progress=False)
+        run_study(tiny_config(big_corpus, tmp_path / "o", budgets=(1e3,)), progress=False)
     with pytest.raises(UsageError, match="set --unique-tokens"):
-        run_isoflops(tiny_config(big_corpus, tmp_path / "o", budgets=(1e12,)), progress=False)
+        run_study(tiny_config(big_corpus, tmp_path / "o", budgets=(1e12,)), progress=False)
     assert not (tmp_path / "o").exists()
 
 

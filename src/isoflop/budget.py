@@ -1,5 +1,8 @@
 """Compute accounting: forward+backward passes <-> optimizer steps <-> tokens <-> FLOPs.
 
+FLOPs follow one of two conventions, recorded with every run: ``6N`` (Kaplan et al.)
+or ``full`` (Hoffmann et al., Appendix F).
+
 A *pass* is one training sample going forward and backward once. The classic budget
 is 100 passes of 64-token samples at batch size 1, i.e. 100 optimizer steps.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import UsageError
+from .models.specs import Architecture
 
 # FLOPs per parameter per token (Kaplan et al. 2020; Hoffmann et al. 2022): a forward
 # pass costs ~2 multiply-adds-as-FLOPs per parameter, the backward pass twice that.
@@ -53,21 +57,11 @@ class Budget:
             raise UsageError(f"the number of unique samples must be positive, got {unique_samples}")
         return self.steps * self.batch_size / unique_samples
 
-    def train_flops(self, parameters: int) -> float:
-        """Training FLOPs, 6·N·tokens."""
-        return TRAIN_FLOPS_PER_PARAM_TOKEN * parameters * self.tokens
-
-    def eval_flops(self, parameters: int, eval_samples: int) -> float:
-        """FLOPs of evaluating ``eval_samples`` after every step, 2·N·tokens."""
-        return FORWARD_FLOPS_PER_PARAM_TOKEN * parameters * eval_samples * self.seq_len * self.steps
-
 
 FLOP_CONVENTIONS = ("6N", "full")
 
 
-def flops_per_token(
-    non_embedding: int, n_layer: int, n_embd: int, n_head: int, vocab_size: int, seq_len: int, convention: str
-) -> float:
+def flops_per_token(non_embedding: int, arch: Architecture | None, seq_len: int, convention: str) -> float:
     """Training FLOPs per token.
 
     ``6N``: 6 × non-embedding parameters (Kaplan et al. 2020). ``full``: three times the
@@ -79,6 +73,14 @@ def flops_per_token(
         return float(TRAIN_FLOPS_PER_PARAM_TOKEN * non_embedding)
     if convention != "full":
         raise UsageError(f"unknown FLOP convention {convention!r}; choose one of {', '.join(FLOP_CONVENTIONS)}")
-    per_layer = 24 * n_embd**2 + 4 * seq_len * n_embd + 3 * n_head * seq_len
-    forward = n_layer * per_layer + 2 * vocab_size * n_embd + 2 * vocab_size * n_embd
+    if arch is None:
+        raise ValueError("the full FLOP count needs a GPT-2-family architecture")
+    d = arch.n_embd
+    per_layer = 24 * d**2 + 4 * seq_len * d + 3 * arch.n_head * seq_len
+    forward = arch.n_layer * per_layer + 2 * arch.vocab_size * d + 2 * arch.vocab_size * d
     return float(3 * forward)
+
+
+def evaluation_flops(train_flops_per_token: float, tokens: int) -> float:
+    """FLOPs of evaluating ``tokens`` tokens: the forward pass, a third of a training pass (2 of 6)."""
+    return train_flops_per_token * FORWARD_FLOPS_PER_PARAM_TOKEN / TRAIN_FLOPS_PER_PARAM_TOKEN * tokens

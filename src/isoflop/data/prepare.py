@@ -1,4 +1,5 @@
-"""From rows of text to token windows: tokenizing lazily, counting, fingerprinting."""
+"""From rows of text to token windows: tokenizing lazily, counting, fingerprinting, and the
+data of a study prepared once for all its runs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
 from .chunking import ChunkingRule, windows
+from .sources import load_splits
 
 # Rows are tokenized this many at a time, so a study that needs 100 chunks of a large
 # corpus tokenizes only its first rows.
@@ -94,3 +98,58 @@ def bytes_per_token(chunks: list[list[int]], tokenizer) -> float:
 
 def bits_per_byte(loss_nats_per_token: float, bytes_per_token_: float) -> float:
     return loss_nats_per_token / math.log(2) / bytes_per_token_
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A study's samples, prepared once: a run with D unique samples uses the first D of ``train_chunks``."""
+
+    tokenizer: Any
+    train_chunks: list[list[int]]
+    val_chunks: list[list[int]]
+    seq_len: int
+    chunking: str
+    val_bytes_per_token: float
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    def fingerprint(self) -> str:
+        """Of every sample prepared: the data identity of the whole study."""
+        return fingerprint(self.train_chunks, self.val_chunks)
+
+    def run_fingerprint(self, unique_samples: int) -> str:
+        """Of the exact samples a run with D = ``unique_samples`` sees."""
+        return fingerprint(self.train_chunks[:unique_samples], self.val_chunks)
+
+
+def prepare_data(data_config, tokenizer, train_samples: int, eval_samples: int, advice: str) -> PreparedData:
+    """The first ``train_samples`` training and ``eval_samples`` validation chunks, or a UsageError saying what is short."""
+    seq_len, rule = data_config.seq_len, data_config.chunking
+    train_rows, val_rows = load_splits(data_config.train_data, data_config.validation_data, data_config.text_column)
+    train_chunks = take_chunks(train_rows, tokenizer, seq_len, rule, limit=train_samples)
+    if not train_chunks:
+        raise UsageError(
+            f"the training data has no full {seq_len}-token chunk ({rule} chunking); "
+            "use longer texts, --chunking packed, or a smaller --seq-len"
+        )
+    if len(train_chunks) < train_samples:
+        raise UsageError(
+            f"the study needs {train_samples} unique training samples of {seq_len} tokens but the training data has "
+            f"only {len(train_chunks)}; {advice}"
+        )
+    val_chunks = take_chunks(val_rows, tokenizer, seq_len, rule, limit=eval_samples)
+    if len(val_chunks) < eval_samples:
+        raise UsageError(
+            f"the validation data has {len(val_chunks)} chunks of {seq_len} tokens but --eval-samples asks "
+            f"for {eval_samples}; lower --eval-samples or use more validation data"
+        )
+    return PreparedData(
+        tokenizer=tokenizer,
+        train_chunks=train_chunks,
+        val_chunks=val_chunks,
+        seq_len=seq_len,
+        chunking=rule,
+        val_bytes_per_token=bytes_per_token(val_chunks, tokenizer),
+    )

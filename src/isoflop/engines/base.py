@@ -1,7 +1,9 @@
-"""The engine interface: a pack of runs that share a setup goes in, one result per run comes out.
+"""The engine interface: a pack of runs goes in, one result per run comes out.
 
-A study never knows which engine trained its runs; engines never know about studies
-or the results store.
+A run is plain, serialisable data (``RunSpec``): its seed, model, unique samples, steps,
+optimizer settings and evaluation steps. A pack is runs that share everything but their
+seed and data, so an engine may train them together. Engines know nothing of studies or
+the results store.
 """
 
 from __future__ import annotations
@@ -10,50 +12,65 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from ..budget import Budget
+from ..config.parts import EngineConfig, OptimizerConfig
+from ..data.prepare import PreparedData
 
 StepCallback = Callable[[int], None]
 """Called with a number of optimizer steps just completed, for progress display."""
 
 
 @dataclass(frozen=True)
-class TrainingSetup:
-    """Everything the runs of one pack share.
+class RunSpec:
+    """One run, with every per-run setting an engine needs.
 
-    ``train_chunks`` are the study's training samples in corpus order (a run with D
-    unique samples uses the first D); ``val_chunks`` are evaluated after every step.
+    ``unique_samples`` is D: the run draws from the first D training samples, in the
+    order ``data.order.sample_order`` gives its seed.
     """
 
+    key: str
+    label: str
+    seed: int
     model: str
-    model_config: Any
-    tokenizer: Any
-    learning_rate: float
-    budget: Budget
-    train_chunks: list[list[int]]
-    val_chunks: list[list[int]]
-    save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
-    schedule: str = "linear"  # learning-rate decay to 0: "linear" or "cosine"
-    warmup_steps: int = 0
-    eval_every: int = 1  # evaluate after every this many steps, and always after the last
+    dropout: float | None
+    unique_samples: int
+    steps: int
+    optimizer: OptimizerConfig
+    eval_steps: tuple[int, ...]
+
+    @property
+    def passes(self) -> int:
+        return self.steps * self.optimizer.batch_size
+
+    def pack_signature(self) -> tuple:
+        """Runs with equal signatures can share a pack: only their seed and data differ."""
+        return (self.model, self.dropout, self.steps, self.optimizer, self.eval_steps)
 
 
 @dataclass(frozen=True)
-class RunRequest:
-    key: str
-    unique_samples: int
-    seed: int
+class Pack:
+    runs: tuple[RunSpec, ...]
+    save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
+
+    @property
+    def first(self) -> RunSpec:
+        return self.runs[0]
 
 
 @dataclass
 class RunResult:
-    """Per-step training metrics (step ``i`` at index ``i - 1``) and the validation losses at ``eval_steps``."""
+    """Per-step training metrics (step ``i`` at index ``i - 1``) and the validation losses at ``eval_steps``.
+
+    ``wall_seconds`` is the time from the start of the run's pack to its result, and
+    ``pack_runs`` how many runs were trained together in that time.
+    """
 
     key: str
     engine: str
     status: str  # "completed" or "failed"
     wall_seconds: float
+    pack_runs: int = 1
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
@@ -64,8 +81,18 @@ class RunResult:
 class Engine(Protocol):
     name: str
 
-    def train(self, setup: TrainingSetup, runs: list[RunRequest], on_step: StepCallback) -> Iterator[RunResult]:
-        """Train every run; yield each result as soon as it is final."""
+    def __init__(self, config: EngineConfig) -> None: ...
+
+    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
+        """None when this engine can train these runs, else the reason it cannot."""
+        ...
+
+    def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
+        """How many runs like ``pack_run`` to train in one pack (at most ``runs``)."""
+        ...
+
+    def train(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
+        """Train every run of the pack; yield each result as soon as it is final."""
         ...
 
 

@@ -1,9 +1,9 @@
 """The reference engine: one run at a time with the Hugging Face ``Trainer``.
 
-It is the fidelity baseline: the classic protocol's arguments (AdamW, linear decay to
-0, no warmup, grad-norm clip 1.0, evaluation after every step) with the Trainer's own
-loop, collator and evaluation. Only the sample order is ours, so that every engine
-feeds the same samples in the same order.
+It is the fidelity baseline: the Trainer's own loop, collator, AdamW, scheduler and
+evaluation, with every setting stated from the run's optimizer config (so a change of
+defaults in transformers cannot change what is measured). Only the sample order is ours,
+so that every engine feeds the same samples in the same order.
 """
 
 from __future__ import annotations
@@ -17,50 +17,52 @@ import torch
 from torch.utils.data import SequentialSampler
 from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
-from ..errors import UsageError
-from ..models import build_model
-from ..sampling import sample_order
-from .base import NonFiniteLoss, RunRequest, RunResult, StepCallback, TrainingSetup, check_finite
+from ..data.order import sample_order
+from ..data.prepare import PreparedData
+from ..models.build import build_model, model_config
+from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
 
-# The classic exercise leaves these at the Trainer's defaults; we state them so a change
-# of defaults in transformers cannot change what is measured.
-WEIGHT_DECAY = 0.0
-MAX_GRAD_NORM = 1.0
 CAUSAL_LM_LOSS = "ForCausalLM"
 
 
 class ReferenceEngine:
     name = "reference"
 
-    def __init__(self, precision: str = "fp32"):
-        if precision == "bf16" and not torch.cuda.is_available():
-            raise UsageError("--precision bf16 needs a CUDA GPU; use --precision fp32 on CPU")
-        self.precision = precision
+    def __init__(self, config):
+        self.precision = config.precision
 
-    def train(self, setup: TrainingSetup, runs: list[RunRequest], on_step: StepCallback) -> Iterator[RunResult]:
+    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
+        if self.precision == "bf16" and not torch.cuda.is_available():
+            return "bf16 needs a CUDA GPU; use --precision fp32 on CPU"
+        return None
+
+    def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
+        return 1  # one run at a time: each result is final, and written, before the next run starts
+
+    def train(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
         logging.getLogger("transformers").setLevel(logging.ERROR)
-        for run in runs:
-            yield self._train_one(setup, run, on_step)
+        for run in pack.runs:
+            yield self._train_one(pack, run, data, on_step)
 
-    def _train_one(self, setup: TrainingSetup, run: RunRequest, on_step: StepCallback) -> RunResult:
+    def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback) -> RunResult:
         started = time.perf_counter()
-        order = sample_order(run.unique_samples, setup.budget.passes, run.seed)
-        train_rows = [{"input_ids": setup.train_chunks[i]} for i in order]
-        val_rows = [{"input_ids": chunk} for chunk in setup.val_chunks]
-        model = build_model(setup.model, setup.model_config, run.seed)
+        order = sample_order(run.unique_samples, run.passes, run.seed)
+        train_rows = [{"input_ids": data.train_chunks[i]} for i in order]
+        val_rows = [{"input_ids": chunk} for chunk in data.val_chunks]
+        model = build_model(run.model, model_config(run.model, data.vocab_size, run.dropout), run.seed)
         # transformers cannot tell from the name GPT2LMHeadModel that its loss shifts labels, so the
         # Trainer divides the summed loss by all T labels instead of the T-1 predicted ones: every
         # loss (and gradient) would come out scaled by (T-1)/T. Naming the loss type fixes the count.
         model.loss_type = CAUSAL_LM_LOSS
-        collator = DataCollatorForLanguageModeling(setup.tokenizer, mlm=False)
+        collator = DataCollatorForLanguageModeling(data.tokenizer, mlm=False)
         with tempfile.TemporaryDirectory(prefix="isoflop-trainer-") as scratch:
             trainer = _OrderedTrainer(
                 model=model,
-                args=_arguments(setup, run.seed, scratch, self.precision),
+                args=_arguments(run, len(data.val_chunks), scratch, self.precision),
                 train_dataset=train_rows,
                 eval_dataset=val_rows,
                 data_collator=collator,
-                callbacks=[_StepWatcher(on_step)],
+                callbacks=[_StepWatcher(on_step, set(run.eval_steps))],
             )
             # With tqdm disabled the Trainer prints every log line; the study shows its own progress.
             trainer.remove_callback(PrinterCallback)
@@ -69,8 +71,8 @@ class ReferenceEngine:
                 status, error = "completed", None
             except NonFiniteLoss as failure:
                 status, error = "failed", str(failure)
-            if setup.save_models_to is not None:
-                trainer.model.save_pretrained(setup.save_models_to / run.key)
+            if pack.save_models_to is not None:
+                trainer.model.save_pretrained(pack.save_models_to / run.key)
         train_loss, learning_rate, eval_steps, val_loss = _per_step(trainer.state.log_history)
         return RunResult(
             key=run.key,
@@ -85,26 +87,30 @@ class ReferenceEngine:
         )
 
 
-def _arguments(setup: TrainingSetup, seed: int, output_dir: str, precision: str) -> TrainingArguments:
+def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str) -> TrainingArguments:
+    optimizer = run.optimizer
     return TrainingArguments(
         output_dir=output_dir,
-        per_device_train_batch_size=setup.budget.batch_size,
-        per_device_eval_batch_size=len(setup.val_chunks),
-        learning_rate=setup.learning_rate,
-        lr_scheduler_type=setup.schedule,
-        warmup_steps=setup.warmup_steps,
-        weight_decay=WEIGHT_DECAY,
-        max_grad_norm=MAX_GRAD_NORM,
-        # max_steps, not epochs: D need not divide the budget, and every run makes exactly C steps.
-        max_steps=setup.budget.steps,
-        eval_strategy="steps",
-        eval_steps=setup.eval_every,
+        per_device_train_batch_size=optimizer.batch_size,
+        per_device_eval_batch_size=eval_batch,
+        learning_rate=optimizer.learning_rate,
+        lr_scheduler_type=optimizer.schedule,
+        warmup_steps=optimizer.warmup_steps(run.steps),
+        weight_decay=optimizer.weight_decay,
+        max_grad_norm=optimizer.max_grad_norm,
+        adam_beta1=optimizer.adam_beta1,
+        adam_beta2=optimizer.adam_beta2,
+        adam_epsilon=optimizer.adam_epsilon,
+        # max_steps, not epochs: D need not divide the budget, and every run makes exactly its steps.
+        max_steps=run.steps,
+        # Evaluation is asked for by the step watcher, at the run's own evaluation steps.
+        eval_strategy="no",
         logging_strategy="steps",
         logging_steps=1,
         save_strategy="no",
         report_to=[],
-        seed=seed,
-        data_seed=seed,
+        seed=run.seed,
+        data_seed=run.seed,
         disable_tqdm=True,
         dataloader_num_workers=0,
         # Pinning only helps a GPU; on CPU torch warns about it.
@@ -125,10 +131,11 @@ _LOGGED_LOSSES = {"loss": "training loss", "eval_loss": "validation loss"}
 
 
 class _StepWatcher(TrainerCallback):
-    """Advances the progress display and stops a run whose loss is no longer finite."""
+    """Advances the progress display, asks for evaluation at the run's steps, stops a non-finite run."""
 
-    def __init__(self, on_step: StepCallback):
+    def __init__(self, on_step: StepCallback, eval_steps: set[int]):
         self.on_step = on_step
+        self.eval_steps = eval_steps
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         for logged, described in _LOGGED_LOSSES.items():
@@ -137,8 +144,7 @@ class _StepWatcher(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.on_step(1)
-        # The curve must end with the final model, whatever the evaluation interval.
-        if state.global_step == state.max_steps:
+        if state.global_step in self.eval_steps:
             control.should_evaluate = True
 
 
@@ -155,3 +161,6 @@ def _per_step(log_history: list[dict]) -> tuple[list[float], list[float], list[i
     steps = sorted(train)
     evaluated = sorted(val)
     return [train[s] for s in steps], [learning_rate[s] for s in steps], evaluated, [val[s] for s in evaluated]
+
+
+ENGINE = ReferenceEngine

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any
+
+from ..results.records import RunRecord
 
 
 @dataclass(frozen=True)
@@ -28,30 +29,29 @@ class PointSummary:
     final: Spread
     best: Spread
     best_step: Spread
-    curve: list[float]  # mean validation loss per step over seeds
+    curve_steps: list[int]  # the evaluated steps
+    curve: list[float]  # mean validation loss at those steps over seeds
 
 
-def completed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in runs if r["status"] == "completed" and r["metrics"]]
-
-
-def by_unique_samples(runs: list[dict[str, Any]]) -> list[PointSummary]:
-    groups: dict[int, list[dict[str, Any]]] = {}
-    for run in completed(runs):
-        groups.setdefault(run["unique_samples"], []).append(run)
+def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
+    groups: dict[int, list[RunRecord]] = {}
+    for run in runs:
+        if run.completed:
+            groups.setdefault(run.unique_samples, []).append(run)
     points = []
     for d in sorted(groups):
         group = groups[d]
-        curves = [[m["val_loss"] for m in run["metrics"]] for run in group]
+        curves = [run.evaluated() for run in group]
         length = min(len(c) for c in curves)
         points.append(
             PointSummary(
                 unique_samples=d,
-                epochs=group[0]["epochs"],
-                final=Spread.of([r["final_val_loss"] for r in group]),
-                best=Spread.of([r["best_val_loss"] for r in group]),
-                best_step=Spread.of([float(r["best_step"]) for r in group]),
-                curve=[statistics.fmean(c[i] for c in curves) for i in range(length)],
+                epochs=group[0].epochs,
+                final=Spread.of([r.final_val_loss for r in group]),
+                best=Spread.of([r.best_val_loss for r in group]),
+                best_step=Spread.of([float(r.best_step) for r in group]),
+                curve_steps=[m.step for m in curves[0][:length]],
+                curve=[statistics.fmean(c[i].val_loss for c in curves) for i in range(length)],
             )
         )
     return points

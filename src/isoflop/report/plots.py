@@ -1,4 +1,4 @@
-"""Scarcity plots, written as PNG and SVG."""
+"""Scarcity plots, and writing any figure as PNG and SVG."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from ..files import atomic_target  # noqa: E402
 from .aggregate import PointSummary  # noqa: E402
 
 LOSS_VS_D = "loss_vs_unique_samples"
 CURVES = "validation_curves"
 
 
-def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title: str) -> list[Path]:
+def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title: str) -> Path:
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     d = [p.unique_samples for p in points]
     for label, getter, marker in (("final", lambda p: p.final, "o"), ("best", lambda p: p.best, "s")):
@@ -33,12 +34,11 @@ def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title:
     return save_figure(figure, folder / LOSS_VS_D)
 
 
-def plot_validation_curves(points: list[PointSummary], folder: Path, title: str) -> list[Path]:
+def plot_validation_curves(points: list[PointSummary], folder: Path, title: str) -> Path:
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     colours = plt.cm.viridis([i / max(len(points) - 1, 1) for i in range(len(points))])
     for point, colour in zip(points, colours):
-        steps = range(1, len(point.curve) + 1)
-        axes.plot(steps, point.curve, color=colour, label=f"D={point.unique_samples} ({point.epochs:g} ep)")
+        axes.plot(point.curve_steps, point.curve, color=colour, label=f"D={point.unique_samples} ({point.epochs:g} ep)")
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("validation loss (nats/token)")
     axes.set_title(title, fontsize=9)
@@ -47,14 +47,11 @@ def plot_validation_curves(points: list[PointSummary], folder: Path, title: str)
     return save_figure(figure, folder / CURVES)
 
 
-def save_figure(figure, stem: Path) -> list[Path]:
+def save_figure(figure, stem: Path) -> Path:
+    """Write ``stem``.png and ``stem``.svg atomically; returns the PNG."""
     figure.tight_layout()
-    written = []
     for suffix in (".png", ".svg"):
-        target = stem.with_suffix(suffix)
-        partial = target.with_name(target.stem + ".partial" + suffix)
-        figure.savefig(partial, dpi=120)
-        partial.replace(target)
-        written.append(target)
+        with atomic_target(stem.with_suffix(suffix)) as partial:
+            figure.savefig(partial, dpi=120)
     plt.close(figure)
-    return written
+    return stem.with_suffix(".png")

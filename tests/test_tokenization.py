@@ -1,7 +1,7 @@
 import pytest
 
 from isoflop import UsageError
-from isoflop.tokenizers import load_tokenizer
+from isoflop.tokenization.resolve import load_tokenizer
 
 
 def test_offline_gpt2_ids_equal_gpt2s(gpt2_tokenizer):

@@ -8,53 +8,63 @@ change adds runs to the same study; any other config change is refused.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..files import atomic_target
+from .migrations import SCHEMA_VERSION, migrate
+from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
 
 DATABASE_NAME = "results.sqlite"
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS studies (
+CREATE TABLE studies (
     key TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     identity_json TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    data_fingerprint TEXT
 );
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE runs (
     key TEXT PRIMARY KEY,
     study_key TEXT NOT NULL REFERENCES studies(key),
-    unique_samples INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    grid_json TEXT NOT NULL,
     seed INTEGER NOT NULL,
     status TEXT NOT NULL,
     error TEXT,
     engine TEXT NOT NULL,
     precision TEXT NOT NULL,
+    flop_convention TEXT NOT NULL,
     finished TEXT NOT NULL,
     wall_seconds REAL NOT NULL,
-    epochs REAL NOT NULL,
+    pack_runs INTEGER NOT NULL,
+    model TEXT NOT NULL,
     parameters INTEGER NOT NULL,
     non_embedding_parameters INTEGER NOT NULL,
+    flops_per_token REAL NOT NULL,
     train_flops REAL NOT NULL,
     eval_flops REAL NOT NULL,
-    data_fingerprint TEXT NOT NULL,
+    tokens REAL NOT NULL,
+    unique_samples INTEGER NOT NULL,
+    unique_tokens REAL NOT NULL,
+    epochs REAL NOT NULL,
+    budget_flops REAL,
     final_val_loss REAL,
     best_val_loss REAL,
     best_step INTEGER,
-    model TEXT,
-    budget_flops REAL,
-    tokens REAL,
-    unique_tokens REAL,
-    flops_per_token REAL,
     bits_per_byte REAL,
+    data_fingerprint TEXT NOT NULL,
     config_json TEXT NOT NULL,
     versions_json TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS metrics (
+CREATE TABLE metrics (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     step INTEGER NOT NULL,
     train_loss REAL,
@@ -64,35 +74,8 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 """
 
-RUN_COLUMNS = (
-    "key",
-    "study_key",
-    "unique_samples",
-    "seed",
-    "status",
-    "error",
-    "engine",
-    "precision",
-    "finished",
-    "wall_seconds",
-    "epochs",
-    "parameters",
-    "non_embedding_parameters",
-    "train_flops",
-    "eval_flops",
-    "data_fingerprint",
-    "final_val_loss",
-    "best_val_loss",
-    "best_step",
-    "model",
-    "budget_flops",
-    "tokens",
-    "unique_tokens",
-    "flops_per_token",
-    "bits_per_byte",
-    "config_json",
-    "versions_json",
-)
+RECORD_COLUMNS = SCALAR_FIELDS + tuple(f"{name}_json" for name in JSON_FIELDS)
+STEP_COLUMNS = ("step", "train_loss", "val_loss", "learning_rate")
 
 
 def database_path(folder: str | Path) -> Path:
@@ -100,7 +83,7 @@ def database_path(folder: str | Path) -> Path:
 
 
 class Store:
-    """Results of the study held in ``folder``."""
+    """Results of the study held in ``folder``; ``notes`` says what opening it did (migrations)."""
 
     def __init__(self, folder: str | Path, create: bool = True):
         path = database_path(folder)
@@ -109,10 +92,13 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(path)
         self.connection.row_factory = sqlite3.Row
+        self.notes = migrate(self.connection)
+        if self.connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+            with self.connection:
+                self.connection.executescript(SCHEMA)
+                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.connection.execute("PRAGMA foreign_keys = ON")
         self.connection.execute("PRAGMA journal_mode = WAL")
-        with self.connection:
-            self.connection.executescript(SCHEMA)
 
     def close(self) -> None:
         self.connection.close()
@@ -125,8 +111,7 @@ class Store:
 
     def ensure_study(self, key: str, kind: str, identity: dict[str, Any]) -> None:
         """Register the study, or refuse when the folder already holds a different one."""
-        existing = self.connection.execute("SELECT key, kind, identity_json FROM studies").fetchall()
-        for row in existing:
+        for row in self.connection.execute("SELECT key, kind, identity_json FROM studies").fetchall():
             if row["key"] == key:
                 return
             changed = _changed_settings(json.loads(row["identity_json"]), identity)
@@ -140,57 +125,60 @@ class Store:
                 (key, kind, json.dumps(identity, sort_keys=True), _now()),
             )
 
+    def study_kind(self) -> str | None:
+        row = self.connection.execute("SELECT kind FROM studies").fetchone()
+        return row["kind"] if row else None
+
     def completed_keys(self) -> set[str]:
         rows = self.connection.execute("SELECT key FROM runs WHERE status = 'completed'")
         return {row["key"] for row in rows}
 
-    def save_run(self, run: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+    def save(self, record: RunRecord) -> None:
         """Write one final run and its per-step metrics atomically (replacing a failed attempt)."""
-        record = {column: None for column in RUN_COLUMNS} | run | {"finished": _now()}
-        placeholders = ", ".join("?" for _ in RUN_COLUMNS)
+        values = {name: getattr(record, name) for name in SCALAR_FIELDS} | {"finished": _now()}
+        values |= {f"{name}_json": json.dumps(getattr(record, name), sort_keys=True) for name in JSON_FIELDS}
+        placeholders = ", ".join("?" for _ in RECORD_COLUMNS)
         with self.connection:
-            self.connection.execute("DELETE FROM runs WHERE key = ?", (record["key"],))
+            self.connection.execute("DELETE FROM runs WHERE key = ?", (record.key,))
             self.connection.execute(
-                f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({placeholders})",
-                tuple(record[column] for column in RUN_COLUMNS),
+                f"INSERT INTO runs ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders})",
+                tuple(values[column] for column in RECORD_COLUMNS),
             )
             self.connection.executemany(
-                "INSERT INTO metrics (run_key, step, train_loss, val_loss, learning_rate) VALUES (?, ?, ?, ?, ?)",
-                [(record["key"], s["step"], s["train_loss"], s["val_loss"], s["learning_rate"]) for s in steps],
+                f"INSERT INTO metrics (run_key, {', '.join(STEP_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+                [(record.key, *(getattr(m, c) for c in STEP_COLUMNS)) for m in record.metrics],
             )
 
-    def runs(self) -> list[dict[str, Any]]:
-        """Every run, with its per-step ``metrics`` list, ordered by D then seed."""
-        runs = [dict(row) for row in self.connection.execute("SELECT * FROM runs ORDER BY unique_samples, seed")]
-        for run in runs:
-            run["metrics"] = [
-                dict(row)
-                for row in self.connection.execute(
-                    "SELECT step, train_loss, val_loss, learning_rate FROM metrics WHERE run_key = ? ORDER BY step",
-                    (run["key"],),
-                )
-            ]
-        return runs
+    def records(self) -> list[RunRecord]:
+        """Every run with its per-step metrics, ordered by budget, model size, D, then seed."""
+        rows = self.connection.execute(
+            "SELECT * FROM runs ORDER BY budget_flops, non_embedding_parameters, unique_samples, seed"
+        ).fetchall()
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        values: dict[str, Any] = {name: row[name] for name in SCALAR_FIELDS}
+        values |= {name: json.loads(row[f"{name}_json"]) for name in JSON_FIELDS}
+        steps = self.connection.execute(
+            f"SELECT {', '.join(STEP_COLUMNS)} FROM metrics WHERE run_key = ? ORDER BY step", (row["key"],)
+        )
+        values["metrics"] = tuple(StepMetric(*step) for step in steps)
+        return RunRecord(**values)
 
     def export_csv(self, path: str | Path, per_step: bool = False) -> int:
         """Write runs (or one row per run and step) as CSV; returns the number of rows written."""
-        runs = self.runs()
-        columns = [c for c in RUN_COLUMNS if c not in ("config_json", "versions_json")]
         rows: list[dict[str, Any]] = []
-        for run in runs:
-            base = {c: run[c] for c in columns}
+        for record in self.records():
+            base = {name: getattr(record, name) for name in SCALAR_FIELDS} | {"grid": json.dumps(record.grid)}
             if per_step:
-                rows.extend({**base, **step} for step in run["metrics"])
+                rows.extend(base | dataclasses.asdict(step) for step in record.metrics)
             else:
                 rows.append(base)
-        header = columns + (["step", "train_loss", "val_loss", "learning_rate"] if per_step else [])
-        target = Path(path)
-        partial = target.with_name(target.name + ".partial")
-        with partial.open("w", newline="", encoding="utf-8") as handle:
+        header = list(SCALAR_FIELDS) + ["grid"] + (list(STEP_COLUMNS) if per_step else [])
+        with atomic_target(path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=header)
             writer.writeheader()
             writer.writerows(rows)
-        partial.replace(target)
         return len(rows)
 
 

@@ -1,0 +1,48 @@
+"""The command line: thin commands over the library, their options generated from the configs.
+
+Importing this package is light (no torch, transformers or datasets): ``--help`` and
+every configuration error answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import UsageError
+from .data import data
+from .fits import advise, fit
+from .results import show
+from .studies import study_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="isoflop")
+def cli() -> None:
+    """Compute-budgeted language-model training studies on Hugging Face models."""
+
+
+cli.add_command(study_command("scarcity", "Fixed compute, fewer unique samples: train one run per (D, seed) and answer how much it hurts."))
+cli.add_command(study_command("isoflops", "Fixed compute, several model sizes: isoFLOP profiles, the compute-optimal model and the scaling law."))
+cli.add_command(show)
+cli.add_command(data)
+cli.add_command(fit)
+cli.add_command(advise)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="isoflop", standalone_mode=False)
+    except UsageError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:  # bad options: one line too, not click's usage block
+        click.echo(f"error: {error.format_message()} (see --help)", err=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)

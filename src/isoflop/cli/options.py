@@ -1,0 +1,104 @@
+"""Click options generated from config fields: each setting is declared once, in its config part."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal
+
+import click
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from ..config.studies import flat_fields
+
+
+def study_options(study: type[BaseModel]):
+    """One option per flat setting of a study config, its default shown as the study sets it."""
+    defaults = study().flat()
+    fields = flat_fields(study)
+    # The study's own settings (its model, budget, grid) first, then the parts'.
+    own = [name for name in fields if fields[name][0] is None and name in study.__annotations__]
+    order = own + [name for name in fields if name not in own]
+    return _options([(name, fields[name][1], defaults[name]) for name in order])
+
+
+def part_options(part: type[BaseModel], only: tuple[str, ...] | None = None):
+    """One option per field of ``part`` (or the ``only`` ones), with the part's own defaults."""
+    return _options([(name, field, field.get_default(call_default_factory=True))
+                     for name, field in part.model_fields.items() if only is None or name in only])
+
+
+def _options(fields: list[tuple[str, FieldInfo, Any]]):
+    def decorate(command):
+        for name, field, default in reversed(fields):
+            flag = "--" + name.replace("_", "-")
+            # A None default means what the description says (e.g. "default: the model's own").
+            help_text = field.description if default is None else f"{field.description} [default: {_shown(default)}]"
+            if field.annotation is bool:
+                option = click.option(flag, name, is_flag=True, flag_value=True, default=None, help=help_text)
+            else:
+                option = click.option(flag, name, type=_click_type(field.annotation), default=None, help=help_text)
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _click_type(annotation):
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _click_type(args[0])
+    if origin is Literal:
+        return click.Choice([str(a) for a in args])
+    if origin is tuple:
+        return CommaList(args[0])
+    if origin is dict:
+        return CommaMapping()
+    return {int: click.INT, float: click.FLOAT}.get(annotation, click.STRING)
+
+
+class CommaList(click.ParamType):
+    """``1,2,5`` → (1, 2, 5)."""
+
+    name = "LIST"
+
+    def __init__(self, item_type):
+        self.item_type = item_type
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(_number(self.item_type, part.strip()) for part in str(value).split(",") if part.strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of {self.item_type.__name__}", param, ctx)
+
+
+class CommaMapping(click.ParamType):
+    """``25m=1e-3,50m=6e-4`` → {"25m": 0.001, "50m": 0.0006}."""
+
+    name = "NAME=VALUE,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dict):
+            return value
+        try:
+            pairs = [part.split("=", 1) for part in str(value).split(",") if part.strip()]
+            return {key.strip(): float(number) for key, number in pairs}
+        except ValueError:
+            self.fail(f"{value!r} is not a list of NAME=NUMBER pairs", param, ctx)
+
+
+def _number(item_type, text: str):
+    # Budgets are written 3e11; an int list takes whole numbers only.
+    return float(text) if item_type is float else item_type(text)
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, (tuple, list)):
+        return ",".join(str(v) for v in default)
+    if isinstance(default, dict):
+        return ",".join(f"{k}={v}" for k, v in default.items()) or "none"
+    return str(default)

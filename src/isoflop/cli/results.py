@@ -1,0 +1,35 @@
+"""``isoflop show``: the runs of a results folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="also export the runs as CSV")
+@click.option("--per-step", is_flag=True, help="CSV with one row per run and step")
+def show(folder: str, csv_path: str | None, per_step: bool) -> None:
+    """Print the runs of a results folder as a table, with the columns of its study kind."""
+    from ..report.tables import run_table
+    from ..results.store import Store
+
+    if csv_path and not Path(csv_path).resolve().parent.is_dir():
+        raise UsageError(f"--csv {csv_path!r}: its folder does not exist; create it or choose another path")
+    with Store(folder, create=False) as store:
+        kind = store.study_kind()
+        records = store.records()
+        if csv_path:
+            count = store.export_csv(csv_path, per_step=per_step)
+            click.echo(f"wrote {count} rows to {csv_path}", err=True)
+    if kind is None:
+        raise UsageError(f"{folder!r} holds no study yet")
+    table = run_table(kind, records)
+    widths = [max(len(h), *(len(row[i]) for row in table.rows)) if table.rows else len(h) for i, h in enumerate(table.header)]
+    for row in [table.header, *table.rows]:
+        cells = [cell.rjust(w) if right else cell.ljust(w) for cell, w, right in zip(row, widths, table.numeric)]
+        click.echo("  ".join(cells).rstrip())

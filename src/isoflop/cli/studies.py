@@ -1,0 +1,36 @@
+"""One command per study kind, generated from its config."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..config.presets import PRESETS
+from ..config.studies import STUDIES
+from .options import study_options
+
+
+def study_command(kind: str, summary: str) -> click.Command:
+    study = STUDIES[kind]
+
+    @click.option("--preset", type=click.Choice(list(PRESETS[kind])), default=None, help="start from a named preset")
+    @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
+    @click.option("--quiet", is_flag=True, help="no progress bar, and no output but the answer")
+    @study_options(study)
+    def command(preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
+        from ..config.load import build_config
+        from ..studies.runner import run_study
+
+        config = build_config(preset, config_file, overrides, kind=kind)
+        outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+        click.echo(f"{outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "
+                   f"{outcome.skipped} already done; engine: {outcome.engine}")
+        click.echo("\n".join(outcome.answer))
+        click.echo(f"results: {outcome.folder}/  ({', '.join(path.name for path in outcome.files)})")
+        if outcome.failed:
+            sys.exit(1)
+
+    command.__doc__ = summary
+    return click.command(name=kind, help=summary)(command)

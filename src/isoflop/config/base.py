@@ -1,0 +1,38 @@
+"""The base of every configuration part: strict, frozen, finite.
+
+A field may carry two markers in ``json_schema_extra``:
+
+* ``grid`` — a study's grid axis (D values, seeds, budgets): changing it adds or drops
+  runs of the same study;
+* ``identity: False`` — a setting that cannot change any number a run produces (where
+  results are written, how many runs share a pack): it is left out of run keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.fields import FieldInfo
+
+
+class Part(BaseModel):
+    """One group of settings, declared once with a description (and unit) per field."""
+
+    # allow_inf_nan=False: a learning rate or budget of inf/NaN is a mistake, never a setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def marker(field: FieldInfo, name: str, default=None):
+    extra = field.json_schema_extra
+    return extra.get(name, default) if isinstance(extra, dict) else default
+
+
+def is_grid(field: FieldInfo) -> bool:
+    return bool(marker(field, "grid", False))
+
+
+def in_identity(field: FieldInfo) -> bool:
+    return bool(marker(field, "identity", True)) and not is_grid(field)
+
+
+GRID = {"grid": True}
+NOT_IDENTITY = {"identity": False}

@@ -1,0 +1,139 @@
+"""The configuration parts every study composes. Each setting is declared here once.
+
+Studies set their own defaults for a part (``STUDY_DEFAULTS``), presets and files
+override them, and the CLI options are generated from these fields.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, create_model, field_validator
+
+from ..data.chunking import ChunkingRule
+from ..engines.registry import AUTO, ENGINES, engine_names
+from .base import NOT_IDENTITY, Part
+
+# The classic exercise, named once.
+CLASSIC_SEQ_LEN = 64
+CLASSIC_BATCH_SIZE = 1
+CLASSIC_LEARNING_RATE = 1e-4
+CLASSIC_EVAL_SAMPLES = 10
+# torch.optim.AdamW's defaults, which the Trainer (and so the classic exercise) uses.
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPSILON = 1e-8
+# The classic exercise leaves clipping and weight decay at the Trainer's defaults.
+MAX_GRAD_NORM = 1.0
+WEIGHT_DECAY = 0.0
+
+Schedule = Literal["linear", "cosine"]
+Precision = Literal["fp32", "bf16"]
+FlopConvention = Literal["6N", "full"]
+
+
+class DataConfig(Part):
+    """Where the text comes from and how it is cut into samples."""
+
+    train_data: str = Field(
+        "python-docs",
+        description="training text: python-docs, python-stdlib, hub:NAME[:CONFIG][#SPLIT], or a .txt/.jsonl/.parquet file or folder",
+    )
+    validation_data: str | None = Field(
+        None, description="validation text, same forms; default: the validation split of --train-data (required for local files)"
+    )
+    text_column: str = Field("text", description="column holding the text in Hub, .jsonl and .parquet data")
+    chunking: ChunkingRule = Field("seed", description="seed: full windows per row, rows never join; packed: rows joined with EOS")
+    seq_len: int = Field(CLASSIC_SEQ_LEN, gt=0, description="tokens per sample")
+
+
+class TokenizerConfig(Part):
+    tokenizer: str = Field("gpt2", description="tokenizer: gpt2 (offline), bytes (one token per byte, offline), a local folder, or a Hub name")
+
+
+class ModelConfig(Part):
+    """How every model of a study is configured (which models: see the study's own settings)."""
+
+    dropout: float | None = Field(None, ge=0, lt=1, description="dropout of every model (default: the model's own)")
+
+
+class OptimizerConfig(Part):
+    """AdamW with warmup then decay to 0, gradient-norm clipping; the batch it steps on."""
+
+    batch_size: int = Field(CLASSIC_BATCH_SIZE, gt=0, description="samples per optimizer step")
+    learning_rate: float = Field(1e-3, gt=0, description="peak learning rate (per step, AdamW)")
+    schedule: Schedule = Field("linear", description="decay to 0 after warmup: linear or cosine")
+    warmup_fraction: float = Field(0.0, ge=0, lt=1, description="fraction of each run's steps spent warming up linearly from 0")
+    weight_decay: float = Field(WEIGHT_DECAY, ge=0, description="AdamW decoupled weight decay (per step, times the learning rate)")
+    max_grad_norm: float = Field(MAX_GRAD_NORM, gt=0, description="clip the global gradient L2 norm to this value")
+    adam_beta1: float = Field(ADAM_BETA1, ge=0, lt=1, description="AdamW first-moment decay")
+    adam_beta2: float = Field(ADAM_BETA2, ge=0, lt=1, description="AdamW second-moment decay")
+    adam_epsilon: float = Field(ADAM_EPSILON, gt=0, description="AdamW denominator epsilon")
+
+    def warmup_steps(self, steps: int) -> int:
+        return int(self.warmup_fraction * steps)
+
+
+class EvaluationConfig(Part):
+    eval_samples: int = Field(CLASSIC_EVAL_SAMPLES, gt=0, description="validation samples per evaluation")
+    evals_per_run: int | None = Field(
+        None, gt=0, description="about this many evaluations per run: every steps/N steps, and at the last step (default: after every step)"
+    )
+
+    def eval_steps(self, steps: int) -> tuple[int, ...]:
+        """The optimizer steps after which the validation set is evaluated (1-based)."""
+        if self.evals_per_run is None or self.evals_per_run >= steps:
+            return tuple(range(1, steps + 1))
+        every = max(1, steps // self.evals_per_run)
+        return tuple(sorted(set(range(every, steps + 1, every)) | {steps}))
+
+
+def _engine_part() -> type[Part]:
+    """``engine`` and ``precision``, plus every registered engine's own options (flat, names unique)."""
+    fields = {}
+    for engine in ENGINES:
+        for name, field in engine.options.model_fields.items():
+            if name in fields:
+                raise TypeError(f"engine option {name!r} is declared by two engines")
+            fields[name] = (field.annotation, field)
+    part = create_model("EngineConfig", __base__=_EngineChoice, **fields)
+    part.__doc__ = "Which engine trains the runs, at which precision, with each engine's own options."
+    return part
+
+
+class _EngineChoice(Part):
+    engine: str = Field(
+        "reference",
+        description=f"{AUTO} (the fastest engine that supports the study), "
+        + ", ".join(f"{e.name} ({e.summary})" for e in ENGINES),
+    )
+    precision: Precision = Field("fp32", description="fp32, or bf16 autocast (CUDA GPU only)")
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value != AUTO and value not in engine_names():
+            raise ValueError(f"unknown engine {value!r}; choose {AUTO}, {', '.join(engine_names())}")
+        return value
+
+    def options_for(self, name: str) -> Part:
+        """The typed options of engine ``name``, taken from this config."""
+        from ..engines.registry import entry
+
+        options = entry(name).options
+        return options(**{key: getattr(self, key) for key in options.model_fields})
+
+
+EngineConfig = _engine_part()
+
+
+class ExecutionConfig(Part):
+    executor: Literal["inprocess"] = Field(
+        "inprocess", description="where packs of runs are trained: inprocess (this process)", json_schema_extra=NOT_IDENTITY
+    )
+
+
+class FitConfig(Part):
+    fit_bootstrap: int = Field(
+        30, ge=0, description="bootstrap resamples behind the report's approach-3 intervals", json_schema_extra=NOT_IDENTITY
+    )

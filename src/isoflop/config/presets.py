@@ -1,0 +1,43 @@
+"""Named presets, one registry per study kind: partial configs in flat setting names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .parts import CLASSIC_BATCH_SIZE, CLASSIC_EVAL_SAMPLES, CLASSIC_LEARNING_RATE, CLASSIC_SEQ_LEN
+from .studies import CLASSIC_BUDGET_PASSES, CLASSIC_UNIQUE_SAMPLES
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "scarcity": {
+        # The classic exercise exactly: distilGPT2 fine-tuned on WikiText-2 from the Hub.
+        "classic": {
+            "model": "distilgpt2",
+            "tokenizer": "gpt2",
+            "train_data": "hub:wikitext:wikitext-2-v1",
+            "validation_data": None,
+            "chunking": "seed",
+            "seq_len": CLASSIC_SEQ_LEN,
+            "budget_passes": CLASSIC_BUDGET_PASSES,
+            "batch_size": CLASSIC_BATCH_SIZE,
+            "learning_rate": CLASSIC_LEARNING_RATE,
+            "eval_samples": CLASSIC_EVAL_SAMPLES,
+            "unique_samples": CLASSIC_UNIQUE_SAMPLES,
+        },
+        # The offline default, spelled out.
+        "offline": {},
+    },
+    "isoflops": {
+        "offline": {},
+        # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
+        "gpu": {
+            "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),
+            "model_sizes": ("800k", "2m", "5m", "10m", "25m", "50m", "85m", "125m"),
+            "tokenizer": "gpt2",
+            "train_data": "hub:wikitext:wikitext-103-v1",
+            "seq_len": 512,
+            "batch_size": 32,
+            "learning_rate": 1e-3,
+            "eval_samples": 64,
+        },
+    },
+}

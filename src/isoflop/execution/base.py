@@ -1,0 +1,28 @@
+"""The executor interface: packs in, run results out, progress reported back as steps.
+
+The runner is the only writer of results: an executor hands each result back as soon
+as it is final, wherever the pack ran. Executors are named here and imported on use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Protocol
+
+from ..data.prepare import PreparedData
+from ..engines.base import Engine, Pack, RunResult, StepCallback
+
+EXECUTORS = {"inprocess": "isoflop.execution.inprocess"}
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(self, engine: Engine, packs: list[Pack], data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
+        """Train every pack with ``engine``; yield each run's result as soon as it is final."""
+        ...
+
+
+def load_executor(name: str) -> Executor:
+    return importlib.import_module(EXECUTORS[name]).EXECUTOR()

@@ -1,0 +1,1 @@
+"""Model specs and their arithmetic (pure, ``specs``) and building HF models (``build``)."""

@@ -1,0 +1,91 @@
+"""isoFLOP plots: profiles with their parabolas, N*/D* vs C, the loss frontier, L(N, D) contours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .plots import plt, save_figure
+
+PROFILES = "isoflop_profiles"
+ALLOCATION = "optimal_allocation"
+FRONTIER = "loss_frontier"
+CONTOURS = "loss_contours"
+
+
+def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    colours = plt.cm.plasma(np.linspace(0.1, 0.85, len(np.unique(budgets))))
+    minima = {m.flops: m for m in (allocation.minima if allocation else [])}
+    for budget, colour in zip(np.unique(budgets), colours):
+        here = budgets == budget
+        axes.scatter(table.N[here], table.loss[here], color=colour, label=f"C={budget:.2g}")
+        if budget in minima and minima[budget].parabola:
+            x = np.linspace(np.log(table.N[here].min()), np.log(table.N[here].max()), 100)
+            axes.plot(np.exp(x), np.polyval(minima[budget].parabola, x), color=colour, alpha=0.7)
+            axes.scatter([minima[budget].n_opt], [minima[budget].loss], color=colour, marker="*", s=180, edgecolor="k")
+    axes.set_xscale("log")
+    axes.set_xlabel("non-embedding parameters N (log)")
+    axes.set_ylabel("final validation loss (nats/token)")
+    axes.set_title("isoFLOP profiles: parabolas in log N, ★ = compute-optimal", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    return save_figure(figure, folder / PROFILES)
+
+
+def plot_allocation(allocation, folder: Path) -> Path:
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    flops = np.array([m.flops for m in allocation.minima])
+    grid = np.geomspace(flops.min() / 2, flops.max() * 2, 50)
+    for ax, law, values, label in (
+        (axes[0], allocation.n_law, [m.n_opt for m in allocation.minima], "N*"),
+        (axes[1], allocation.d_law, [m.d_opt for m in allocation.minima], "D*"),
+    ):
+        ax.scatter(flops, values, color="k")
+        ax.plot(grid, law(grid), label=f"{label} ∝ C^{law.exponent:.2f}")
+        low, high = law.exponent_interval
+        if np.isfinite(low):
+            anchor = np.exp(np.mean(np.log(flops)))
+            ax.fill_between(grid, law(anchor) * (grid / anchor) ** low, law(anchor) * (grid / anchor) ** high, alpha=0.2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("compute C (FLOPs)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    return save_figure(figure, folder / ALLOCATION)
+
+
+def plot_frontier(allocation, frontier, folder: Path) -> Path:
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    flops = np.array([m.flops for m in allocation.minima])
+    axes.scatter(flops, [m.loss for m in allocation.minima], color="k", label="compute-optimal loss")
+    grid = np.geomspace(flops.min() / 2, flops.max() * 4, 60)
+    axes.plot(grid, frontier(grid), label=f"L*(C) = {frontier.E:.2f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
+    axes.set_xscale("log")
+    axes.set_xlabel("compute C (FLOPs)")
+    axes.set_ylabel("loss (nats/token)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    return save_figure(figure, folder / FRONTIER)
+
+
+def plot_contours(law, table, folder: Path) -> Path:
+    figure, axes = plt.subplots(figsize=(6.4, 4.6))
+    n = np.geomspace(table.N.min() / 3, table.N.max() * 3, 120)
+    d = np.geomspace(table.D.min() / 3, table.D.max() * 3, 120)
+    grid_n, grid_d = np.meshgrid(n, d)
+    contour = axes.contourf(grid_n, grid_d, law.loss(grid_n, grid_d), levels=20, cmap="viridis")
+    figure.colorbar(contour, label="predicted loss")
+    flops = np.geomspace(6 * n.min() * d.min(), 6 * n.max() * d.max(), 50)
+    n_opt, d_opt = law.optimal(flops)
+    inside = (n_opt >= n.min()) & (n_opt <= n.max()) & (d_opt >= d.min()) & (d_opt <= d.max())
+    axes.plot(n_opt[inside], d_opt[inside], color="w", lw=2, label="efficient frontier (C = 6ND)")
+    axes.scatter(table.N, table.D, color="r", s=12, label="runs")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("N")
+    axes.set_ylabel("D (tokens)")
+    axes.legend(fontsize=8)
+    return save_figure(figure, folder / CONTOURS)

@@ -1,0 +1,66 @@
+"""The runs of a study as a table, with the columns that make sense for its kind (``show`` and reports)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..results.records import RunRecord
+from .document import Bullets, Section, Table
+
+Column = tuple[str, Callable[[RunRecord], str], bool]  # header, cell, numeric
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+COMMON_TAIL: list[Column] = [
+    ("status", lambda r: r.status, False),
+    ("final val", lambda r: _number(r.final_val_loss), True),
+    ("best val", lambda r: _number(r.best_val_loss), True),
+    ("best@", lambda r: str(r.best_step) if r.best_step is not None else "-", True),
+    ("bits/B", lambda r: _number(r.bits_per_byte), True),
+    ("train FLOPs", lambda r: f"{r.train_flops:.3g} ({r.flop_convention})", True),
+    ("engine", lambda r: r.engine if r.pack_runs == 1 else f"{r.engine} ×{r.pack_runs}", False),
+    ("secs", lambda r: f"{r.wall_seconds:.1f}", True),
+    ("key", lambda r: r.key, False),
+    ("failure", lambda r: r.error or "", False),
+]
+
+COLUMNS: dict[str, list[Column]] = {
+    "scarcity": [
+        ("D", lambda r: str(r.unique_samples), True),
+        ("seed", lambda r: str(r.seed), True),
+        ("epochs", lambda r: f"{r.epochs:.3g}", True),
+        *COMMON_TAIL,
+    ],
+    "isoflops": [
+        ("C", lambda r: f"{r.budget_flops:.3g}", True),
+        ("size", lambda r: r.model, False),
+        ("N", lambda r: f"{r.non_embedding_parameters:,}", True),
+        ("D tokens", lambda r: f"{r.tokens:,.0f}", True),
+        ("epochs", lambda r: f"{r.epochs:.3g}", True),
+        ("seed", lambda r: str(r.seed), True),
+        *COMMON_TAIL,
+    ],
+}
+
+
+def run_table(kind: str, runs: list[RunRecord]) -> Table:
+    columns = COLUMNS[kind]
+    return Table(
+        header=[header for header, _, _ in columns],
+        rows=[[cell(run) for _, cell, _ in columns] for run in runs],
+        numeric=[numeric for _, _, numeric in columns],
+    )
+
+
+def closing_sections(kind: str, runs: list[RunRecord], notes: list[str]) -> list[Section]:
+    """What ends every report: the failed runs with their reasons, the plan's notes, every run."""
+    sections = []
+    failures = [f"{r.label}: {r.error}" for r in runs if not r.completed]
+    if failures:
+        sections.append(Section("Failed runs", [Bullets(failures)]))
+    if notes:
+        sections.append(Section("Notes", [Bullets(notes)]))
+    return sections + [Section("Runs", [run_table(kind, runs)])]

@@ -1,0 +1,49 @@
+"""What a study kind supplies to the runner: a pure plan of runs, and a report."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engines.base import RunSpec
+from ..models.specs import ModelFacts
+
+FactsOf = Callable[[str], ModelFacts]
+"""A model spec's shape, parameter count and context (arithmetic for from-scratch sizes)."""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run to train, with what its record will say about it beyond the engine's metrics."""
+
+    spec: RunSpec
+    grid: dict[str, Any]
+    config: dict[str, Any]  # the full run config; ``spec.key`` is its stable key
+    model_name: str
+    facts: ModelFacts
+    flop_convention: str
+    flops_per_token: float
+    budget_flops: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: list[PlannedRun]
+    notes: list[str] = field(default_factory=list)  # grid points left out, and why
+
+    def train_samples(self) -> int:
+        return max(run.spec.unique_samples for run in self.runs)
+
+
+@dataclass(frozen=True)
+class StudyKind:
+    kind: str
+    plan: Callable[..., Plan]  # (config, vocab_size, facts_of) -> Plan
+    report: str  # "module:function" building the report Document; imported only when writing it
+    data_advice: str  # what to do when the training data is too short for the plan
+
+    def build_report(self, records, config, notes: list[str]):
+        module, _, function = self.report.partition(":")
+        return getattr(importlib.import_module(module), function)(records, config, notes)

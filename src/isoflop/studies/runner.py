@@ -1,0 +1,122 @@
+"""The one study runner: any study kind, any engine, any executor.
+
+Everything a study can get wrong is checked before the output folder is touched (the
+plan, the data, the engine's ``supports``); then completed runs are skipped, the rest are
+grouped into packs and handed to the executor, and each result is written to the store
+in one transaction as soon as it arrives. The report is built from the stored records.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..config.studies import StudyConfig
+from ..data.prepare import PreparedData, prepare_data
+from ..engines.base import Pack
+from ..engines.registry import select_engine
+from ..errors import UsageError
+from ..execution.base import load_executor
+from ..keys import stable_key
+from ..provenance import library_versions
+from ..results.store import Store
+from .base import PlannedRun
+from .recording import make_record
+from .registry import STUDIES
+
+MODELS_FOLDER = "models"
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    folder: Path
+    kind: str
+    trained: int
+    skipped: int
+    failed: list[str]
+    engine: str
+    answer: list[str]  # the report's answer, in plain lines
+    files: list[Path]  # every file the report wrote
+
+    @property
+    def completed(self) -> int:
+        return self.trained - len(self.failed)
+
+
+def run_study(config: StudyConfig, echo: Callable[[str], None] = print, progress: bool = True) -> StudyOutcome:
+    """Plan, prepare, skip what the folder already holds, train the rest, write the report."""
+    from ..models.build import model_facts
+    from ..report.write import write_report
+    from ..tokenization.resolve import load_tokenizer
+
+    study = STUDIES[config.kind]
+    folder = Path(config.output)
+    check_output_folder(folder)
+    tokenizer = load_tokenizer(config.tokenizer.tokenizer)
+    vocab_size = len(tokenizer)
+    facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
+    plan = study.plan(config, vocab_size, facts_of)
+    data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples, study.data_advice)
+    engine = select_engine(config.engine, [run.spec for run in plan.runs], data)
+    executor = load_executor(config.execution.executor)
+    identity = config.identity()
+    study_key = stable_key(identity)
+    with Store(folder) as store:
+        for note in store.notes:
+            echo(note)
+        store.ensure_study(study_key, config.kind, identity)
+        done = store.completed_keys()
+        todo = [run for run in plan.runs if run.spec.key not in done]
+        skipped = len(plan.runs) - len(todo)
+        if skipped:
+            echo(f"skipping {skipped} completed run(s) already in {folder}")
+        save_to = folder / MODELS_FOLDER if config.save_models else None
+        packs = make_packs(todo, engine, data, save_to)
+        failed: list[str] = []
+        planned = {run.spec.key: run for run in todo}
+        versions = library_versions()
+        with tqdm(total=sum(run.spec.steps for run in todo), unit="step", disable=not progress or not todo,
+                  desc=f"{len(todo)} runs ({engine.name})") as bar:
+            for result in executor.run(engine, packs, data, bar.update):
+                record = make_record(planned[result.key], result, data, study_key, config.kind, config.engine.precision, versions)
+                store.save(record)
+                shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
+                bar.set_postfix_str(f"{record.label} val={shown}")
+                if not record.completed:
+                    failed.append(f"{record.label}: {record.error}")
+                    echo(f"run {record.label} failed: {record.error}")
+        records = store.records()
+    document = study.build_report(records, config, plan.notes)
+    files = write_report(document, folder)
+    return StudyOutcome(folder, config.kind, len(todo), skipped, failed, engine.name, document.answer, files)
+
+
+def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None) -> list[Pack]:
+    """Runs that differ only in seed and data, in plan order, cut to the engine's pack limit."""
+    groups: dict[tuple, list[PlannedRun]] = {}
+    for run in runs:
+        groups.setdefault(run.spec.pack_signature(), []).append(run)
+    packs = []
+    for group in groups.values():
+        limit = engine.pack_limit(group[0].spec, data, len(group))
+        for start in range(0, len(group), limit):
+            packs.append(Pack(tuple(run.spec for run in group[start : start + limit]), save_to))
+    return packs
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse an output path that is a file, or whose nearest existing parent is not a writable folder."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--output {str(folder)!r} is a file, not a folder; choose a folder")
+    parent = folder
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--output {str(folder)!r} cannot be created: {str(parent)!r} is a file")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--output {str(folder)!r} cannot be created: {str(parent)!r} is not writable")

@@ -1,0 +1,1 @@
+"""Resolving tokenizer specs: ``gpt2`` offline, ``bytes``, local folders, Hub names."""

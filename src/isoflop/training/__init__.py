@@ -1,0 +1,1 @@
+"""What engines and recipes share: the learning-rate schedule, the optimizer's settings."""

@@ -1,0 +1,77 @@
+"""The import graph: no cycles, and the layers import one way (read from the source, function-local imports included)."""
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SOURCE / "isoflop"
+# Consumers of plain run records must not reach into training.
+RECORD_CONSUMERS = ("isoflop.results", "isoflop.report", "isoflop.fit")
+TRAINING_SIDE = ("isoflop.engines.base", "isoflop.engines.reference", "isoflop.engines.batched", "isoflop.execution",
+                 "isoflop.studies")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SOURCE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in known else base)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {target for target in found if target in known and target != name}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports_of(name, path, set(known)) for name, path in known.items()}
+
+
+def test_every_module_imports():
+    for name in modules():
+        if name != "isoflop.__main__":  # running it would run the CLI
+            importlib.import_module(name)
+
+
+def test_there_is_no_import_cycle():
+    edges = graph()
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(edges[node]):
+            if state.get(target) == 1:
+                cycle = trail[trail.index(target):] + [target] if target in trail else [node, target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, trail + [target])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state:
+            visit(start, [start])
+
+
+def test_record_consumers_import_nothing_from_engines_execution_or_studies():
+    for name, targets in graph().items():
+        if name.startswith(RECORD_CONSUMERS):
+            bad = [t for t in targets if t.startswith(TRAINING_SIDE)]
+            assert not bad, f"{name} imports {bad}"

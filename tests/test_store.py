@@ -1,0 +1,92 @@
+"""The results store: typed records, the schema version, and the migration of isoflop 0.1's folders."""
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from isoflop import UsageError, build_config, run_study
+from isoflop.models.specs import LADDER, scratch_facts
+from isoflop.results.migrations import SCHEMA_VERSION
+from isoflop.results.records import RunRecord, StepMetric
+from isoflop.results.store import Store
+from isoflop.studies.isoflops import plan
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def record(key="k1", status="completed", **changes) -> RunRecord:
+    values = dict(
+        key=key, study_key="s", kind="scarcity", label="D=1 seed=1", grid={"unique_samples": 1}, seed=1, status=status,
+        error=None, engine="reference", precision="fp32", flop_convention="full", wall_seconds=1.5, pack_runs=1,
+        model="scratch:tiny", parameters=100, non_embedding_parameters=40, flops_per_token=300.0, train_flops=3000.0,
+        eval_flops=50.0, tokens=10, unique_samples=1, unique_tokens=10, epochs=1.0, budget_flops=3000.0,
+        final_val_loss=2.5, best_val_loss=2.4, best_step=1, bits_per_byte=1.2, data_fingerprint="abc",
+        config={"study": "scarcity", "seed": 1}, versions={"torch": "x"},
+        metrics=(StepMetric(1, 3.0, 2.4, 1e-3), StepMetric(2, 2.8, None, 5e-4)),
+    )
+    return RunRecord(**(values | changes))
+
+
+def test_a_record_round_trips_typed(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("s", "scarcity", {"study": "scarcity"})
+        store.save(record())
+        loaded = store.records()[0]
+    assert loaded == record(finished=loaded.finished)
+    assert loaded.evaluated() == [StepMetric(1, 3.0, 2.4, 1e-3)]
+
+
+def test_a_failed_attempt_is_replaced_and_only_completed_runs_count(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("s", "scarcity", {"study": "scarcity"})
+        store.save(record(status="failed", error="nan at step 3"))
+        assert store.completed_keys() == set()
+        store.save(record())
+        assert store.completed_keys() == {"k1"} and len(store.records()) == 1
+
+
+def test_new_databases_carry_the_schema_version(tmp_path):
+    Store(tmp_path).close()
+    assert sqlite3.connect(tmp_path / "results.sqlite").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_different_study_in_the_folder_is_refused_with_the_changes(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("a", "scarcity", {"learning_rate": 1e-3})
+        with pytest.raises(UsageError, match="learning_rate 0.001 -> 0.002"):
+            store.ensure_study("b", "scarcity", {"learning_rate": 2e-3})
+
+
+def test_reading_a_folder_without_results_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="holds no isoflop results"):
+        Store(tmp_path / "none", create=False)
+
+
+def test_an_isoflop_0_1_scarcity_folder_is_migrated_and_its_runs_are_not_retrained(tmp_path):
+    """A real database written by isoflop 0.1 (`isoflop scarcity --budget-passes 2 --unique-samples 1,2 --eval-samples 1`)."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "v0-scarcity.sqlite", folder / "results.sqlite")
+    notes = []
+    config = build_config(overrides={"budget_passes": 2, "unique_samples": (1, 2), "eval_samples": 1, "output": str(folder)})
+    outcome = run_study(config, echo=notes.append, progress=False)
+    assert (outcome.trained, outcome.skipped) == (0, 2)
+    assert any("migrated results from schema 0" in note for note in notes)
+    with Store(folder) as store:
+        records = store.records()
+    assert [r.grid for r in records] == [{"unique_samples": 1}, {"unique_samples": 2}]
+    assert {r.flop_convention for r in records} == {"6N_total (isoflop 0.1)"}
+    assert all(r.completed and len(r.metrics) == 2 for r in records)
+
+
+def test_an_isoflop_0_1_isoflops_folder_is_rekeyed_to_the_plan(tmp_path):
+    shutil.copy(FIXTURES / "v0-isoflops.sqlite", tmp_path / "results.sqlite")
+    config = build_config(kind="isoflops", overrides=dict(
+        budgets=(3e9,), model_sizes=("25k", "50k"), seq_len=32, batch_size=4, eval_samples=4, evals_per_run=3, min_steps=5,
+    ))
+    planned = plan(config, 257, lambda spec: scratch_facts(LADDER[spec.split(":")[1]], 257))
+    with Store(tmp_path) as store:
+        assert store.completed_keys() == {run.spec.key for run in planned.runs}
+        assert {r.grid["size"] for r in store.records()} == {"25k", "50k"}
