@@ -167,6 +167,28 @@ def test_auto_takes_the_first_engine_that_supports_the_study(corpus, tmp_path):
     assert quiet(small_config(corpus, tmp_path / "out", engine="auto", unique_samples=(1,))).engine == "batched"
 
 
+def test_data_replaced_under_a_study_is_refused_then_superseded_on_request(corpus, tmp_path):
+    train, valid = corpus
+    quiet(small_config(corpus, tmp_path / "out", unique_samples=(1,)))
+    train.write_text(train.read_text().replace("fox", "cat"), encoding="utf-8")
+    with pytest.raises(UsageError, match="data differ from what 1 stored run.*D=1 seed=1.*--force-new-data"):
+        quiet(small_config(corpus, tmp_path / "out", unique_samples=(1, 2)))
+    with Store(tmp_path / "out") as store:
+        assert len(store.records()) == 1  # nothing trained on the new text beside the old run
+    said = []
+    outcome = run_study(small_config(corpus, tmp_path / "out", unique_samples=(1, 2)), echo=said.append,
+                        progress=False, force_new_data=True)
+    assert outcome.trained == 2 and any("moved to" in line for line in said)
+    assert len(list((tmp_path / "out" / "superseded").glob("results-*.sqlite"))) == 1
+    with Store(tmp_path / "out") as store:
+        assert len(store.records()) == 2  # the report holds the new study only
+
+
+def test_a_growing_grid_is_not_a_data_change(corpus, tmp_path):
+    quiet(small_config(corpus, tmp_path / "out", unique_samples=(1,)))
+    assert quiet(small_config(corpus, tmp_path / "out", unique_samples=(1, 4))).trained == 1
+
+
 @pytest.mark.slow
 def test_the_offline_default_study_end_to_end(tmp_path):
     outcome = quiet(build_config(overrides={"output": str(tmp_path / "default")}))

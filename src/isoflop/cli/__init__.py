@@ -6,6 +6,7 @@ every configuration error answer at once.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -32,17 +33,23 @@ cli.add_command(advise)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user mistakes become one line on stderr and exit status 2."""
+    """Entry point: user mistakes become one line on stderr and exit status 2; Ctrl-C and SIGTERM stop cleanly."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         cli.main(args=argv, prog_name="isoflop", standalone_mode=False)
     except UsageError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted: every finished run is stored; run the same command again to go on", err=True)
         sys.exit(130)
     except click.ClickException as error:  # bad options: one line too, not click's usage block
         click.echo(f"error: {error.format_message()} (see --help)", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM as Ctrl-C: unwind, so worker processes are stopped and the store is left consistent."""
+    raise KeyboardInterrupt

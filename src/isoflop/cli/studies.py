@@ -17,14 +17,20 @@ def study_command(kind: str, summary: str) -> click.Command:
 
     @click.option("--preset", type=click.Choice(list(PRESETS[kind])), default=None, help="start from a named preset")
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
-    @click.option("--quiet", is_flag=True, help="no progress bar, and no output but the answer")
+    @click.option("--quiet", is_flag=True, help="no progress bars, and no output but the outcome and the answer")
+    @click.option("--wait", is_flag=True, help="if another isoflop process is writing to --output, wait for it instead of exiting")
+    @click.option("--force-new-data", is_flag=True,
+                  help="if the data changed under the stored runs, move the old results to OUTPUT/superseded/ and start over")
     @study_options(study)
-    def command(preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
+    def command(preset: str | None, config_file: str | None, quiet: bool, wait: bool, force_new_data: bool, **overrides: Any) -> None:
         from ..config.load import build_config
         from ..studies.runner import run_study
 
         config = build_config(preset, config_file, overrides, kind=kind)
-        outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+        if quiet:
+            silence_library_progress()
+        outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet, wait=wait,
+                            force_new_data=force_new_data)
         click.echo(f"{outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "
                    f"{outcome.skipped} already done; engine: {outcome.engine}")
         click.echo("\n".join(outcome.answer))
@@ -34,3 +40,15 @@ def study_command(kind: str, summary: str) -> click.Command:
 
     command.__doc__ = summary
     return click.command(name=kind, help=summary)(command)
+
+
+def silence_library_progress() -> None:
+    """``--quiet`` means quiet: no Hub, datasets or transformers progress bars either."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()

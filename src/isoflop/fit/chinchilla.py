@@ -130,9 +130,17 @@ def _best_fit(log_n, log_d, log_l, starts, delta) -> tuple[np.ndarray, float]:
     """The best optimum over all starts; large grids are shared between processes."""
     if len(starts) >= PARALLEL_STARTS and (os.cpu_count() or 1) > 1:
         workers = os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
             parts = pool.map(_minimise_from, np.array_split(starts, workers), *([x] * workers for x in (log_n, log_d, log_l, delta)))
             candidates = [part for part in parts if part[0] is not None]
+        except BaseException:
+            # Ctrl-C or SIGTERM: stop the workers now rather than wait for their share of the starts.
+            for process in list((pool._processes or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         best_theta, best_value = min(candidates, key=lambda c: c[1]) if candidates else (None, np.inf)
     else:
         best_theta, best_value = _minimise_from(starts, log_n, log_d, log_l, delta)

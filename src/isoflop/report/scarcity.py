@@ -37,7 +37,7 @@ def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]
 
 def _question(config: ScarcityConfig, runs: list[RunRecord]) -> str:
     tokens = config.budget_passes * config.data.seq_len
-    flops = f", {runs[0].budget_flops:.3g} training FLOPs ({runs[0].flop_convention})" if runs else ""
+    flops = f", {runs[0].budget_flops:.3g} training FLOPs in the {runs[0].flop_convention} convention" if runs else ""
     return (f"**Question.** With a fixed budget of {config.budget_passes} forward+backward passes "
             f"({tokens:,} training tokens{flops}), how much does having fewer unique training samples D hurt?")
 

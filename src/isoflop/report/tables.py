@@ -47,7 +47,8 @@ COLUMNS: dict[str, list[Column]] = {
 
 
 def run_table(kind: str, runs: list[RunRecord]) -> Table:
-    columns = COLUMNS[kind]
+    """One row per run; the failure column only when a run failed."""
+    columns = [c for c in COLUMNS[kind] if c[0] != "failure" or any(not r.completed for r in runs)]
     return Table(
         header=[header for header, _, _ in columns],
         rows=[[cell(run) for _, cell, _ in columns] for run in runs],

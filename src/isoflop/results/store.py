@@ -21,6 +21,7 @@ from .migrations import SCHEMA_VERSION, migrate
 from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
 
 DATABASE_NAME = "results.sqlite"
+SUPERSEDED = "superseded"
 
 SCHEMA = """
 CREATE TABLE studies (
@@ -86,11 +87,14 @@ class Store:
     """Results of the study held in ``folder``; ``notes`` says what opening it did (migrations)."""
 
     def __init__(self, folder: str | Path, create: bool = True):
-        path = database_path(folder)
-        if not path.exists() and not create:
+        self.path = database_path(folder)
+        if not self.path.exists() and not create:
             raise UsageError(f"{str(folder)!r} holds no isoflop results (no {DATABASE_NAME}); run a study there first")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._open()
+
+    def _open(self) -> None:
+        self.connection = sqlite3.connect(self.path)
         self.connection.row_factory = sqlite3.Row
         self.notes = migrate(self.connection)
         if self.connection.execute("PRAGMA user_version").fetchone()[0] == 0:
@@ -102,6 +106,19 @@ class Store:
 
     def close(self) -> None:
         self.connection.close()
+
+    def supersede(self) -> Path:
+        """Move every result aside into ``superseded/`` (nothing is deleted) and start this store empty."""
+        folder = self.path.parent / SUPERSEDED
+        folder.mkdir(exist_ok=True)
+        target = folder / f"results-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%f')}.sqlite"
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.connection.close()
+        self.path.replace(target)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self._open()
+        return target
 
     def __enter__(self) -> Store:
         return self

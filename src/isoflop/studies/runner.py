@@ -23,6 +23,7 @@ from ..engines.registry import select_engine
 from ..errors import UsageError
 from ..execution.base import load_executor
 from ..keys import stable_key
+from ..lock import FolderLock
 from ..provenance import library_versions
 from ..results.store import Store
 from .base import PlannedRun
@@ -48,8 +49,19 @@ class StudyOutcome:
         return self.trained - len(self.failed)
 
 
-def run_study(config: StudyConfig, echo: Callable[[str], None] = print, progress: bool = True) -> StudyOutcome:
-    """Plan, prepare, skip what the folder already holds, train the rest, write the report."""
+def run_study(
+    config: StudyConfig,
+    echo: Callable[[str], None] = print,
+    progress: bool = True,
+    wait: bool = False,
+    force_new_data: bool = False,
+) -> StudyOutcome:
+    """Plan, prepare, skip what the folder already holds, train the rest, write the report.
+
+    The output folder is locked for the whole study (``wait``: queue behind another writer
+    instead of refusing). Stored runs must have seen the same data as this run would give
+    them; ``force_new_data`` moves a study on other data aside instead of refusing.
+    """
     from ..models.build import model_facts
     from ..report.write import write_report
     from ..tokenization.resolve import load_tokenizer
@@ -66,7 +78,8 @@ def run_study(config: StudyConfig, echo: Callable[[str], None] = print, progress
     executor = load_executor(config.execution.executor)
     identity = config.identity()
     study_key = stable_key(identity)
-    with Store(folder) as store:
+    with FolderLock(folder, wait=wait, echo=echo), Store(folder) as store:
+        data = _check_data_identity(store, study_key, data, config, study, force_new_data, echo)
         for note in store.notes:
             echo(note)
         store.ensure_study(study_key, config.kind, identity)
@@ -120,3 +133,38 @@ def check_output_folder(folder: Path) -> None:
         raise UsageError(f"--output {str(folder)!r} cannot be created: {str(parent)!r} is a file")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--output {str(folder)!r} cannot be created: {str(parent)!r} is not writable")
+
+
+def _check_data_identity(store: Store, study_key: str, data: PreparedData, config: StudyConfig, study, force: bool,
+                         echo: Callable[[str], None]) -> PreparedData:
+    """Refuse (or with ``force``, move aside) a folder whose runs saw other data than this run would give them.
+
+    Each stored run's fingerprint covers exactly its D training samples and the validation
+    samples, so a grid that grows is not a change, and a changed file is caught by every
+    run that read the changed part. Returns the data, extended to cover the stored runs.
+    """
+    runs = [r for r in store.records() if r.completed and r.study_key == study_key]
+    if not runs:
+        return data
+    needed = max(r.unique_samples for r in runs)
+    if needed > len(data.train_chunks):
+        try:
+            data = prepare_data(config.data, data.tokenizer, needed, config.evaluation.eval_samples, study.data_advice)
+        except UsageError:
+            data = None
+    changed = [r for r in runs if data is None or r.data_fingerprint != data.run_fingerprint(r.unique_samples)]
+    if not changed:
+        return data
+    first = changed[0]
+    now = data.run_fingerprint(first.unique_samples) if data is not None else "too short for it"
+    if not force:
+        raise UsageError(
+            f"the data differ from what {len(changed)} stored run(s) of this study were trained on ({first.label}: "
+            f"fingerprint {first.data_fingerprint}, now {now}); use a new --output, or pass --force-new-data to start "
+            "this folder over on the new data (the old results are kept under superseded/)"
+        )
+    moved = store.supersede()
+    echo(f"the data changed under {len(changed)} stored run(s): the old results were moved to {moved}")
+    if data is None:
+        raise UsageError(f"the training data no longer hold the {needed} samples the old runs used; nothing else changed")
+    return data

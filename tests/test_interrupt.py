@@ -1,0 +1,56 @@
+"""Ctrl-C or SIGTERM on a command stops its worker processes and says so in one line."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0").strip()) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:\t")[1][0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def until(condition, seconds: float = 60.0):
+    """Poll ``condition`` until it holds (a condition, not a fixed wait)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def test_sigterm_on_a_fit_stops_its_worker_processes(tmp_path):
+    rng = np.random.default_rng(0)
+    N, D = np.exp(rng.uniform(13, 23, 300)), np.exp(rng.uniform(18, 27, 300))
+    loss = 1.7 + 400 / N**0.34 + 410 / D**0.28
+    csv = tmp_path / "points.csv"
+    csv.write_text("N,D,loss\n" + "".join(f"{n},{d},{l}\n" for n, d, l in zip(N, D, loss)))
+    fit = subprocess.Popen([sys.executable, "-m", "isoflop", "fit", str(csv), "--approach", "3", "--bootstrap", "1000"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = until(lambda: children(fit.pid))
+    os.kill(fit.pid, signal.SIGTERM)
+    _, stderr = fit.communicate(timeout=60)
+    assert fit.returncode == 130
+    assert stderr.strip().splitlines() == ["interrupted: every finished run is stored; run the same command again to go on"]
+    until(lambda: not any(alive(pid) for pid in workers))
