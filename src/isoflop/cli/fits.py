@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 
 
 @click.command()
@@ -19,10 +20,12 @@ from ..errors import UsageError
 def fit(source: str, approach: str, bootstrap: int, as_json: bool, save: str | None) -> None:
     """Fit a scaling law to SOURCE: a CSV with N, D, loss (optional C, U, seed) or an isoflops results folder."""
     from ..files import write_atomic
-    from ..fit.api import describe, run_fit
+    from ..fit.api import describe, run_fit, without_nan
     from ..fit.points import fit_table_from
 
-    result = run_fit(fit_table_from(source, curves=approach == "1"), int(approach), bootstrap=bootstrap)
+    if save and not Path(save).resolve().parent.is_dir():
+        raise UsageError(f"--save {save!r}: its folder does not exist; create it or choose another path")
+    result = without_nan(run_fit(fit_table_from(source, curves=approach == "1"), int(approach), bootstrap=bootstrap))
     if save:
         write_atomic(Path(save), json.dumps(result, indent=2))
     click.echo(json.dumps(result, indent=2) if as_json else describe(result))
@@ -38,28 +41,56 @@ def advise(flops: float, unique_tokens: float | None, fit_file: str, as_json: bo
     from ..fit.advice import advise as make_advice
     from ..fit.chinchilla import ChinchillaLaw
 
-    if flops <= 0 or (unique_tokens is not None and unique_tokens <= 0):
-        raise UsageError("--flops and --unique-tokens must be positive")
+    for name, value in (("--flops", flops), ("--unique-tokens", unique_tokens)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a positive finite number, got {value}")
     saved = _read_json(Path(fit_file))
     if "law" not in saved:
         raise UsageError(f"{fit_file} holds no L(N, D) law; save one with isoflop fit --approach 3 --save")
-    r_star = saved.get("constrained", {}).get("R_D_star")
-    advice = make_advice(ChinchillaLaw.from_dict(saved["law"]), flops, unique_tokens, r_star, saved.get("range"))
-    if as_json:
-        click.echo(json.dumps(advice.as_dict(), indent=2))
-        return
+    constrained = saved.get("constrained")
+    r_star = constrained.get("R_D_star") if isinstance(constrained, dict) else None
+    fitted = saved.get("range")
+    if fitted is not None and not _valid_range(fitted):
+        raise UsageError(f"{fit_file}: its 'range' is not a mapping of N, D, C to [low, high]; save the fit again with isoflop fit --save")
+    try:
+        law = ChinchillaLaw.from_dict(saved["law"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"{fit_file} holds no complete L(N, D) law ({first_line(error)}); save one with isoflop fit --approach 3 --save") from None
+    advice = make_advice(law, flops, unique_tokens, r_star, fitted)
+    if not (advice.parameters >= 1 and advice.tokens >= 1 and math.isfinite(advice.loss)):
+        raise UsageError(
+            f"at C = {flops:.3g} FLOPs this law recommends {advice.parameters:.3g} parameters and {advice.tokens:.3g} tokens: "
+            "the budget lies far outside what the law describes; ask for a budget near the range it was fitted on"
+        )
     low, high = advice.loss_interval
+    if as_json:
+        from ..fit.api import without_nan
+
+        click.echo(json.dumps(without_nan(advice.as_dict()), indent=2))
+        return
     click.echo(f"for C = {flops:.3g} FLOPs: N = {advice.parameters:.3g} parameters, D = {advice.tokens:.3g} tokens"
                + (f" ({advice.epochs:.2f} epochs of {unique_tokens:.3g} unique tokens)" if advice.epochs else ""))
-    click.echo(f"predicted loss {advice.loss:.4f} [{low:.4f}, {high:.4f}]")
+    interval = f"[{low:.4f}, {high:.4f}]" if math.isfinite(low) else "(no interval: the law has no bootstrap samples)"
+    click.echo(f"predicted loss {advice.loss:.4f} {interval}")
     for note in advice.notes:
         click.echo(f"note: {note}")
 
 
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"fit file {str(path)!r} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"fit file {str(path)!r} is not JSON ({error.msg})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"fit file {str(path)!r} is not JSON ({first_line(error)})") from None
+    except OSError as error:
+        raise UsageError(f"fit file {str(path)!r} cannot be read ({error.strerror})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"fit file {str(path)!r} holds no fit (a JSON object is expected)")
+    return data
+
+
+def _valid_range(fitted) -> bool:
+    return isinstance(fitted, dict) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) for v in pair) for pair in fitted.values()
+    )

@@ -69,8 +69,7 @@ def describe(result: dict[str, Any]) -> str:
     if "N_opt" in result:
         for key, symbol in (("N_opt", "N*"), ("D_opt", "D*")):
             law = result[key]
-            low, high = law["exponent_interval"]
-            lines.append(f"  {symbol}(C) = {law['coefficient']:.3g} · C^{law['exponent']:.3f}  [{low:.3f}, {high:.3f}]")
+            lines.append(f"  {symbol}(C) = {law['coefficient']:.3g} · C^{law['exponent']:.3f}  {_interval(law['exponent_interval'], '.3f')}")
         for m in result["minima"]:
             lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}")
     if "frontier" in result:
@@ -78,12 +77,28 @@ def describe(result: dict[str, Any]) -> str:
         lines.append(f"  frontier L*(C) = {f['E']:.4g} + {f['A']:.4g}·C^-{f['gamma']:.4f}")
     if "constrained" in result:
         c = result["constrained"]
-        low, high = c["R_D_star_interval"]
-        lines.append(f"  data-constrained: R_D* = {c['R_D_star']:.3g} [{low:.3g}, {high:.3g}]")
+        lines.append(f"  data-constrained: R_D* = {c['R_D_star']:.3g} {_interval(c['R_D_star_interval'], '.3g')}")
         for epoch, value in c["repeated_token_value"].items():
-            lines.append(f"    a token in epoch {epoch} is worth {value['value']:.2f} "
-                         f"[{value['interval'][0]:.2f}, {value['interval'][1]:.2f}] of a fresh one")
+            lines.append(f"    a token in epoch {epoch} is worth {value['value']:.2f} {_interval(value['interval'], '.2f')} of a fresh one")
     return "\n".join(lines)
+
+
+def _interval(pair, spec: str) -> str:
+    """``[low, high]``, or why there is none: never a NaN in front of a user."""
+    if pair is None or not all(v is not None and np.isfinite(v) for v in pair):
+        return "(no interval: too few points to resample)"
+    return f"[{pair[0]:{spec}}, {pair[1]:{spec}}]"
+
+
+def without_nan(value):
+    """The result with every NaN or infinity replaced by None, so that its JSON is valid JSON."""
+    if isinstance(value, dict):
+        return {k: without_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_nan(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _span(pair) -> str:

@@ -17,6 +17,8 @@ from ..errors import UsageError
 from .powerlaw import PowerLaw, fit_power_law, percentile_interval
 
 MIN_BUDGETS = 2
+# A power law has two parameters: a third point is the least that gives an interval.
+MIN_ENVELOPE_POINTS = 3
 MIN_SIZES_PER_BUDGET = 3
 ENVELOPE_BINS = 20
 
@@ -100,6 +102,11 @@ def approach1(N, D, loss, C=None, bins: int = ENVELOPE_BINS) -> AllocationFit:
             continue
         best = inside[np.argmin(loss[inside])]
         minima.append(BudgetMinimum(float(C[best]), float(N[best]), float(D[best]), float(loss[best])))
+    if len(minima) < MIN_ENVELOPE_POINTS:
+        raise UsageError(
+            f"approach 1 needs the loss envelope at {MIN_ENVELOPE_POINTS} or more compute levels to fit N*(C) with an "
+            f"interval, got {len(minima)}; add evaluated steps, sizes or budgets"
+        )
     if len({m.n_opt for m in minima}) < MIN_BUDGETS:
         raise UsageError("approach 1 needs the loss envelope to cross at least 2 model sizes; add sizes or budgets")
     return _allocation(1, minima)

@@ -38,5 +38,11 @@ def fit_table_from(source: str, curves: bool = False) -> FitTable:
     path = Path(source)
     if path.is_dir():
         with Store(path, create=False) as store:
-            return table_from_records(store.records(), curves=curves)
+            kind, records = store.study_kind(), store.records()
+        if kind == "scarcity":
+            raise UsageError(
+                f"{source!r} holds a scarcity study (one model at one budget): N–D scaling laws need runs at several "
+                "model sizes and budgets; run isoflop isoflops, or pass a CSV of N, D, loss"
+            )
+        return table_from_records(records, curves=curves)
     return read_table(path)

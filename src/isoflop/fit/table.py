@@ -35,13 +35,19 @@ def read_table(path: str | Path) -> FitTable:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{str(path)!r} is not a file; pass a CSV with columns {', '.join(REQUIRED)}")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"{str(path)!r} is not a readable CSV text file ({error})") from None
     if not rows:
         raise UsageError(f"{str(path)!r} has no rows")
     missing = [c for c in REQUIRED if c not in rows[0]]
     if missing:
         raise UsageError(f"{str(path)!r} lacks column(s) {', '.join(missing)}; it needs {', '.join(REQUIRED)} (optional {', '.join(OPTIONAL)})")
+    for number, row in enumerate(rows, start=2):
+        if None in row.values() or None in row:
+            raise UsageError(f"{str(path)!r} line {number} has a different number of fields than the header; fix or remove it")
     columns = {}
     for name in REQUIRED + OPTIONAL:
         if name not in rows[0]:
@@ -51,7 +57,8 @@ def read_table(path: str | Path) -> FitTable:
             columns[name] = np.array([float(row[name]) for row in rows])
         except ValueError as error:
             raise UsageError(f"{str(path)!r}: column {name} holds a non-number ({error})") from None
-    for name in REQUIRED:
-        if (columns[name] <= 0).any() or not np.isfinite(columns[name]).all():
-            raise UsageError(f"{str(path)!r}: column {name} must be positive in every row")
+    for name in REQUIRED + ("C", "U"):
+        values = columns[name]
+        if values is not None and ((values <= 0).any() or not np.isfinite(values).all()):
+            raise UsageError(f"{str(path)!r}: column {name} must be positive and finite in every row")
     return FitTable(**columns)

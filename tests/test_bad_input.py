@@ -1,0 +1,149 @@
+"""No traceback for user input, anywhere: every bad value gets exit code 2, one stderr line, and nothing written.
+
+The table is the closing note's bad-input table; the property tests throw numbers (NaN, ±inf, 0, negatives,
+huge, tiny) and malformed files at the commands that take them.
+"""
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from isoflop.cli import main
+from isoflop.results.store import Store
+from test_store import record
+
+LAW = {"law": {"E": 1.7, "A": 400, "B": 400, "alpha": 0.34, "beta": 0.28, "bootstrap_samples": []},
+       "range": {"N": [1e6, 1e9], "D": [1e8, 1e11], "C": [1e18, 1e21]}}
+
+
+def run(*args) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """Files the bad inputs point at: a law, CSVs good and bad, a scarcity folder, a plain file."""
+    (tmp_path / "law.json").write_text(json.dumps(LAW))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "nolaw.json").write_text('{"approach": 2}')
+    (tmp_path / "partial.json").write_text('{"law": {"E": 1.7}}')
+    (tmp_path / "notjson.json").write_text("{nope")
+    (tmp_path / "short.csv").write_text("N,D,loss\n1e6,1e9,3.0\n2e6\n")
+    (tmp_path / "zeroc.csv").write_text("N,D,loss,C\n1e6,1e9,3.0,0\n2e6,1e9,2.9,1e16\n3e6,1e9,2.8,1e16\n")
+    (tmp_path / "two.csv").write_text("N,D,loss\n1e6,1e9,3.0\n2e6,2e9,2.9\n")
+    (tmp_path / "three.csv").write_text("N,D,loss\n1e6,1e9,3.0\n2e6,2e9,2.9\n3e6,3e9,2.8\n")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81")
+    (tmp_path / "plain.txt").write_text("x")
+    with Store(tmp_path / "scarcity") as store:
+        store.ensure_study("s", "scarcity", {"study": "scarcity"})
+        store.save(record())
+    return tmp_path
+
+
+STUDY = ("--budget-passes", "2", "--unique-samples", "1", "--eval-samples", "1", "--quiet")
+BAD_INPUTS = [
+    # (command line, what the one line must say); OUT is a fresh output folder, W the workspace
+    (("scarcity", "--seeds", "-1", "--output", "OUT"), "seeds must lie between 0 and 4294967295"),
+    (("scarcity", "--seeds", "99999999999", "--output", "OUT"), "seeds must lie between"),
+    (("scarcity", "--learning-rate", "inf", "--output", "OUT"), "learning_rate: Input should be a finite number"),
+    (("scarcity", "--learning-rate", "nan", "--output", "OUT"), "learning_rate"),
+    (("scarcity", "--budget-passes", "0", "--output", "OUT"), "budget_passes"),
+    (("scarcity", "--unique-samples", "0", "--output", "OUT"), "positive number of samples"),
+    (("scarcity", "--unique-samples", "x", "--output", "OUT"), "not a comma-separated list of int"),
+    (("scarcity", "--model", "scratch:huge", *STUDY, "--output", "OUT"), "unknown model size"),
+    (("scarcity", "--engine", "nope", "--output", "OUT"), "unknown engine 'nope'"),
+    (("scarcity", "--preset", "nope", "--output", "OUT"), "'nope' is not one of"),
+    (("scarcity", "--config", "W/missing.yaml", "--output", "OUT"), "does not exist"),
+    (("scarcity", "--precision", "bf16", *STUDY, "--output", "OUT"), "needs a CUDA GPU"),
+    (("scarcity", *STUDY, "--output", "W/plain.txt"), "is a file, not a folder"),
+    (("scarcity", *STUDY, "--output", "W/plain.txt/below"), "cannot be created"),
+    (("isoflops", "--budgets", "-1", "--output", "OUT"), "positive number of FLOPs"),
+    (("isoflops", "--budgets", "nan", "--output", "OUT"), "budgets"),
+    (("isoflops", "--model-sizes", "7b", "--output", "OUT"), "unknown ladder size"),
+    (("isoflops", "--size-learning-rates", "25M=1e-3", "--output", "OUT"), "not among model_sizes"),
+    (("isoflops", "--size-learning-rates", "25k=-5", "--output", "OUT"), "positive finite"),
+    (("show", "W/nothing"), "holds no isoflop results"),
+    (("show", "W/scarcity", "--csv", "W/missing/runs.csv"), "its folder does not exist"),
+    (("data", "stats", "W/missing.txt"), "neither a file nor a folder"),
+    (("data", "stats", "python-docs", "--seq-len", "0"), "seq_len"),
+    (("fit", "W/missing.csv"), "is not a file"),
+    (("fit", "W/short.csv"), "line 3 has a different number of fields"),
+    (("fit", "W/zeroc.csv", "--approach", "1"), "column C must be positive"),
+    (("fit", "W/two.csv", "--approach", "1"), "approach 1 needs the loss envelope at 3 or more"),
+    (("fit", "W/three.csv", "--approach", "3"), "approach 3 needs at least 5 points"),
+    (("fit", "W/empty.csv"), "has no rows"),
+    (("fit", "W/binary.csv"), "not a readable CSV"),
+    (("fit", "W/scarcity"), "holds a scarcity study"),
+    (("fit", "W/three.csv", "--save", "W/missing/law.json"), "its folder does not exist"),
+    (("advise", "--flops", "nan", "--fit", "W/law.json"), "--flops must be a positive finite number"),
+    (("advise", "--flops", "inf", "--fit", "W/law.json"), "--flops must be a positive finite number"),
+    (("advise", "--flops", "-1", "--fit", "W/law.json"), "--flops must be a positive finite number"),
+    (("advise", "--flops", "1e-30", "--fit", "W/law.json"), "far outside what the law describes"),
+    (("advise", "--flops", "1e20", "--unique-tokens", "nan", "--fit", "W/law.json"), "--unique-tokens must be"),
+    (("advise", "--flops", "1e20", "--fit", "W/missing.json"), "does not exist"),
+    (("advise", "--flops", "1e20", "--fit", "W/notjson.json"), "is not JSON"),
+    (("advise", "--flops", "1e20", "--fit", "W/list.json"), "holds no fit"),
+    (("advise", "--flops", "1e20", "--fit", "W/nolaw.json"), "holds no L(N, D) law"),
+    (("advise", "--flops", "1e20", "--fit", "W/partial.json"), "holds no complete L(N, D) law"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(workspace, args, message):
+    args = [a.replace("W/", f"{workspace}/").replace("OUT", str(workspace / "out")) for a in args]
+    before = files(workspace)
+    code, _, stderr = run(*args)
+    assert code == 2
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert message in stderr
+    assert files(workspace) == before and not (workspace / "out").exists()
+
+
+numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -1.0, 1e-300, 1e300, 1e20]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flops=numbers, unique=st.one_of(st.none(), numbers))
+def test_advise_answers_or_refuses_in_one_line_for_any_number(workspace, flops, unique):
+    args = ["advise", "--flops", repr(flops), "--fit", workspace / "law.json", "--json"]
+    if unique is not None:
+        args += ["--unique-tokens", repr(unique)]
+    code, stdout, stderr = run(*args)
+    assert "Traceback" not in stderr
+    if code == 0:
+        advice = json.loads(stdout)
+        assert advice["N"] >= 1 and advice["D"] >= 1
+    else:
+        assert code == 2 and len(stderr.strip().splitlines()) == 1
+
+
+cells = st.one_of(numbers.map(repr), st.text(alphabet="0123456789.e-x, \t\"", max_size=6))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(cells, min_size=0, max_size=4), max_size=6), header=st.sampled_from(["N,D,loss", "N,D,loss,C", "N,D", ""]))
+def test_fit_answers_or_refuses_in_one_line_for_any_small_csv(workspace, rows, header):
+    path = workspace / "random.csv"
+    path.write_text(header + "\n" + "".join(",".join(row) + "\n" for row in rows))
+    code, _, stderr = run("fit", path, "--approach", "2", "--bootstrap", "5")
+    assert "Traceback" not in stderr
+    assert code in (0, 2)
+    if code == 2:
+        assert len(stderr.strip().splitlines()) == 1
