@@ -69,10 +69,10 @@ def test_out_of_memory_splits_the_pack_and_loses_no_run(gpt2_tokenizer, monkeypa
     batched = engine("batched")
     original = batched._train_pack
 
-    def fail_when_large(pack, data, on_step):
+    def fail_when_large(pack, data, on_step, checkpoint):
         if len(pack.runs) > 1:
             raise torch.OutOfMemoryError("pretend")
-        return original(pack, data, on_step)
+        return original(pack, data, on_step, checkpoint)
 
     monkeypatch.setattr(batched, "_train_pack", fail_when_large)
     results, _ = train(batched, runs(3), make_data(gpt2_tokenizer))
@@ -96,3 +96,35 @@ def test_bf16_on_cpu_is_refused_by_supports(gpt2_tokenizer):
     data = make_data(gpt2_tokenizer)
     for name in ("batched", "reference"):
         assert "needs a CUDA GPU" in engine(name, precision="bf16").supports(runs(1), data)
+
+
+class Killed(Exception):
+    """Stands in for a kill in the middle of a pack."""
+
+
+def test_a_pack_killed_mid_way_resumes_from_its_checkpoint_with_the_same_numbers(tmp_path):
+    from isoflop.engines.base import Pack
+    from isoflop.tokenization.resolve import load_tokenizer
+
+    data = make_data(load_tokenizer("bytes"))
+    planned = tuple(make_run(r.key, r.unique_samples, r.seed, 12, dropout=0.1, eval_steps=(4, 8, 12)) for r in runs(12))
+    uninterrupted, _ = train(engine("batched"), planned, data)
+    pack = Pack(planned, checkpoint_dir=tmp_path / "checkpoints")
+    done = []
+
+    def die_at_step_7(steps):
+        done.append(steps)
+        if sum(done) >= 7 * len(planned):
+            raise Killed
+
+    with pytest.raises(Killed):
+        list(engine("batched", checkpoint_seconds=0).train(pack, data, die_at_step_7))
+    assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == 1
+    reported = []
+    resumed = {r.key: r for r in engine("batched", checkpoint_seconds=0).train(pack, data, reported.append)}
+    assert reported[0] == 6 * len(planned)  # the steps the checkpoint already held, counted once
+    for key, expected in uninterrupted.items():
+        got = resumed[key]
+        assert (got.train_loss, got.val_loss, got.learning_rate, got.eval_steps) == (
+            expected.train_loss, expected.val_loss, expected.learning_rate, expected.eval_steps)
+    assert not list((tmp_path / "checkpoints").glob("*.pt"))  # removed once every result was taken

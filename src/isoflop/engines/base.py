@@ -52,6 +52,7 @@ class RunSpec:
 class Pack:
     runs: tuple[RunSpec, ...]
     save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
+    checkpoint_dir: Path | None = None  # where an engine that trains runs together may keep its pack's checkpoints
 
     @property
     def first(self) -> RunSpec:

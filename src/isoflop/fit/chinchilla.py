@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -126,11 +127,17 @@ def _minimise_from(starts, log_n, log_d, log_l, delta) -> tuple[np.ndarray | Non
     return best_theta, best_value
 
 
+def _quiet_worker() -> None:
+    """Workers leave interruption to their parent: Ctrl-C reaches the parent, which stops them with SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _best_fit(log_n, log_d, log_l, starts, delta) -> tuple[np.ndarray, float]:
     """The best optimum over all starts; large grids are shared between processes."""
     if len(starts) >= PARALLEL_STARTS and (os.cpu_count() or 1) > 1:
         workers = os.cpu_count() or 1
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker)
         try:
             parts = pool.map(_minimise_from, np.array_split(starts, workers), *([x] * workers for x in (log_n, log_d, log_l, delta)))
             candidates = [part for part in parts if part[0] is not None]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from .recording import make_record
 from .registry import STUDIES
 
 MODELS_FOLDER = "models"
+CHECKPOINTS_FOLDER = "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def run_study(
         if skipped:
             echo(f"skipping {skipped} completed run(s) already in {folder}")
         save_to = folder / MODELS_FOLDER if config.save_models else None
-        packs = make_packs(todo, engine, data, save_to)
+        packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER)
         failed: list[str] = []
         planned = {run.spec.key: run for run in todo}
         versions = library_versions()
@@ -104,12 +106,14 @@ def run_study(
                     failed.append(f"{record.label}: {record.error}")
                     echo(f"run {record.label} failed: {record.error}")
         records = store.records()
+        # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
+        shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
     document = study.build_report(records, config, plan.notes)
     files = write_report(document, folder)
     return StudyOutcome(folder, config.kind, len(todo), skipped, failed, engine.name, document.answer, files)
 
 
-def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None) -> list[Pack]:
+def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None, checkpoints: Path) -> list[Pack]:
     """Runs that differ only in seed and data, in plan order, cut to the engine's pack limit."""
     groups: dict[tuple, list[PlannedRun]] = {}
     for run in runs:
@@ -118,7 +122,7 @@ def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path
     for group in groups.values():
         limit = engine.pack_limit(group[0].spec, data, len(group))
         for start in range(0, len(group), limit):
-            packs.append(Pack(tuple(run.spec for run in group[start : start + limit]), save_to))
+            packs.append(Pack(tuple(run.spec for run in group[start : start + limit]), save_to, checkpoints))
     return packs
 
 
