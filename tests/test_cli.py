@@ -71,3 +71,24 @@ def test_bad_input_is_one_line_and_non_zero_exit(capsys, tmp_path, args):
     assert len(stderr.strip().splitlines()) == 1
     assert "error" in stderr.lower()
     assert not (tmp_path / "out").exists()
+
+
+def test_quiet_is_quiet_even_when_loading_a_checkpoint(capfd, tmp_path, pretrained_folder):
+    from isoflop.cli import main
+
+    capfd.readouterr()
+    main(["scarcity", "--model", str(pretrained_folder), "--budget-passes", "2", "--unique-samples", "1",
+          "--eval-samples", "1", "--quiet", "--output", str(tmp_path / "out")])
+    captured = capfd.readouterr()
+    assert captured.err == ""
+    assert captured.out.startswith("1 run(s) trained (1 completed, 0 failed), 0 already done; engine: reference")
+
+
+def test_a_study_whose_runs_all_failed_says_so_and_lists_only_written_files(capsys, tmp_path):
+    code, stdout, stderr = run_cli(capsys, "scarcity", "--learning-rate", "1e30", "--budget-passes", "3", "--unique-samples",
+                                   "1,2", "--eval-samples", "1", "--quiet", "--output", str(tmp_path / "out"))
+    assert code == 1
+    assert "2 run(s) trained (0 completed, 2 failed)" in stdout and "No run completed" in stdout
+    assert "(summary.md, report.html)" in stdout and stderr.count("failed:") == 2
+    code, stdout, _ = run_cli(capsys, "show", str(tmp_path / "out"))
+    assert "failure" in stdout.splitlines()[0] and "at step" in stdout

@@ -27,8 +27,6 @@ def study_command(kind: str, summary: str) -> click.Command:
         from ..studies.runner import run_study
 
         config = build_config(preset, config_file, overrides, kind=kind)
-        if quiet:
-            silence_library_progress()
         outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet, wait=wait,
                             force_new_data=force_new_data)
         click.echo(f"{outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "
@@ -41,14 +39,3 @@ def study_command(kind: str, summary: str) -> click.Command:
     command.__doc__ = summary
     return click.command(name=kind, help=summary)(command)
 
-
-def silence_library_progress() -> None:
-    """``--quiet`` means quiet: no Hub, datasets or transformers progress bars either."""
-    import os
-
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()

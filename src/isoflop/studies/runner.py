@@ -68,6 +68,7 @@ def run_study(
     from ..report.write import write_report
     from ..tokenization.resolve import load_tokenizer
 
+    _silence_library_progress()
     study = STUDIES[config.kind]
     folder = Path(config.output)
     check_output_folder(folder)
@@ -172,3 +173,13 @@ def _check_data_identity(store: Store, study_key: str, data: PreparedData, confi
     if data is None:
         raise UsageError(f"the training data no longer hold the {needed} samples the old runs used; nothing else changed")
     return data
+
+
+def _silence_library_progress() -> None:
+    """The study shows one progress bar of its own: no Hub, datasets or transformers bars beside it."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
