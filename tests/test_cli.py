@@ -56,7 +56,7 @@ def test_the_cli_imports_no_heavy_library():
         ("scarcity", "--preset", "nope"),
         ("scarcity", "--budget-passes", "-3"),
         ("scarcity", "--model", "distilgpt2"),
-        ("scarcity", "--engine", "fast"),
+        ("scarcity", "--engine", "turbo"),
         ("scarcity", "--seeds", "-1"),
         ("scarcity", "--seeds", "99999999999"),
         ("scarcity", "--learning-rate", "inf"),

@@ -88,8 +88,8 @@ def test_learning_rate_must_be_positive_and_finite(value):
 
 
 def test_unknown_engine_and_setting_are_named():
-    with pytest.raises(UsageError, match="unknown engine 'fast'"):
-        build_config(overrides={"engine": "fast"})
+    with pytest.raises(UsageError, match="unknown engine 'turbo'"):
+        build_config(overrides={"engine": "turbo"})
     with pytest.raises(UsageError, match="learning_rat: unknown setting"):
         build_config(overrides={"learning_rat": 1.0})
 

@@ -54,3 +54,27 @@ def test_sigterm_on_a_fit_stops_its_worker_processes(tmp_path):
     assert fit.returncode == 130
     assert stderr.strip().splitlines() == ["interrupted: every finished run is stored; run the same command again to go on"]
     until(lambda: not any(alive(pid) for pid in workers))
+
+
+def test_sigterm_on_a_study_with_worker_processes_stops_them_and_keeps_the_store(corpus, tmp_path):
+    train, valid = corpus
+    study = subprocess.Popen(
+        [sys.executable, "-m", "isoflop", "scarcity", "--train-data", str(train), "--validation-data", str(valid),
+         "--tokenizer", "bytes", "--seq-len", "16", "--budget-passes", "400", "--unique-samples", "1,2,3,4",
+         "--eval-samples", "2", "--engine", "fast", "--executor", "processes", "--workers", "2", "--quiet",
+         "--output", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The resource tracker of multiprocessing and the two workers: every one of them must go.
+    def tracker_and_workers():
+        found = children(study.pid)
+        return found if len(found) >= 3 else None
+
+    workers = until(tracker_and_workers)
+    os.kill(study.pid, signal.SIGTERM)
+    _, stderr = study.communicate(timeout=60)
+    assert study.returncode == 130 and stderr.strip().splitlines()[-1].startswith("interrupted:")
+    until(lambda: not any(alive(pid) for pid in workers))
+    from isoflop.results.store import Store
+
+    with Store(tmp_path / "out", create=False) as store:
+        assert all(r.completed for r in store.records())

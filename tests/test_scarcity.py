@@ -164,7 +164,7 @@ def test_batched_engine_study_records_its_engine_and_pack_and_saves_models(corpu
 
 
 def test_auto_takes_the_first_engine_that_supports_the_study(corpus, tmp_path):
-    assert quiet(small_config(corpus, tmp_path / "out", engine="auto", unique_samples=(1,))).engine == "batched"
+    assert quiet(small_config(corpus, tmp_path / "out", engine="auto", unique_samples=(1,))).engine == "fast"
 
 
 def test_data_replaced_under_a_study_is_refused_then_superseded_on_request(corpus, tmp_path):

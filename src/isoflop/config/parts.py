@@ -128,8 +128,13 @@ EngineConfig = _engine_part()
 
 
 class ExecutionConfig(Part):
-    executor: Literal["inprocess"] = Field(
-        "inprocess", description="where packs of runs are trained: inprocess (this process)", json_schema_extra=NOT_IDENTITY
+    executor: Literal["inprocess", "processes"] = Field(
+        "inprocess", description="where packs of runs are trained: inprocess (this process) or processes (worker "
+        "processes, single-threaded)", json_schema_extra=NOT_IDENTITY,
+    )
+    workers: int | None = Field(
+        None, gt=0, description="worker processes of the processes executor (default: one per CPU core)",
+        json_schema_extra=NOT_IDENTITY,
     )
 
 

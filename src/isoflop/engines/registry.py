@@ -46,6 +46,7 @@ class EngineEntry:
 
 # Fastest first: ``auto`` takes the first engine whose ``supports`` accepts the study.
 ENGINES: tuple[EngineEntry, ...] = (
+    EngineEntry("fast", "isoflop.engines.fast", "one GPT-2 run at a time, the LM head and its loss in chunks outside autograd (CPU)"),
     EngineEntry("batched", "isoflop.engines.batched", "K GPT-2 runs in lock-step (stacked weights under vmap)", BatchedOptions),
     EngineEntry("reference", "isoflop.engines.reference", "the HF Trainer, one run at a time: the fidelity baseline"),
 )

@@ -13,7 +13,7 @@ from typing import Protocol
 from ..data.prepare import PreparedData
 from ..engines.base import Engine, Pack, RunResult, StepCallback
 
-EXECUTORS = {"inprocess": "isoflop.execution.inprocess"}
+EXECUTORS = {"inprocess": "isoflop.execution.inprocess", "processes": "isoflop.execution.processes"}
 
 
 class Executor(Protocol):
@@ -24,5 +24,7 @@ class Executor(Protocol):
         ...
 
 
-def load_executor(name: str) -> Executor:
-    return importlib.import_module(EXECUTORS[name]).EXECUTOR()
+def load_executor(config) -> Executor:
+    """The executor an ``ExecutionConfig`` names."""
+    executor = importlib.import_module(EXECUTORS[config.executor]).EXECUTOR
+    return executor(config.workers) if config.executor == "processes" else executor()

@@ -78,7 +78,11 @@ def run_study(
     plan = study.plan(config, vocab_size, facts_of)
     data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples, study.data_advice)
     engine = select_engine(config.engine, [run.spec for run in plan.runs], data)
-    executor = load_executor(config.execution.executor)
+    if config.engine.engine != engine.name:
+        # The study is the engine that trains it ('auto' picks by machine): keys name that engine.
+        config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": engine.name})})
+        plan = study.plan(config, vocab_size, facts_of)
+    executor = load_executor(config.execution)
     identity = config.identity()
     study_key = stable_key(identity)
     with FolderLock(folder, wait=wait, echo=echo), Store(folder) as store:

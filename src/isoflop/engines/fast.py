@@ -1,0 +1,137 @@
+"""The fast engine: one GPT-2 run at a time in a plain PyTorch loop, for small machines.
+
+What a small GPT-2 spends its time on is the tied LM head over a large vocabulary,
+mostly in the evaluation after every step. This engine computes the head and its
+cross-entropy in row chunks outside autograd (``training.head_loss``), so the logits
+never exist whole and are never kept for backward; the transformer blocks run through
+Hugging Face's own GPT-2 code. Everything else is the Trainer's recipe, stated from the
+run's optimizer config: AdamW (fused) on the Trainer's parameter groups, global-norm
+clipping, warmup then linear or cosine decay, evaluation at the run's steps.
+
+Dropout draws come from a generator seeded by the run's seed, so a run's numbers depend
+on nothing else; with dropout 0 they equal the reference engine's to 1e-4 per step.
+Parallelism comes from the executor (one single-thread worker process per core).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import torch
+
+from ..data.order import sample_order
+from ..data.prepare import PreparedData
+from ..models.build import build_model, model_config
+from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
+from ..training.schedule import lr_factor
+from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
+
+
+class FastEngine:
+    name = "fast"
+
+    def __init__(self, config):
+        self.precision = config.precision
+        self.device = torch.device("cpu")
+
+    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
+        if torch.cuda.is_available():
+            return "on a GPU the batched engine is the fast one; the fast engine is for CPUs"
+        if self.precision != "fp32":
+            return "the fast engine trains in fp32 on the CPU; use the batched engine for bf16 on a GPU"
+        for model in sorted({run.model for run in runs}):
+            kind = getattr(model_config(model, data.vocab_size), "model_type", None)
+            if kind != "gpt2":
+                return f"the fast engine trains GPT-2-family models, not {kind!r} ({model})"
+        return None
+
+    def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
+        return 1  # one run per pack: each is written as soon as it ends; processes give the parallelism
+
+    def train(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
+        for run in pack.runs:
+            yield self._train_one(pack, run, data, on_step)
+
+    def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback) -> RunResult:
+        started = time.perf_counter()
+        optimizer_config = run.optimizer
+        config = model_config(run.model, data.vocab_size, run.dropout)
+        model = build_model(run.model, config, run.seed)
+        head = model.get_output_embeddings().weight
+        optimizer = torch.optim.AdamW(
+            _parameter_groups(model, optimizer_config.weight_decay),
+            lr=optimizer_config.learning_rate,
+            betas=(optimizer_config.adam_beta1, optimizer_config.adam_beta2),
+            eps=optimizer_config.adam_epsilon,
+            fused=True,  # the Trainer's default optimizer is adamw_torch_fused
+        )
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        train_chunks = torch.tensor(data.train_chunks, dtype=torch.long)
+        val_ids = torch.tensor(data.val_chunks, dtype=torch.long)
+        val_labels = _labels(val_ids, data.tokenizer.pad_token_id)
+        order = sample_order(run.unique_samples, run.passes, run.seed)
+        batch_size, steps = optimizer_config.batch_size, run.steps
+        warmup = optimizer_config.warmup_steps(steps)
+        eval_steps = set(run.eval_steps)
+        # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
+        torch.manual_seed(run.seed)
+        train_loss, val_loss, learning_rate, evaluated = [], [], [], []
+        status, error = "completed", None
+        try:
+            for step in range(steps):
+                lr = optimizer_config.learning_rate * lr_factor(step, steps, warmup, optimizer_config.schedule)
+                ids = train_chunks[order[step * batch_size : (step + 1) * batch_size]]
+                model.train()
+                hidden = model.transformer(input_ids=ids).last_hidden_state
+                loss = head_cross_entropy(_shifted(hidden), head, _labels(ids, data.tokenizer.pad_token_id))
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(parameters, optimizer_config.max_grad_norm)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                value = float(loss.detach())
+                check_finite(step + 1, "training loss", value)
+                train_loss.append(value)
+                learning_rate.append(lr)
+                if step + 1 in eval_steps:
+                    model.eval()
+                    with torch.no_grad():
+                        val_hidden = model.transformer(input_ids=val_ids).last_hidden_state
+                    value = head_cross_entropy_eval(_shifted(val_hidden), head, val_labels)
+                    check_finite(step + 1, "validation loss", value)
+                    val_loss.append(value)
+                    evaluated.append(step + 1)
+                on_step(1)
+        except NonFiniteLoss as failure:
+            status, error = "failed", str(failure)
+        if pack.save_models_to is not None:
+            model.save_pretrained(pack.save_models_to / run.key)
+        return RunResult(
+            key=run.key, engine=self.name, status=status, error=error, wall_seconds=time.perf_counter() - started,
+            train_loss=train_loss, val_loss=val_loss, learning_rate=learning_rate, eval_steps=evaluated,
+        )
+
+
+def _shifted(hidden: torch.Tensor) -> torch.Tensor:
+    """Hidden states that predict a next token: all but each sample's last, as rows."""
+    return hidden[:, :-1, :].reshape(-1, hidden.shape[-1])
+
+
+def _labels(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Next-token labels, pad (= EOS) labels ignored as the classic collator does."""
+    labels = ids[:, 1:].reshape(-1).clone()
+    labels[labels == pad_id] = IGNORE_INDEX
+    return labels
+
+
+def _parameter_groups(model, weight_decay: float) -> list[dict]:
+    """The Trainer's groups: weight decay on every weight but biases and LayerNorms."""
+    decayed, undecayed = [], []
+    for name, parameter in model.named_parameters():
+        (undecayed if name.endswith("bias") or ".ln_" in name else decayed).append(parameter)
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
+
+
+ENGINE = FastEngine

@@ -1,0 +1,86 @@
+"""The tied LM head and its cross-entropy, computed in vocabulary chunks, outside autograd's graph.
+
+With a 50,257-token vocabulary the head is almost all of a small GPT-2's compute, and its
+logits ([rows, V]) are the largest tensors of a step. Here they never exist whole: the
+vocabulary is walked in chunks small enough for the CPU's caches, keeping a running
+log-sum-exp per row, combined chunk by chunk. For training a second walk recomputes
+each chunk's logits, turns them in place into softmax minus one-hot, and takes both
+gradients (hidden states and head weight) from that buffer during the forward pass;
+backward only scales them. The loss is the mean cross-entropy over the labels that are
+not ``IGNORE_INDEX`` (the Trainer's causal-LM loss).
+"""
+
+from __future__ import annotations
+
+import torch
+
+IGNORE_INDEX = -100
+# Vocabulary columns per chunk: 630 rows × 1,024 fp32 logits are 2.6 MB, cache-resident; on a
+# 2-core EPYC the head GEMM ran 2.5x faster this way than in chunks of rows over the whole vocabulary.
+VOCAB_CHUNK = 1024
+
+
+class HeadCrossEntropy(torch.autograd.Function):
+    """mean CE(hidden @ weightᵀ, labels); gradients for ``hidden`` and ``weight``."""
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        keep = labels != IGNORE_INDEX
+        count = keep.sum().clamp(min=1).to(hidden.dtype)
+        log_normaliser, buffer = _log_normalisers(hidden, weight)
+        target = labels.clamp(min=0)
+        loss = ((log_normaliser - (hidden * weight[target]).sum(dim=1)) * keep).sum() / count
+        scale = (keep.to(hidden.dtype) / count).unsqueeze(1)
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        grad_hidden = torch.zeros_like(hidden)
+        grad_weight = torch.empty_like(weight)
+        for start, chunk_weight, logits in _chunks(hidden, weight, buffer):
+            # d(mean CE)/d logits = (softmax - one-hot) / count on kept rows, 0 on ignored ones.
+            probabilities = logits.sub_(log_normaliser.unsqueeze(1)).exp_()
+            here = keep & (labels >= start) & (labels < start + chunk_weight.shape[0])
+            probabilities[rows[here], labels[here] - start] -= 1.0
+            probabilities.mul_(scale)
+            grad_hidden.addmm_(probabilities, chunk_weight)
+            torch.mm(probabilities.t(), hidden, out=grad_weight[start : start + chunk_weight.shape[0]])
+        ctx.save_for_backward(grad_hidden, grad_weight)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad_hidden, grad_weight = ctx.saved_tensors
+        return grad_hidden * grad_output, grad_weight * grad_output, None
+
+
+def head_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return HeadCrossEntropy.apply(hidden, weight, labels)
+
+
+@torch.no_grad()
+def head_cross_entropy_eval(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor) -> float:
+    """The same loss without gradients, for evaluation."""
+    keep = labels != IGNORE_INDEX
+    log_normaliser, _ = _log_normalisers(hidden, weight)
+    picked = (hidden * weight[labels.clamp(min=0)]).sum(dim=1)
+    return float(((log_normaliser - picked) * keep).sum()) / max(int(keep.sum()), 1)
+
+
+def _chunks(hidden: torch.Tensor, weight: torch.Tensor, buffer: torch.Tensor):
+    """(first column, the chunk's head rows, its logits in a contiguous view of ``buffer``) per vocabulary chunk."""
+    rows = hidden.shape[0]
+    for start in range(0, weight.shape[0], VOCAB_CHUNK):
+        chunk_weight = weight[start : start + VOCAB_CHUNK]
+        logits = buffer[: rows * chunk_weight.shape[0]].view(rows, chunk_weight.shape[0])
+        torch.mm(hidden, chunk_weight.t(), out=logits)
+        yield start, chunk_weight, logits
+
+
+def _log_normalisers(hidden: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log Σ exp(hidden @ weightᵀ) per row, combined chunk by chunk; and the chunk buffer, for reuse."""
+    rows = hidden.shape[0]
+    buffer = hidden.new_empty(rows * min(VOCAB_CHUNK, weight.shape[0]))
+    total = None
+    for _, _, logits in _chunks(hidden, weight, buffer):
+        # torch's logsumexp does max, exp and sum in one vectorised pass over the cache-resident chunk.
+        chunk = torch.logsumexp(logits, dim=1)
+        total = chunk if total is None else torch.logaddexp(total, chunk)
+    return total, buffer

@@ -1,0 +1,29 @@
+"""Executors: the same study in this process and in worker processes gives the same runs."""
+
+import pytest
+
+from isoflop import build_config, run_study
+from isoflop.results.store import Store
+
+
+def study(corpus, output, **changes):
+    train, valid = corpus
+    values = dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=6,
+                  unique_samples=(1, 2, 3), eval_samples=2, engine="fast", output=str(output)) | changes
+    return run_study(build_config(overrides=values), echo=lambda line: None, progress=False)
+
+
+def losses(folder):
+    with Store(folder) as store:
+        return {r.key: [(m.train_loss, m.val_loss) for m in r.metrics] for r in store.records()}
+
+
+def test_worker_processes_give_the_runs_of_the_in_process_executor(corpus, tmp_path):
+    here = study(corpus, tmp_path / "here")
+    there = study(corpus, tmp_path / "there", executor="processes", workers=2)
+    assert (here.trained, there.trained) == (3, 3)
+    ours, theirs = losses(tmp_path / "here"), losses(tmp_path / "there")
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert [a for pair in ours[key] for a in pair if a is not None] == pytest.approx(
+            [b for pair in theirs[key] for b in pair if b is not None], abs=1e-5)

@@ -1,0 +1,67 @@
+"""The fast engine against the reference engine: same sample order, dropout 0, fp32 on CPU."""
+
+import pytest
+import torch
+
+from conftest import engine, make_data, make_run, train
+from isoflop.training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
+from test_batched_engine import assert_equivalent, runs
+
+
+def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():
+    torch.manual_seed(0)
+    hidden = torch.randn(150, 16, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2500, 16, dtype=torch.float64, requires_grad=True)  # three vocabulary chunks, the last partial
+    labels = torch.randint(0, 2500, (150,))
+    labels[::7] = IGNORE_INDEX
+    expected = torch.nn.functional.cross_entropy(hidden @ weight.t(), labels, ignore_index=IGNORE_INDEX)
+    expected_grads = torch.autograd.grad(expected, (hidden, weight))
+    got = head_cross_entropy(hidden, weight, labels)
+    got_grads = torch.autograd.grad(got, (hidden, weight))
+    torch.testing.assert_close(got, expected)
+    for ours, theirs in zip(got_grads, expected_grads):
+        torch.testing.assert_close(ours, theirs)
+    assert head_cross_entropy_eval(hidden.detach(), weight.detach(), labels) == pytest.approx(expected.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("source", ["scratch", "pretrained"])
+def test_fast_equals_reference_in_a_few_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
+    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
+    data = make_data(gpt2_tokenizer)
+    planned = [make_run(r.key, r.unique_samples, r.seed, 8, model=model, dropout=0.0) for r in runs(8)]
+    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
+    fast, steps = train(engine("fast"), planned, data, tmp_path / "batched")
+    assert steps == 3 * 8
+    assert_equivalent(reference, fast, tmp_path)
+
+
+def test_fast_equals_reference_with_warmup_cosine_decay_weight_decay_and_sparse_evaluation(gpt2_tokenizer):
+    data = make_data(gpt2_tokenizer)
+    planned = runs(10, schedule="cosine", warmup_fraction=0.3, weight_decay=0.1, max_grad_norm=0.5, eval_steps=(5, 10),
+                   batch_size=2)
+    assert_equivalent(train(engine("reference"), planned, data)[0], train(engine("fast"), planned, data)[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["scratch", "pretrained"])
+def test_fast_equals_reference_step_by_step_over_100_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
+    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
+    data = make_data(gpt2_tokenizer)
+    planned = [make_run(r.key, r.unique_samples, r.seed, 100, model=model, dropout=0.0) for r in runs(100)]
+    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
+    fast, _ = train(engine("fast"), planned, data, tmp_path / "batched")
+    assert_equivalent(reference, fast, tmp_path)
+
+
+def test_dropout_is_a_function_of_the_run_seed_alone(gpt2_tokenizer):
+    data = make_data(gpt2_tokenizer)
+    run = make_run("a", 3, 5, 6, dropout=0.1)
+    first, _ = train(engine("fast"), [run], data)
+    torch.manual_seed(123)  # whatever the process did before
+    again, _ = train(engine("fast"), [run], data)
+    assert first["a"].train_loss == again["a"].train_loss
+
+
+def test_nan_loss_fails_the_run_with_the_step(gpt2_tokenizer):
+    results, _ = train(engine("fast"), runs(10, learning_rate=1e30), make_data(gpt2_tokenizer))
+    assert all(r.status == "failed" and "at step" in r.error for r in results.values())
