@@ -45,11 +45,11 @@ def describe(error: ValidationError) -> str:
     parts = []
     for problem in error.errors():
         names = [str(p) for p in problem["loc"] if not isinstance(p, int)]
-        where = names[-1] if names else "config"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown setting"
-        parts.append(f"{where}: {message}")
+        # A check across settings (no location) names the settings in its own message.
+        parts.append(f"{names[-1]}: {message}" if names else message)
     return "; ".join(parts)
 
 
