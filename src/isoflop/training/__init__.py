@@ -1,1 +1,1 @@
-"""What engines and recipes share: the learning-rate schedule, the optimizer's settings."""
+"""What engines share: the learning-rate schedule and the chunked LM-head loss."""
