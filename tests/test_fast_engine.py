@@ -17,10 +17,12 @@ def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():
     expected = torch.nn.functional.cross_entropy(hidden @ weight.t(), labels, ignore_index=IGNORE_INDEX)
     expected_grads = torch.autograd.grad(expected, (hidden, weight))
     got = head_cross_entropy(hidden, weight, labels)
-    got_grads = torch.autograd.grad(got, (hidden, weight))
+    got_grads = torch.autograd.grad(got, (hidden, weight), retain_graph=True)
     torch.testing.assert_close(got, expected)
     for ours, theirs in zip(got_grads, expected_grads):
         torch.testing.assert_close(ours, theirs)
+    for ours, theirs in zip(torch.autograd.grad(3 * got, (hidden, weight)), expected_grads):
+        torch.testing.assert_close(ours, 3 * theirs)  # a scaled loss scales both gradients
     assert head_cross_entropy_eval(hidden.detach(), weight.detach(), labels) == pytest.approx(expected.item(), rel=1e-12)
 
 
