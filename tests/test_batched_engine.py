@@ -29,13 +29,13 @@ def assert_equivalent(reference, batched, tmp_path=None):
                 torch.testing.assert_close(ours[name], tensor, atol=1e-3, rtol=0)
 
 
-def compare_saved(tokenizer, model, steps, tmp_path) -> int:
-    """Both engines on three runs of ``model``, models saved; returns the steps the batched engine reported."""
+def compare_saved(tokenizer, model, steps, tmp_path, name="batched") -> int:
+    """Engine ``name`` and the reference on three runs of ``model``, models saved; returns the steps ``name`` reported."""
     data = make_data(tokenizer)
     planned = [make_run(r.key, r.unique_samples, r.seed, steps, model=model, dropout=0.0) for r in runs(steps)]
     reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
-    batched, reported = train(engine("batched"), planned, data, tmp_path / "batched")
-    assert_equivalent(reference, batched, tmp_path)
+    other, reported = train(engine(name), planned, data, tmp_path / "batched")
+    assert_equivalent(reference, other, tmp_path)
     return reported
 
 

@@ -5,7 +5,7 @@ import torch
 
 from conftest import engine, make_data, make_run, train
 from isoflop.training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
-from test_batched_engine import assert_equivalent, runs
+from test_batched_engine import assert_equivalent, compare_saved, runs
 
 
 def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():
@@ -29,12 +29,7 @@ def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():
 @pytest.mark.parametrize("source", ["scratch", "pretrained"])
 def test_fast_equals_reference_in_a_few_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
     model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
-    data = make_data(gpt2_tokenizer)
-    planned = [make_run(r.key, r.unique_samples, r.seed, 8, model=model, dropout=0.0) for r in runs(8)]
-    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
-    fast, steps = train(engine("fast"), planned, data, tmp_path / "batched")
-    assert steps == 3 * 8
-    assert_equivalent(reference, fast, tmp_path)
+    assert compare_saved(gpt2_tokenizer, model, 8, tmp_path, "fast") == 3 * 8
 
 
 def test_fast_equals_reference_with_warmup_cosine_decay_weight_decay_and_sparse_evaluation(gpt2_tokenizer):
@@ -47,12 +42,7 @@ def test_fast_equals_reference_with_warmup_cosine_decay_weight_decay_and_sparse_
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["scratch", "pretrained"])
 def test_fast_equals_reference_step_by_step_over_100_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
-    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
-    data = make_data(gpt2_tokenizer)
-    planned = [make_run(r.key, r.unique_samples, r.seed, 100, model=model, dropout=0.0) for r in runs(100)]
-    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
-    fast, _ = train(engine("fast"), planned, data, tmp_path / "batched")
-    assert_equivalent(reference, fast, tmp_path)
+    compare_saved(gpt2_tokenizer, "scratch:tiny" if source == "scratch" else str(pretrained_folder), 100, tmp_path, "fast")
 
 
 def test_dropout_is_a_function_of_the_run_seed_alone(gpt2_tokenizer):

@@ -97,6 +97,17 @@ class Engine(Protocol):
         ...
 
 
+def not_gpt2(engine: str, runs: list[RunSpec], data: PreparedData) -> str | None:
+    """Why ``engine`` (which trains GPT-2-family models only) cannot train ``runs``, or None."""
+    from ..models.build import model_config
+
+    for model in sorted({run.model for run in runs}):
+        kind = getattr(model_config(model, data.vocab_size), "model_type", None)
+        if kind != "gpt2":
+            return f"the {engine} engine trains GPT-2-family models, not {kind!r} ({model})"
+    return None
+
+
 class NonFiniteLoss(Exception):
     """A run's loss became NaN or infinite: the run fails, the study goes on."""
 

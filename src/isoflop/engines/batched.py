@@ -30,7 +30,7 @@ from ..keys import stable_key
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
 from ..training.schedule import lr_factor
-from .base import Pack, RunResult, RunSpec, StepCallback
+from .base import Pack, RunResult, RunSpec, StepCallback, not_gpt2
 
 # clip_grad_norm_ adds this to the norm before dividing.
 CLIP_EPS = 1e-6
@@ -67,11 +67,7 @@ class BatchedEngine:
     def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
         if self.precision == "bf16" and self.device.type != "cuda":
             return "bf16 needs a CUDA GPU; use --precision fp32 on CPU"
-        for model in sorted({run.model for run in runs}):
-            kind = getattr(model_config(model, data.vocab_size), "model_type", None)
-            if kind != "gpt2":
-                return f"the batched engine trains GPT-2-family models, not {kind!r} ({model})"
-        return None
+        return not_gpt2(self.name, runs, data)
 
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
         """Members per pack: the configured pack size, else what fits in half the free memory, capped."""

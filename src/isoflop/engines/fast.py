@@ -25,7 +25,7 @@ from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
 from ..training.schedule import lr_factor
-from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
+from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite, not_gpt2
 
 
 class FastEngine:
@@ -40,11 +40,7 @@ class FastEngine:
             return "on a GPU the batched engine is the fast one; the fast engine is for CPUs"
         if self.precision != "fp32":
             return "the fast engine trains in fp32 on the CPU; use the batched engine for bf16 on a GPU"
-        for model in sorted({run.model for run in runs}):
-            kind = getattr(model_config(model, data.vocab_size), "model_type", None)
-            if kind != "gpt2":
-                return f"the fast engine trains GPT-2-family models, not {kind!r} ({model})"
-        return None
+        return not_gpt2(self.name, runs, data)
 
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
         return 1  # one run per pack: each is written as soon as it ends; processes give the parallelism

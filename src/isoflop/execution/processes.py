@@ -12,13 +12,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
-import signal
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 
 from ..data.prepare import PreparedData
 from ..engines.base import Engine, Pack, RunResult, StepCallback
+from ..pools import quiet_worker, stop_now
 
 POLL_SECONDS = 0.2
 WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
@@ -51,9 +51,7 @@ class ProcessExecutor:
                     yield from future.result()
             _drain(steps, on_step)
         except BaseException:
-            for process in list((pool._processes or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop_now(pool)
             raise
         pool.shutdown()
 
@@ -85,9 +83,7 @@ def _drain(steps, on_step: StepCallback) -> None:
 def _start_worker(engine: Engine, data: PreparedData, steps) -> None:
     import torch
 
-    # Interruption is the parent's job: it terminates the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    quiet_worker()
     torch.set_num_threads(1)
     _worker.update(engine=engine, data=data, steps=steps)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..errors import UsageError
+from ..pools import quiet_worker, stop_now
 from .powerlaw import percentile_interval
 
 HUBER_DELTA = 1e-3
@@ -127,25 +127,16 @@ def _minimise_from(starts, log_n, log_d, log_l, delta) -> tuple[np.ndarray | Non
     return best_theta, best_value
 
 
-def _quiet_worker() -> None:
-    """Workers leave interruption to their parent: Ctrl-C reaches the parent, which stops them with SIGTERM."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def _best_fit(log_n, log_d, log_l, starts, delta) -> tuple[np.ndarray, float]:
     """The best optimum over all starts; large grids are shared between processes."""
     if len(starts) >= PARALLEL_STARTS and (os.cpu_count() or 1) > 1:
         workers = os.cpu_count() or 1
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
         try:
             parts = pool.map(_minimise_from, np.array_split(starts, workers), *([x] * workers for x in (log_n, log_d, log_l, delta)))
             candidates = [part for part in parts if part[0] is not None]
         except BaseException:
-            # Ctrl-C or SIGTERM: stop the workers now rather than wait for their share of the starts.
-            for process in list((pool._processes or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop_now(pool)  # Ctrl-C or SIGTERM: not after the workers' share of the starts
             raise
         pool.shutdown()
         best_theta, best_value = min(candidates, key=lambda c: c[1]) if candidates else (None, np.inf)
