@@ -184,6 +184,18 @@ def test_data_replaced_under_a_study_is_refused_then_superseded_on_request(corpu
         assert len(store.records()) == 2  # the report holds the new study only
 
 
+def test_data_too_short_for_the_stored_runs_is_refused_before_anything_moves(corpus, tmp_path):
+    train, valid = corpus
+    quiet(small_config(corpus, tmp_path / "out", unique_samples=(4,)))
+    train.write_text(train.read_text().splitlines(keepends=True)[0], encoding="utf-8")  # one row: fewer samples
+    with pytest.raises(UsageError, match="no longer hold the 4 samples"):
+        run_study(small_config(corpus, tmp_path / "out", unique_samples=(1,)), echo=lambda line: None,
+                  progress=False, force_new_data=True)
+    assert not (tmp_path / "out" / "superseded").exists()
+    with Store(tmp_path / "out") as store:
+        assert len(store.records()) == 1
+
+
 def test_a_growing_grid_is_not_a_data_change(corpus, tmp_path):
     quiet(small_config(corpus, tmp_path / "out", unique_samples=(1,)))
     assert quiet(small_config(corpus, tmp_path / "out", unique_samples=(1, 4))).trained == 1

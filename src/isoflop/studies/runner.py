@@ -172,10 +172,14 @@ def _check_data_identity(store: Store, study_key: str, data: PreparedData, confi
             f"fingerprint {first.data_fingerprint}, now {now}); use a new --output, or pass --force-new-data to start "
             "this folder over on the new data (the old results are kept under superseded/)"
         )
+    if data is None:
+        # Refuse before anything moves: a study that cannot even prepare its data must leave the folder as it was.
+        raise UsageError(
+            f"the training data no longer hold the {needed} samples the stored runs used; use a new --output for the "
+            "new data, or restore the old data"
+        )
     moved = store.supersede()
     echo(f"the data changed under {len(changed)} stored run(s): the old results were moved to {moved}")
-    if data is None:
-        raise UsageError(f"the training data no longer hold the {needed} samples the old runs used; nothing else changed")
     return data
 
 
