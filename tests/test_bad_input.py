@@ -100,7 +100,7 @@ BAD_INPUTS = [
     (("advise", "--flops", "1e20", "--fit", "W/missing.json"), "does not exist"),
     (("advise", "--flops", "1e20", "--fit", "W/notjson.json"), "is not JSON"),
     (("advise", "--flops", "1e20", "--fit", "W/list.json"), "holds no fit"),
-    (("advise", "--flops", "1e20", "--fit", "W/nolaw.json"), "holds no L(N, D) law"),
+    (("advise", "--flops", "1e20", "--fit", "W/nolaw.json"), "holds no fitted law"),
     (("advise", "--flops", "1e20", "--fit", "W/partial.json"), "holds no complete L(N, D) law"),
 ]
 

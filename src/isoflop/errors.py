@@ -9,6 +9,12 @@ class UsageError(Exception):
     """
 
 
+class UnreliableResult(UsageError):
+    """A computation that finished with an answer that must not be trusted (a degenerate fit): exit status 1."""
+
+    exit_code = 1
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an underlying library's message, to quote inside a one-line UsageError."""
     text = str(error).strip()

@@ -1,15 +1,21 @@
-"""Advice from a fitted law: the compute-optimal N, D and epochs for a budget, and its loss."""
+"""Advice from a fit: the compute-optimal N, D and epochs for a budget, and its loss.
+
+Compute becomes (N, D) through the fit's own FLOP count (``fit.flops``), so the advice
+spends the budget as the runs it was fitted on were counted.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from .chinchilla import ChinchillaLaw
 from .constrained import effective_data
+from .flops import FlopCount
 
-# Model sizes searched around the unconstrained optimum when unique data is capped.
+# Model sizes searched around the 6N closed-form optimum when there is no closed form.
 SEARCH_SPAN = 1e4
 SEARCH_POINTS = 2001
 
@@ -20,44 +26,91 @@ class Advice:
     parameters: float
     tokens: float
     epochs: float | None
-    loss: float
-    loss_interval: tuple[float, float]
+    loss: float | None
+    loss_interval: tuple[float, float] | None
+    method: str
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
-            "C": self.flops, "N": self.parameters, "D": self.tokens, "epochs": self.epochs,
-            "loss": self.loss, "loss_interval": list(self.loss_interval), "notes": self.notes,
+            "C": self.flops, "N": self.parameters, "D": self.tokens, "epochs": self.epochs, "loss": self.loss,
+            "loss_interval": list(self.loss_interval) if self.loss_interval else None, "method": self.method,
+            "notes": self.notes,
         }
+
+
+def compute_optimal(law: ChinchillaLaw, flops: float, count: FlopCount, unique_tokens: float | None = None,
+                    r_star: float | None = None) -> tuple[float, float, float, str]:
+    """(N*, D*, effective D*, how it was found) minimising L(N, D) subject to C = count.flops(N, D)."""
+    n_closed, d_closed = (float(v) for v in law.optimal(flops))
+    if count.convention == "6N" and unique_tokens is None:
+        return n_closed, d_closed, d_closed, "closed form (Hoffmann et al. eq. 4, C = 6ND)"
+
+    def effective(tokens):
+        if unique_tokens is None:
+            return tokens
+        if r_star is not None:
+            return effective_data(tokens, unique_tokens, r_star)
+        return np.minimum(tokens, unique_tokens)
+
+    def loss_at(log_n):
+        n = np.exp(log_n)
+        return law.loss(n, effective(count.tokens(flops, n)))
+
+    logs = np.log(n_closed) + np.linspace(-np.log(SEARCH_SPAN), np.log(SEARCH_SPAN), SEARCH_POINTS)
+    best = int(np.argmin(loss_at(logs)))
+    low, high = logs[max(best - 1, 0)], logs[min(best + 1, len(logs) - 1)]
+    refined = minimize_scalar(loss_at, bounds=(low, high), method="bounded", options={"xatol": 1e-10})
+    n_opt = float(np.exp(refined.x))
+    d_opt = float(count.tokens(flops, n_opt))
+    return n_opt, d_opt, float(effective(d_opt)), "search over N (bounded, 1e-10 in ln N) under " + count.description
 
 
 def advise(
     law: ChinchillaLaw,
     flops: float,
+    count: FlopCount,
     unique_tokens: float | None = None,
     r_star: float | None = None,
     fitted_range: dict[str, list[float]] | None = None,
-    flops_per_param_token: float = 6.0,
 ) -> Advice:
-    n_opt, d_opt = (float(v) for v in law.optimal(flops, flops_per_param_token))
+    n_opt, d_opt, d_effective, method = compute_optimal(law, flops, count, unique_tokens, r_star)
     notes: list[str] = []
     epochs = None
-    d_effective = d_opt
     if unique_tokens is not None:
-        sizes = n_opt * np.geomspace(1 / SEARCH_SPAN, SEARCH_SPAN, SEARCH_POINTS)
-        tokens = flops / (flops_per_param_token * sizes)
-        if r_star is not None:
-            effective = effective_data(tokens, unique_tokens, r_star)
-        else:
-            effective = np.where(tokens > unique_tokens, unique_tokens, tokens)
+        epochs = d_opt / unique_tokens
+        if r_star is None:
             notes.append(
                 "no data-constrained fit: repeated tokens are counted as worthless (a pessimistic prediction); "
                 "fit runs that repeat data to value them"
             )
-        best = int(np.argmin(law.loss(sizes, effective)))
-        n_opt, d_opt, d_effective = float(sizes[best]), float(tokens[best]), float(effective[best])
-        epochs = d_opt / unique_tokens
-    loss = float(law.loss(n_opt, d_effective))
+    notes += _extrapolation_notes(n_opt, d_opt, flops, fitted_range)
+    interval = law.loss_interval(n_opt, d_effective) if law.samples else None
+    return Advice(flops, n_opt, d_opt, epochs, float(law.loss(n_opt, d_effective)), interval, method, notes)
+
+
+def advise_allocation(fit: dict, flops: float, count: FlopCount, fitted_range: dict | None = None) -> Advice:
+    """From an approach-1/2 fit: N* = k·C^a, D* = the tokens C buys for N*, loss on the frontier L*(C) if fitted."""
+    n_law = fit["N_opt"]
+    n_opt = float(n_law["coefficient"] * flops ** n_law["exponent"])
+    d_opt = float(count.tokens(flops, n_opt))
+    frontier = fit.get("frontier")
+    loss = interval = None
+    notes = _extrapolation_notes(n_opt, d_opt, flops, fitted_range)
+    trained = [m for m in fit.get("minima", []) if abs(m["C"] / flops - 1) < 1e-9]
+    if frontier:
+        loss = float(frontier["E"] + frontier["A"] * flops ** -frontier["gamma"])
+    elif trained:
+        loss = float(trained[0]["loss"])
+        notes.append("loss: the minimum of this budget's fitted parabola (a budget the runs trained; there is no frontier L*(C))")
+    else:
+        notes.append("no loss: the fit has no frontier L*(C) (it needs at least 3 budgets with a minimum)")
+    method = f"approach {fit['approach']}: N*(C) = {n_law['coefficient']:.3g}·C^{n_law['exponent']:.3f}, D* = C / FLOPs per token"
+    return Advice(flops, n_opt, d_opt, None, loss, interval, method, notes)
+
+
+def _extrapolation_notes(n_opt, d_opt, flops, fitted_range) -> list[str]:
+    notes = []
     for name, value in (("N", n_opt), ("D", d_opt), ("C", flops)):
         low, high = (fitted_range or {}).get(name, (None, None))
         if low is not None and not low <= value <= high:
@@ -65,4 +118,4 @@ def advise(
                 f"{name} = {value:.3g} lies outside the range the law was fitted on ({low:.3g} to {high:.3g}): "
                 "this is an extrapolation"
             )
-    return Advice(flops, n_opt, d_opt, epochs, loss, law.loss_interval(n_opt, d_effective), notes)
+    return notes

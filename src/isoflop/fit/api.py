@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from .chinchilla import fit_chinchilla
+from .checks import allocation_problems, chinchilla_problems, frontier_problems, unreliable_line
+from .chinchilla import DEFAULT_GRID, fit_chinchilla
 from .constrained import fit_constrained
 from .isoflop_profiles import approach1, approach2, fit_frontier
 from .table import FitTable
@@ -27,15 +28,22 @@ def fitted_range(table: FitTable) -> dict[str, list[float]]:
 def run_fit(table: FitTable, approach: int, bootstrap: int = 100, grid=None) -> dict[str, Any]:
     if approach not in APPROACHES:
         raise UsageError(f"unknown approach {approach}; choose 1, 2 or 3")
-    result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table)}
+    result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table),
+                              "flops": table.flop_count.as_dict()}
+    problems: list[str] = []
     if approach == 1:
-        result.update(approach1(table.N, table.D, table.loss, table.C).as_dict())
-    elif approach == 2:
-        allocation = approach2(table.N, table.D, table.loss, table.budgets())
+        allocation = approach1(table.N, table.D, table.loss, table.budgets())
         result.update(allocation.as_dict())
+        problems += allocation_problems(allocation)
+    elif approach == 2:
+        allocation = approach2(table.N, table.D, table.loss, table.budgets(), table.budget_count())
+        result.update(allocation.as_dict())
+        problems += allocation_problems(allocation)
         if len(allocation.minima) >= 3:
-            minima = allocation.minima
-            result["frontier"] = fit_frontier([m.flops for m in minima], [m.loss for m in minima]).as_dict()
+            losses = [m.loss for m in allocation.minima]
+            frontier = fit_frontier([m.flops for m in allocation.minima], losses)
+            result["frontier"] = frontier.as_dict()
+            problems += frontier_problems(frontier, losses)
     else:
         repeats = table.U is not None and bool((table.D > table.U * (1 + 1e-9)).any())
         fresh = np.ones(len(table.N), dtype=bool) if not repeats else table.D <= table.U * (1 + 1e-9)
@@ -44,9 +52,11 @@ def run_fit(table: FitTable, approach: int, bootstrap: int = 100, grid=None) -> 
         law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
                              grid=grid, bootstrap=bootstrap)
         result["law"] = law.as_dict()
+        problems += chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid or DEFAULT_GRID)
         if repeats:
             result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=grid,
                                                     bootstrap=max(10, bootstrap // 2)).as_dict()
+    result["problems"] = problems
     return result
 
 
@@ -56,8 +66,12 @@ def _groups(table: FitTable, keep) -> np.ndarray | None:
 
 def describe(result: dict[str, Any]) -> str:
     """The fit in a few plain lines."""
-    lines = [f"approach {result['approach']} on {result['points']} points "
-             f"(N {_span(result['range']['N'])}, D {_span(result['range']['D'])}, C {_span(result['range']['C'])})"]
+    lines = []
+    if result.get("problems"):
+        lines.append("UNRELIABLE, shown because of --force: " + unreliable_line("law", result["problems"]))
+    lines.append(f"approach {result['approach']} on {result['points']} points "
+                 f"(N {_span(result['range']['N'])}, D {_span(result['range']['D'])}, C {_span(result['range']['C'])})")
+    lines.append(f"compute counted as {result['flops']['description']}")
     if "law" in result:
         law = result["law"]
         ci = law["intervals"]

@@ -64,10 +64,11 @@ class ChinchillaLaw:
         """D*(C) ∝ C^b with b = α/(α+β)."""
         return self.alpha / (self.alpha + self.beta)
 
-    def optimal(self, flops, flops_per_param_token: float = 6.0):
-        """Compute-optimal N*, D* for budget ``flops`` under C = k·N·D (Hoffmann et al. eq. 4)."""
+    def optimal(self, flops):
+        """Compute-optimal N*, D* for budget ``flops`` under C = 6·N·D (Hoffmann et al. eq. 4); other FLOP
+        counts: ``fit.advice.compute_optimal``."""
         G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
-        scaled = np.asarray(flops, dtype=float) / flops_per_param_token
+        scaled = np.asarray(flops, dtype=float) / 6.0
         n_opt = G * scaled**self.a
         return n_opt, scaled / n_opt
 

@@ -56,10 +56,9 @@ class AllocationFit:
         }
 
 
-def approach2(N, D, loss, C) -> AllocationFit:
-    """Per budget C: parabola of loss vs ln N → N*, L*; D* read off the budget's own line ln D vs ln N.
-
-    Reading D* from the runs (rather than C / 6N*) keeps it right under any FLOP convention."""
+def approach2(N, D, loss, C, count=None) -> AllocationFit:
+    """Per budget C: parabola of loss vs ln N → N*, L*; D* = the tokens C buys for N* under the FLOP
+    ``count`` the budgets follow, or, without one, read off the budget's own line ln D vs ln N."""
     N, D, loss, C = (np.asarray(v, dtype=float) for v in (N, D, loss, C))
     _check_positive(N=N, D=D, loss=loss, C=C)
     minima, skipped = [], []
@@ -78,9 +77,11 @@ def approach2(N, D, loss, C) -> AllocationFit:
             skipped.append(f"{budget:.3g} (the parabola's minimum lies outside the sizes trained)")
             continue
         n_opt = float(np.exp(x_opt))
-        d_line = np.polyfit(x, np.log(D[here]), 1)
-        minima.append(BudgetMinimum(float(budget), n_opt, float(np.exp(np.polyval(d_line, x_opt))),
-                                    float(np.polyval(p, x_opt)), tuple(float(v) for v in p)))
+        if count is not None:
+            d_opt = float(count.tokens(budget, n_opt))
+        else:
+            d_opt = float(np.exp(np.polyval(np.polyfit(x, np.log(D[here]), 1), x_opt)))
+        minima.append(BudgetMinimum(float(budget), n_opt, d_opt, float(np.polyval(p, x_opt)), tuple(float(v) for v in p)))
     if len(minima) < MIN_BUDGETS:
         raise UsageError(
             f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"

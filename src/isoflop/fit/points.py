@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..results.records import RunRecord
+from .flops import knots_to_count
 from .table import FitTable, read_table
 
 
@@ -15,10 +16,12 @@ def table_from_records(runs: list[RunRecord], curves: bool = False) -> FitTable:
     """Completed isoFLOP runs as points: N = non-embedding parameters, D = tokens trained, C = budget.
 
     With ``curves``, every evaluated step is a point (for approach 1's envelope)."""
-    rows = []
+    rows, conventions, knots = [], set(), []
     for run in runs:
         if not run.completed or run.kind != "isoflops":
             continue
+        conventions.add(run.flop_convention)
+        knots.append((run.non_embedding_parameters, run.flops_per_token))
         tokens_per_step = run.tokens / len(run.metrics)
         points = run.evaluated() if curves else [run.evaluated()[-1]]
         for metric in points:
@@ -27,12 +30,15 @@ def table_from_records(runs: list[RunRecord], curves: bool = False) -> FitTable:
             rows.append((run.non_embedding_parameters, tokens, metric.val_loss, flops, run.unique_tokens, run.seed))
     if not rows:
         raise UsageError("the results hold no completed isoflops run to fit")
+    if len(conventions) > 1:
+        raise UsageError(f"the results mix FLOP conventions ({', '.join(sorted(conventions))}); fit runs counted one way")
     N, D, loss, C, U, seed = (np.array(column, dtype=float) for column in zip(*rows))
-    return FitTable(N=N, D=D, loss=loss, C=C, U=U, seed=seed)
+    count = knots_to_count(conventions.pop(), *zip(*knots))
+    return FitTable(N=N, D=D, loss=loss, C=C, U=U, seed=seed, flop_count=count)
 
 
-def fit_table_from(source: str, curves: bool = False) -> FitTable:
-    """A CSV file, or an isoflops results folder."""
+def fit_table_from(source: str, curves: bool = False, convention: str | None = None) -> FitTable:
+    """A CSV file (its FLOPs counted by ``convention``, default 6N), or an isoflops results folder (its own convention)."""
     from ..results.store import Store
 
     path = Path(source)
@@ -44,5 +50,7 @@ def fit_table_from(source: str, curves: bool = False) -> FitTable:
                 f"{source!r} holds a scarcity study (one model at one budget): N–D scaling laws need runs at several "
                 "model sizes and budgets; run isoflop isoflops, or pass a CSV of N, D, loss"
             )
+        if convention is not None:
+            raise UsageError(f"{source!r} is a study folder: its FLOP convention is the study's own; drop --flop-convention")
         return table_from_records(records, curves=curves)
-    return read_table(path)
+    return read_table(path, convention or "6N")

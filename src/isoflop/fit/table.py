@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from .flops import FlopCount, knots_to_count
 
 REQUIRED = ("N", "D", "loss")
 OPTIONAL = ("C", "U", "seed")
@@ -22,16 +23,21 @@ class FitTable:
     C: np.ndarray | None
     U: np.ndarray | None
     seed: np.ndarray | None
+    flop_count: FlopCount = FlopCount("6N")
 
-    def budgets(self, flops_per_param_token: float = 6.0) -> np.ndarray:
-        """The C column, or k·N·D rounded to 3 significant digits so equal budgets group together."""
+    def budgets(self) -> np.ndarray:
+        """The C column, or C counted by the table's convention, rounded to 3 significant digits so equal budgets group."""
         if self.C is not None:
             return self.C
-        raw = flops_per_param_token * self.N * self.D
-        return np.array([float(f"{c:.3g}") for c in raw])
+        return np.array([float(f"{c:.3g}") for c in self.flop_count.flops(self.N, self.D)])
+
+    def budget_count(self) -> FlopCount | None:
+        """The FLOP count that the budgets follow; None for a C column that a 6N assumption may not match."""
+        return self.flop_count if self.C is None or self.flop_count.convention != "6N" else None
 
 
-def read_table(path: str | Path) -> FitTable:
+def read_table(path: str | Path, convention: str = "6N") -> FitTable:
+    """A CSV's points; ``convention`` says how its compute is counted (``table``: from its own C column)."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{str(path)!r} is not a file; pass a CSV with columns {', '.join(REQUIRED)}")
@@ -61,4 +67,10 @@ def read_table(path: str | Path) -> FitTable:
         values = columns[name]
         if values is not None and ((values <= 0).any() or not np.isfinite(values).all()):
             raise UsageError(f"{str(path)!r}: column {name} must be positive and finite in every row")
-    return FitTable(**columns)
+    if convention == "full":
+        raise UsageError("the 'full' FLOP convention needs the models' architectures, which a CSV lacks; "
+                         "use 6N, or 'table' to read FLOPs per token from the file's C column")
+    if convention == "table" and columns["C"] is None:
+        raise UsageError(f"{str(path)!r} has no C column for the 'table' FLOP convention; add one or use 6N")
+    count = knots_to_count(convention, columns["N"], columns["C"] / columns["D"] if convention == "table" else [])
+    return FitTable(**columns, flop_count=count)

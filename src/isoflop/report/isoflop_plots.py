@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fit.advice import compute_optimal
 from .plots import plt, save_figure
 
 PROFILES = "isoflop_profiles"
@@ -18,6 +19,7 @@ def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     colours = plt.cm.plasma(np.linspace(0.1, 0.85, len(np.unique(budgets))))
     minima = {m.flops: m for m in (allocation.minima if allocation else [])}
+    drawn = False
     for budget, colour in zip(np.unique(budgets), colours):
         here = budgets == budget
         axes.scatter(table.N[here], table.loss[here], color=colour, label=f"C={budget:.2g}")
@@ -25,10 +27,12 @@ def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
             x = np.linspace(np.log(table.N[here].min()), np.log(table.N[here].max()), 100)
             axes.plot(np.exp(x), np.polyval(minima[budget].parabola, x), color=colour, alpha=0.7)
             axes.scatter([minima[budget].n_opt], [minima[budget].loss], color=colour, marker="*", s=180, edgecolor="k")
+            drawn = True
     axes.set_xscale("log")
     axes.set_xlabel("non-embedding parameters N (log)")
     axes.set_ylabel("final validation loss (nats/token)")
-    axes.set_title("isoFLOP profiles: parabolas in log N, ★ = compute-optimal", fontsize=9)
+    axes.set_title("isoFLOP profiles" + (": parabolas in log N, ★ = compute-optimal" if drawn else " (no parabola fitted)"),
+                   fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     return save_figure(figure, folder / PROFILES)
@@ -78,10 +82,12 @@ def plot_contours(law, table, folder: Path) -> Path:
     grid_n, grid_d = np.meshgrid(n, d)
     contour = axes.contourf(grid_n, grid_d, law.loss(grid_n, grid_d), levels=20, cmap="viridis")
     figure.colorbar(contour, label="predicted loss")
-    flops = np.geomspace(6 * n.min() * d.min(), 6 * n.max() * d.max(), 50)
-    n_opt, d_opt = law.optimal(flops)
+    count = table.flop_count
+    flops = np.geomspace(count.flops(n.min(), d.min()), count.flops(n.max(), d.max()), 50)
+    path = np.array([compute_optimal(law, c, count)[:2] for c in flops])
+    n_opt, d_opt = path[:, 0], path[:, 1]
     inside = (n_opt >= n.min()) & (n_opt <= n.max()) & (d_opt >= d.min()) & (d_opt <= d.max())
-    axes.plot(n_opt[inside], d_opt[inside], color="w", lw=2, label="efficient frontier (C = 6ND)")
+    axes.plot(n_opt[inside], d_opt[inside], color="w", lw=2, label=f"compute-optimal (N*, D*), {count.convention} FLOPs")
     axes.scatter(table.N, table.D, color="r", s=12, label="runs")
     axes.set_xscale("log")
     axes.set_yscale("log")

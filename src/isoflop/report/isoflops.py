@@ -10,7 +10,8 @@ import numpy as np
 from ..config.studies import IsoflopsConfig
 from ..errors import UsageError
 from ..fit.api import fitted_range
-from ..fit.chinchilla import fit_chinchilla
+from ..fit.checks import allocation_problems, chinchilla_problems, frontier_problems, unreliable_line
+from ..fit.chinchilla import DEFAULT_GRID, fit_chinchilla
 from ..fit.isoflop_profiles import approach2, fit_frontier
 from ..fit.points import table_from_records
 from ..results.records import RunRecord
@@ -45,7 +46,7 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
     figures: list[Figure] = []
     sections: list[Section] = []
     try:
-        allocation = approach2(table.N, table.D, table.loss, budgets)
+        allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
     except UsageError as error:
         allocation = None
         answer.append(f"Approach 2: no fit ({error}).")
@@ -56,18 +57,32 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
             answer.append(f"C = {m.flops:.3g} FLOPs: compute-optimal N* = {m.n_opt:,.0f} non-embedding parameters, "
                           f"D* = {m.d_opt:,.0f} tokens ({m.d_opt / m.n_opt:.1f} tokens per parameter), loss {m.loss:.4f}")
         n_law, d_law = allocation.n_law, allocation.d_law
-        answer.append(f"N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)}, D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} "
-                      "(Hoffmann et al. found about 0.5 and 0.5)")
+        problems = allocation_problems(allocation)
+        if problems:
+            answer.append(_unreliable("N*(C), D*(C) power law", problems, 2))
+        else:
+            answer.append(f"N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)}, D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} "
+                          "(Hoffmann et al. found about 0.5 and 0.5)")
+            figures.append(Figure(plot_allocation(allocation, folder), "compute-optimal N* and D* vs C"))
         answer += [f"No compute-optimal size for C = {reason}." for reason in allocation.skipped]
-        figures.append(Figure(plot_allocation(allocation, folder), "compute-optimal N* and D* vs C"))
         if len(allocation.minima) >= 3:
-            frontier = fit_frontier([m.flops for m in allocation.minima], [m.loss for m in allocation.minima])
-            answer.append(f"Loss frontier: L*(C) = {frontier.E:.3f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
-            figures.append(Figure(plot_frontier(allocation, frontier, folder), "the loss frontier L*(C)"))
+            losses = [m.loss for m in allocation.minima]
+            frontier = fit_frontier([m.flops for m in allocation.minima], losses)
+            problems = frontier_problems(frontier, losses)
+            if problems:
+                answer.append(_unreliable("loss frontier L*(C)", problems, 2))
+            else:
+                answer.append(f"Loss frontier: L*(C) = {frontier.E:.3f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
+                figures.append(Figure(plot_frontier(allocation, frontier, folder), "the loss frontier L*(C)"))
     try:
         law = fit_chinchilla(table.N, table.D, table.loss, groups=table.seed, bootstrap=config.fit.fit_bootstrap)
-        sections.append(Section("Approach 3: L(N, D) = E + A/N^α + B/D^β", [Paragraph(_law_line(law, table))]))
-        figures.append(Figure(plot_contours(law, table, folder), "predicted loss contours and the efficient frontier"))
+        problems = chinchilla_problems(law, table.N, table.D, table.loss, DEFAULT_GRID)
+        if problems:
+            line = _unreliable("L(N, D) law", problems, 3)
+        else:
+            line = _law_line(law, table)
+            figures.append(Figure(plot_contours(law, table, folder), "predicted loss contours and the compute-optimal path"))
+        sections.append(Section("Approach 3: L(N, D) = E + A/N^α + B/D^β", [Paragraph(line)]))
     except UsageError as error:
         sections.append(Section("Approach 3", [Paragraph(f"No fit ({error}).")]))
     sections.append(Section("Plots", figures))
@@ -84,6 +99,12 @@ def _law_line(law, table) -> str:
     return (f"E = {law.E:.3f}{interval('E')}, A = {law.A:.3g}, B = {law.B:.3g}, α = {law.alpha:.3f}{interval('alpha')}, "
             f"β = {law.beta:.3f}{interval('beta')}; N* ∝ C^{law.a:.3f}, D* ∝ C^{law.b:.3f} "
             f"(fitted on N {span[0]:.3g}–{span[1]:.3g}).")
+
+
+def _unreliable(what: str, problems: list[str], approach: int) -> str:
+    line = unreliable_line(what, problems)
+    return (line[0].upper() + line[1:]
+            + f". `isoflop fit FOLDER --approach {approach} --force` shows the fitted numbers, marked.")
 
 
 def _runs_table(runs: list[RunRecord]) -> Table:

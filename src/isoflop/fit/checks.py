@@ -1,0 +1,71 @@
+"""Is a fitted law an answer? The signs of a degenerate fit, in plain words.
+
+An optimiser always returns numbers. A law whose irreducible loss sits on the bound of
+the search (E ≈ 0), whose exponents are zero, negative or beyond the grid of starts, or
+whose bootstrap intervals span orders of magnitude, describes the noise of the points,
+not a scaling law; it must not be printed as a result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# E below this share of the lowest loss is the search's lower bound, not an estimate.
+E_FLOOR_SHARE = 1e-3
+# A coefficient whose interval spans more than this factor is not determined by the points.
+MAX_SPAN = 1e3
+MIN_EXPONENT = 1e-3
+WHAT_WOULD_FIX_IT = ("train at least 3 model sizes on each side of each budget's minimum, over budgets spanning 10× "
+                     "or more, so that the loss falls with both N and D")
+
+
+def chinchilla_problems(law, N, D, losses, grid) -> list[str]:
+    """Reasons not to trust an approach-3 law L = E + A/N^α + B/D^β fitted on points (N, D, loss); empty when none."""
+    problems = []
+    floor = E_FLOOR_SHARE * float(np.min(losses))
+    for symbol, term in (("N", law.A / np.min(N) ** law.alpha), ("D", law.B / np.min(D) ** law.beta)):
+        if term < floor:
+            problems.append(f"the {symbol} term is at most {term:.3g} over the points: loss does not fall with {symbol}")
+    if law.E < floor:
+        problems.append(f"E ≈ 0 (E = {law.E:.3g}): the irreducible loss sits on the bound of the search")
+    for name, symbol in (("alpha", "α"), ("beta", "β")):
+        value, top = getattr(law, name), float(np.max(grid[name]))
+        if value <= MIN_EXPONENT:
+            problems.append(f"{symbol} = {value:.3g}: loss does not fall with {'N' if name == 'alpha' else 'D'}")
+        elif value > top:
+            problems.append(f"{symbol} = {value:.3g} lies beyond the grid of starts (up to {top:g})")
+    for name in ("E", "A", "B"):
+        low, high = law.intervals.get(name, (None, None))
+        if low is not None and (low <= 0 or high / low > MAX_SPAN):
+            problems.append(f"{name}'s 95% interval [{low:.3g}, {high:.3g}] spans {_orders(low, high)}")
+    return problems
+
+
+def allocation_problems(allocation) -> list[str]:
+    """Reasons not to trust N*(C) ∝ C^a and D*(C) ∝ C^b (approaches 1 and 2)."""
+    problems = []
+    for symbol, law in (("N*", allocation.n_law), ("D*", allocation.d_law)):
+        if law.exponent <= 0:
+            problems.append(f"{symbol} ∝ C^{law.exponent:.3f}: a negative exponent (the compute-optimal "
+                            f"{'model shrinks' if symbol == 'N*' else 'data shrinks'} as compute grows)")
+    return problems
+
+
+def frontier_problems(frontier, losses) -> list[str]:
+    """Reasons not to trust L*(C) = E + A·C^−γ."""
+    problems = []
+    if frontier.gamma <= MIN_EXPONENT:
+        problems.append(f"γ = {frontier.gamma:.3g}: the optimal loss does not fall with compute")
+    if frontier.E < E_FLOOR_SHARE * float(np.min(losses)) or frontier.E > (1 - E_FLOOR_SHARE) * float(np.min(losses)):
+        problems.append(f"E = {frontier.E:.3g} sits on a bound of the search (0 or the lowest loss)")
+    return problems
+
+
+def unreliable_line(what: str, problems: list[str]) -> str:
+    return f"no reliable {what} from these points ({'; '.join(problems)}); {WHAT_WOULD_FIX_IT}"
+
+
+def _orders(low: float, high: float) -> str:
+    if low <= 0:
+        return "zero"
+    return f"{np.log10(high / low):.0f} orders of magnitude"
