@@ -27,3 +27,22 @@ def test_worker_processes_give_the_runs_of_the_in_process_executor(corpus, tmp_p
     for key in ours:
         assert [a for pair in ours[key] for a in pair if a is not None] == pytest.approx(
             [b for pair in theirs[key] for b in pair if b is not None], abs=1e-5)
+
+
+def test_the_ray_executor_without_ray_installed_is_one_clear_line(monkeypatch):
+    import sys
+
+    from isoflop import UsageError
+    from isoflop.execution.ray_cluster import _import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(UsageError, match=r"pip install 'isoflop\[ray\]'"):
+        _import_ray()
+
+
+def test_nothing_imports_ray_unless_asked():
+    import subprocess
+    import sys
+
+    code = "import sys, isoflop.cli, isoflop.execution.base; print('ray' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -52,6 +52,18 @@ def test_new_databases_carry_the_schema_version(tmp_path):
     assert sqlite3.connect(tmp_path / "results.sqlite").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_schema_1_folder_gains_attempts_and_keeps_its_runs(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("s", "scarcity", {"study": "scarcity"})
+        store.save(record(attempts=2))
+    with sqlite3.connect(tmp_path / "results.sqlite") as connection:  # as isoflop wrote it before attempts
+        connection.execute("ALTER TABLE runs DROP COLUMN attempts")
+        connection.execute("PRAGMA user_version = 1")
+    with Store(tmp_path) as store:
+        assert store.notes == ["migrated results from schema 1 to 2: runs record their attempts"]
+        assert store.completed_keys() == {"k1"} and store.records()[0].attempts == 1
+
+
 def test_a_different_study_in_the_folder_is_refused_with_the_changes(tmp_path):
     with Store(tmp_path) as store:
         store.ensure_study("a", "scarcity", {"learning_rate": 1e-3})

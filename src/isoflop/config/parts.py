@@ -128,13 +128,29 @@ EngineConfig = _engine_part()
 
 
 class ExecutionConfig(Part):
-    executor: Literal["inprocess", "processes"] = Field(
-        "inprocess", description="where packs of runs are trained: inprocess (this process) or processes (worker "
-        "processes, single-threaded)", json_schema_extra=NOT_IDENTITY,
+    executor: Literal["inprocess", "processes", "ray"] = Field(
+        "inprocess", description="where packs of runs are trained: inprocess (this process), processes (worker "
+        "processes, single-threaded) or ray (tasks on a Ray cluster; pip install 'isoflop[ray]')",
+        json_schema_extra=NOT_IDENTITY,
     )
     workers: int | None = Field(
-        None, gt=0, description="worker processes of the processes executor (default: one per CPU core)",
+        None, gt=0, description="worker processes of the processes executor (default: one per CPU core); with ray, "
+        "the most packs running at once (default: as many as the cluster's resources allow)",
         json_schema_extra=NOT_IDENTITY,
+    )
+    ray_address: str | None = Field(
+        None, description="the Ray cluster to use: auto (the one this node belongs to) or ray://HOST:PORT; "
+        "default: start a local Ray instance sized to this machine", json_schema_extra=NOT_IDENTITY,
+    )
+    ray_cpus_per_pack: float = Field(1.0, gt=0, description="CPUs each Ray task (one pack) requests",
+                                     json_schema_extra=NOT_IDENTITY)
+    ray_gpus_per_pack: float | None = Field(
+        None, ge=0, description="GPUs each Ray task requests (default: 1 when the cluster has GPUs, else 0)",
+        json_schema_extra=NOT_IDENTITY,
+    )
+    ray_max_attempts: int = Field(
+        3, gt=0, description="times a pack is started before its worker's death stops the study (a run that fails "
+        "on its own, e.g. NaN, is never retried)", json_schema_extra=NOT_IDENTITY,
     )
 
 

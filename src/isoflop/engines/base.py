@@ -72,6 +72,7 @@ class RunResult:
     status: str  # "completed" or "failed"
     wall_seconds: float
     pack_runs: int = 1
+    attempts: int = 1  # set by an executor that restarted the pack after its worker died
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)

@@ -13,7 +13,8 @@ from typing import Protocol
 from ..data.prepare import PreparedData
 from ..engines.base import Engine, Pack, RunResult, StepCallback
 
-EXECUTORS = {"inprocess": "isoflop.execution.inprocess", "processes": "isoflop.execution.processes"}
+EXECUTORS = {"inprocess": "isoflop.execution.inprocess", "processes": "isoflop.execution.processes",
+             "ray": "isoflop.execution.ray_cluster"}
 
 
 class Executor(Protocol):
@@ -27,4 +28,6 @@ class Executor(Protocol):
 def load_executor(config) -> Executor:
     """The executor an ``ExecutionConfig`` names."""
     executor = importlib.import_module(EXECUTORS[config.executor]).EXECUTOR
-    return executor(config.workers) if config.executor == "processes" else executor()
+    if config.executor == "processes":
+        return executor(config.workers)
+    return executor(config) if config.executor == "ray" else executor()

@@ -4,7 +4,8 @@ The version lives in ``PRAGMA user_version``. Version 0 is isoflop 0.1's databas
 version set): one wide ``runs`` table, run keys derived from a flat config that lacked
 the optimizer settings it trained with. Version 1 adds the study kind, the run's label and
 grid point, the FLOP convention and pack size, and re-keys runs with the settings v0 used
-implicitly, so that re-running the same command skips them.
+implicitly, so that re-running the same command skips them. Version 2 adds each run's
+``attempts`` (1 for every earlier run).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlite3
 
 from ..keys import stable_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # What isoflop 0.1 trained with without recording it (its engines' constants and defaults).
 V0_IMPLICIT = {
@@ -53,6 +54,11 @@ def migrate(connection: sqlite3.Connection) -> list[str]:
         with connection:
             count = _v0_to_v1(connection)
         done.append(f"migrated results from schema 0 (isoflop 0.1) to 1: {count} run(s) re-keyed")
+    if version(connection) == 1:
+        with connection:
+            connection.execute("ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+            connection.execute("PRAGMA user_version = 2")
+        done.append("migrated results from schema 1 to 2: runs record their attempts")
     if version(connection) > SCHEMA_VERSION:
         raise RuntimeError(f"schema {version(connection)} is newer than this isoflop ({SCHEMA_VERSION})")
     return done
@@ -90,5 +96,5 @@ def _v0_to_v1(connection: sqlite3.Connection) -> int:
             )
             connection.execute("UPDATE metrics SET run_key = ? WHERE run_key = ?", (new_key, run_key))
             rekeyed += 1
-    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    connection.execute("PRAGMA user_version = 1")
     return rekeyed

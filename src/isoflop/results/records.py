@@ -55,6 +55,7 @@ class RunRecord:
     config: dict[str, Any]
     versions: dict[str, str]
     finished: str = ""
+    attempts: int = 1  # how many times its pack was started (more than 1 after a worker died)
     metrics: tuple[StepMetric, ...] = field(default_factory=tuple)
 
     @property

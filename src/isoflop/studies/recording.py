@@ -43,6 +43,7 @@ def make_record(
         flop_convention=planned.flop_convention,
         wall_seconds=result.wall_seconds,
         pack_runs=result.pack_runs,
+        attempts=result.attempts,
         model=planned.model_name,
         parameters=planned.facts.parameters.total,
         non_embedding_parameters=planned.facts.parameters.non_embedding,
