@@ -78,7 +78,7 @@ def test_quiet_is_quiet_even_when_loading_a_checkpoint(capfd, tmp_path, pretrain
 
     capfd.readouterr()
     main(["scarcity", "--model", str(pretrained_folder), "--budget-passes", "2", "--unique-samples", "1",
-          "--eval-samples", "1", "--quiet", "--output", str(tmp_path / "out")])
+          "--eval-samples", "1", "--quiet", "--engine", "reference", "--output", str(tmp_path / "out")])
     captured = capfd.readouterr()
     assert captured.err == ""
     assert captured.out.startswith("1 run(s) trained (1 completed, 0 failed), 0 already done; engine: reference")

@@ -54,7 +54,7 @@ def test_identity_leaves_out_the_grid_and_what_cannot_change_numbers():
     identity = build_config(overrides={"seeds": (1, 2), "output": "x", "save_models": True, "pack_size": 3}).identity()
     for name in ("seeds", "unique_samples", "output", "save_models", "pack_size", "executor"):
         assert name not in identity
-    assert identity["study"] == "scarcity" and identity["weight_decay"] == 0.0 and identity["engine"] == "reference"
+    assert identity["study"] == "scarcity" and identity["weight_decay"] == 0.0 and identity["engine"] == "auto"
 
 
 def test_duplicate_seeds_are_one_seed():

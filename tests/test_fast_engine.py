@@ -57,3 +57,38 @@ def test_dropout_is_a_function_of_the_run_seed_alone(gpt2_tokenizer):
 def test_nan_loss_fails_the_run_with_the_step(gpt2_tokenizer):
     results, _ = train(engine("fast"), runs(10, learning_rate=1e30), make_data(gpt2_tokenizer))
     assert all(r.status == "failed" and "at step" in r.error for r in results.values())
+
+
+def test_the_c_kernel_and_the_pytorch_fallback_give_the_same_loss_and_gradients(monkeypatch):
+    from isoflop.training import head_loss, kernels
+
+    assert kernels.load() is not None, "the CI machine has a C compiler: the kernel must build and pass its check"
+    generator = torch.Generator().manual_seed(3)
+    hidden = torch.randn(37, 24, generator=generator)
+    weight = torch.randn(3001, 24, generator=generator) * 0.3  # several chunks, odd widths: vector tails
+    labels = torch.randint(0, 3001, (37,), generator=generator)
+    labels[::5] = head_loss.IGNORE_INDEX
+
+    def loss_and_gradients():
+        h, w = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+        loss = head_loss.head_cross_entropy(h, w, labels)
+        loss.backward()
+        return loss.item(), h.grad, w.grad, head_loss.head_cross_entropy_eval(hidden, weight, labels)
+
+    fused = loss_and_gradients()
+    monkeypatch.setattr(kernels, "load", lambda: None)
+    plain = loss_and_gradients()
+    assert fused[0] == pytest.approx(plain[0], rel=1e-6) and fused[3] == pytest.approx(plain[3], rel=1e-6)
+    torch.testing.assert_close(fused[1], plain[1], rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(fused[2], plain[2], rtol=1e-5, atol=1e-8)
+
+
+def test_without_a_working_compiler_the_head_falls_back_to_pytorch(monkeypatch, tmp_path):
+    from isoflop.training import kernels
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CC", "false")  # a compiler that always fails
+    monkeypatch.setattr(kernels.shutil, "which", lambda name: "/bin/false" if name == "false" else None)
+    assert kernels.load.__wrapped__() is None
+    monkeypatch.setenv("ISOFLOP_HEAD_KERNEL", "pytorch")
+    assert kernels.load.__wrapped__() is None

@@ -47,7 +47,7 @@ def test_plan_is_one_run_per_d_and_seed_with_stable_keys(corpus, tmp_path):
 
 def test_study_writes_runs_plots_summary_and_html(corpus, tmp_path):
     outcome = quiet(small_config(corpus, tmp_path / "out", seeds=(1, 2)))
-    assert (outcome.trained, outcome.skipped, outcome.failed, outcome.engine) == (6, 0, [], "reference")
+    assert (outcome.trained, outcome.skipped, outcome.failed, outcome.engine) == (6, 0, [], "fast")  # auto, on a CPU
     names = {path.name for path in outcome.files}
     assert names == {"summary.md", "report.html", "loss_vs_unique_samples.png", "validation_curves.png"}
     assert all(path.exists() for path in outcome.files) and (tmp_path / "out" / "validation_curves.svg").exists()
@@ -57,7 +57,8 @@ def test_study_writes_runs_plots_summary_and_html(corpus, tmp_path):
     record = records[0]
     assert record.config["unique_samples"] == record.unique_samples and record.grid == {"unique_samples": 1}
     assert "torch" in record.versions and record.data_fingerprint
-    assert (record.epochs, record.engine, record.precision, record.flop_convention, record.pack_runs) == (4.0, "reference", "fp32", "full", 1)
+    assert (record.epochs, record.engine, record.precision, record.flop_convention, record.pack_runs) == (4.0, "fast", "fp32", "full", 1)
+    assert record.versions["head_kernel"].startswith("C (")  # which head-loss kernel computed the numbers
     assert record.train_flops == pytest.approx(record.flops_per_token * 4 * 16)
     assert len({r.key for r in records}) == 6
     summary = (tmp_path / "out" / "summary.md").read_text()
@@ -66,7 +67,7 @@ def test_study_writes_runs_plots_summary_and_html(corpus, tmp_path):
 
 
 def test_interrupted_study_resumes_with_only_the_missing_runs(corpus, tmp_path, monkeypatch):
-    config = small_config(corpus, tmp_path / "out")
+    config = small_config(corpus, tmp_path / "out", engine="reference")
     monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: InterruptedEngine(config))
     with pytest.raises(KeyboardInterrupt):
         quiet(config)

@@ -82,7 +82,9 @@ def test_an_isoflop_0_1_scarcity_folder_is_migrated_and_its_runs_are_not_retrain
     folder.mkdir()
     shutil.copy(FIXTURES / "v0-scarcity.sqlite", folder / "results.sqlite")
     notes = []
-    config = build_config(overrides={"budget_passes": 2, "unique_samples": (1, 2), "eval_samples": 1, "output": str(folder)})
+    # isoflop 0.1 trained with the reference engine (today's default is auto): name it to continue its runs.
+    config = build_config(overrides={"budget_passes": 2, "unique_samples": (1, 2), "eval_samples": 1, "output": str(folder),
+                                     "engine": "reference"})
     outcome = run_study(config, echo=notes.append, progress=False)
     assert (outcome.trained, outcome.skipped) == (0, 2)
     assert any("migrated results from schema 0" in note for note in notes)
@@ -97,6 +99,7 @@ def test_an_isoflop_0_1_isoflops_folder_is_rekeyed_to_the_plan(tmp_path):
     shutil.copy(FIXTURES / "v0-isoflops.sqlite", tmp_path / "results.sqlite")
     config = build_config(kind="isoflops", overrides=dict(
         budgets=(3e9,), model_sizes=("25k", "50k"), seq_len=32, batch_size=4, eval_samples=4, evals_per_run=3, min_steps=5,
+        engine="reference",
     ))
     planned = plan(config, 257, lambda spec: scratch_facts(LADDER[spec.split(":")[1]], 257))
     with Store(tmp_path) as store:

@@ -103,7 +103,7 @@ def _engine_part() -> type[Part]:
 
 class _EngineChoice(Part):
     engine: str = Field(
-        "reference",
+        AUTO,
         description=f"{AUTO} (the fastest engine that supports the study), "
         + ", ".join(f"{e.name} ({e.summary})" for e in ENGINES),
     )
@@ -128,9 +128,10 @@ EngineConfig = _engine_part()
 
 
 class ExecutionConfig(Part):
-    executor: Literal["inprocess", "processes", "ray"] = Field(
-        "inprocess", description="where packs of runs are trained: inprocess (this process), processes (worker "
-        "processes, single-threaded) or ray (tasks on a Ray cluster; pip install 'isoflop[ray]')",
+    executor: Literal["auto", "inprocess", "processes", "ray"] = Field(
+        "auto", description="where packs of runs are trained: inprocess (this process), processes (worker "
+        "processes, single-threaded), ray (tasks on a Ray cluster; pip install 'isoflop[ray]'), or auto "
+        "(processes for the fast engine when there are several packs and cores, else inprocess)",
         json_schema_extra=NOT_IDENTITY,
     )
     workers: int | None = Field(

@@ -2,15 +2,16 @@
 
 What a small GPT-2 spends its time on is the tied LM head over a large vocabulary,
 mostly in the evaluation after every step. This engine computes the head and its
-cross-entropy in row chunks outside autograd (``training.head_loss``), so the logits
-never exist whole and are never kept for backward; the transformer blocks run through
+cross-entropy in vocabulary chunks outside autograd (``training.head_loss``, with a small C
+kernel for the log-sum-exp and softmax), so the logits never exist whole and are never
+kept for backward; the transformer blocks run through
 Hugging Face's own GPT-2 code. Everything else is the Trainer's recipe, stated from the
 run's optimizer config: AdamW (fused) on the Trainer's parameter groups, global-norm
 clipping, warmup then linear or cosine decay, evaluation at the run's steps.
 
 Dropout draws come from a generator seeded by the run's seed, so a run's numbers depend
 on nothing else; with dropout 0 they equal the reference engine's to 1e-4 per step.
-Parallelism comes from the executor (one single-thread worker process per core).
+It trains single-threaded; parallelism comes from the executor (one worker process per core).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from ..data.order import sample_order
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
+from ..training import kernels
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
 from ..training.schedule import lr_factor
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite, not_gpt2
@@ -42,12 +44,22 @@ class FastEngine:
             return "the fast engine trains in fp32 on the CPU; use the batched engine for bf16 on a GPU"
         return not_gpt2(self.name, runs, data)
 
+    def provenance(self) -> dict[str, str]:
+        return {"head_kernel": kernels.describe()}
+
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
         return 1  # one run per pack: each is written as soon as it ends; processes give the parallelism
 
     def train(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
-        for run in pack.runs:
-            yield self._train_one(pack, run, data, on_step)
+        # One thread wherever it runs (this process, a worker, a Ray task): reductions in the same order, so the
+        # same numbers on every executor; parallelism comes from running packs side by side.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for run in pack.runs:
+                yield self._train_one(pack, run, data, on_step)
+        finally:
+            torch.set_num_threads(threads)
 
     def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback) -> RunResult:
         started = time.perf_counter()

@@ -7,6 +7,7 @@ as it is final, wherever the pack ran. Executors are named here and imported on 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -25,8 +26,17 @@ class Executor(Protocol):
         ...
 
 
+def resolve(config, engine: Engine, packs: int):
+    """``auto`` made concrete: worker processes pay off for the single-threaded fast engine when several packs can
+    run on several cores; everything else trains in this process."""
+    if config.executor != "auto":
+        return config
+    parallel = engine.name == "fast" and packs > 1 and (config.workers or os.cpu_count() or 1) > 1
+    return config.model_copy(update={"executor": "processes" if parallel else "inprocess"})
+
+
 def load_executor(config) -> Executor:
-    """The executor an ``ExecutionConfig`` names."""
+    """The executor a concrete ``ExecutionConfig`` names."""
     executor = importlib.import_module(EXECUTORS[config.executor]).EXECUTOR
     if config.executor == "processes":
         return executor(config.workers)

@@ -22,7 +22,7 @@ from ..data.prepare import PreparedData, prepare_data
 from ..engines.base import Pack
 from ..engines.registry import select_engine
 from ..errors import UsageError
-from ..execution.base import load_executor
+from ..execution.base import load_executor, resolve
 from ..keys import stable_key
 from ..lock import FolderLock
 from ..provenance import library_versions
@@ -82,7 +82,6 @@ def run_study(
         # The study is the engine that trains it ('auto' picks by machine): keys name that engine.
         config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": engine.name})})
         plan = study.plan(config, vocab_size, facts_of)
-    executor = load_executor(config.execution)
     identity = config.identity()
     study_key = stable_key(identity)
     with FolderLock(folder, wait=wait, echo=echo), Store(folder) as store:
@@ -97,9 +96,10 @@ def run_study(
             echo(f"skipping {skipped} completed run(s) already in {folder}")
         save_to = folder / MODELS_FOLDER if config.save_models else None
         packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER)
+        executor = load_executor(resolve(config.execution, engine, len(packs)))
         failed: list[str] = []
         planned = {run.spec.key: run for run in todo}
-        versions = library_versions()
+        versions = library_versions() | getattr(engine, "provenance", dict)()  # e.g. which kernel the fast engine uses
         with tqdm(total=sum(run.spec.steps for run in todo), unit="step", disable=not progress or not todo,
                   desc=f"{len(todo)} runs ({engine.name})") as bar:
             for result in executor.run(engine, packs, data, bar.update):
