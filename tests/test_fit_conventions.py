@@ -8,7 +8,7 @@ import pytest
 from conftest import run_cli
 from isoflop.budget import flops_per_token
 from isoflop.fit.advice import advise, advise_allocation
-from isoflop.fit.api import run_fit
+from isoflop.fit.api import FitSettings, run_fit
 from isoflop.fit.chinchilla import ChinchillaLaw
 from isoflop.fit.checks import chinchilla_problems
 from isoflop.fit.flops import FlopCount, knots_to_count
@@ -77,7 +77,7 @@ def test_study_fit_and_advice_agree_at_a_trained_budget(tmp_path, capsys):
     count = ladder_count()
     N, D, loss, C = profiles(count)
     table = FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None, flop_count=count)
-    fit = run_fit(table, 2)
+    fit = run_fit(table, FitSettings(approach=2))
     assert fit["problems"] == [] and fit["flops"]["convention"] == "full"
     minimum = next(m for m in fit["minima"] if m["C"] == 3e12)
     advice = advise_allocation(fit, 3e12, FlopCount.from_dict(fit["flops"]))
@@ -118,7 +118,7 @@ def test_a_law_of_points_flat_in_n_is_flagged():
     C = np.tile([1e12, 1e13, 1e14], 7)
     D = C / (6 * N)
     table = FitTable(N=N, D=D, loss=2.0 + 50 / D**0.3 + rng.normal(0, 1e-4, len(N)), C=C, U=None, seed=None)
-    problems = run_fit(table, 3, bootstrap=0, grid=GRID)["problems"]
+    problems = run_fit(table, FitSettings(approach=3, bootstrap=0, grid=GRID))["problems"]
     assert any("loss does not fall with N" in p for p in problems)
 
 

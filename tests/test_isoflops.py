@@ -80,7 +80,7 @@ def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch)
     assert all(len(r.evaluated()) >= 3 and r.evaluated()[-1].step == len(r.metrics) for r in records)
     assert {r.grid["size"] for r in records} == {"25k", "50k"}
     assert "isoFLOP" in (tmp_path / "out" / "summary.md").read_text()
-    assert len(fit_table_from(str(tmp_path / "out")).N) == len(records)
+    assert len(fit_table_from(str(tmp_path / "out"))[0].N) == len(records)
     assert run_study(config, echo=lambda line: None, progress=False).trained == 0
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from ..errors import UnreliableResult, UsageError, first_line
+from ..fit.budgets import DEFAULT_TOLERANCE
+from ..fit.objectives import HUBER_DELTA, OBJECTIVES
 
 FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreliable"
 
@@ -16,30 +18,59 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
 @click.command()
 @click.argument("source", type=click.Path())
 @click.option("--approach", type=click.Choice(["1", "2", "3"]), default="3", help="Hoffmann et al.'s approach")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=100, help="bootstrap resamples for the intervals")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=None,
+              help="bootstrap resamples for the intervals [default: 1000; the isoflops report uses its fit_bootstrap]")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="seed of the bootstrap resamples")
+@click.option("--objective", type=click.Choice(OBJECTIVES), default="huber", show_default=True,
+              help="what approach 3 minimises over log-space residuals (huber-likelihood: Epoch AI's headline fit)")
+@click.option("--huber-delta", type=float, default=HUBER_DELTA, show_default=True, help="δ of the Huber loss or likelihood")
+@click.option("--budget-tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
+              help="approach 2: C values within this relative distance share a budget")
+@click.option("--budgets", default=None, help="approach 2: the budgets C1,C2,… to snap each point's C to")
+@click.option("--columns", default=None, help="which header holds which column, e.g. N=params,D=tokens,loss=val")
+@click.option("--dedupe", is_flag=True, help="drop rows that repeat an earlier row exactly")
 @click.option("--json", "as_json", is_flag=True, help="print the fitted values and intervals as JSON")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="write the fit as JSON (for isoflop advise)")
 @click.option("--flop-convention", type=click.Choice(["6N", "table"]), default=None,
               help="how a CSV's compute is counted: 6N (C = 6ND, the default) or table (FLOPs per token = C / D from its C column); "
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-def fit(source: str, approach: str, bootstrap: int, as_json: bool, save: str | None, flop_convention: str | None,
-        force: bool) -> None:
-    """Fit a scaling law to SOURCE: a CSV with N, D, loss (optional C, U, seed) or an isoflops results folder."""
+def fit(source: str, approach: str, bootstrap: int | None, seed: int, objective: str, huber_delta: float,
+        budget_tolerance: float, budgets: str | None, columns: str | None, dedupe: bool, as_json: bool,
+        save: str | None, flop_convention: str | None, force: bool) -> None:
+    """Fit a scaling law to SOURCE: a CSV or TSV with N, D, loss (optional C, U, seed; aliases such as params,
+    tokens, flops, val_loss are understood) or an isoflops results folder."""
     from ..files import write_atomic
-    from ..fit.api import describe, run_fit, without_nan
+    from ..fit.api import DEFAULT_BOOTSTRAP, FitSettings, describe, run_fit, without_nan
     from ..fit.checks import unreliable_line
+    from ..fit.objectives import Objective
     from ..fit.points import fit_table_from
+    from ..fit.table import parse_mapping
 
     if save and not Path(save).resolve().parent.is_dir():
         raise UsageError(f"--save {save!r}: its folder does not exist; create it or choose another path")
-    table = fit_table_from(source, curves=approach == "1", convention=flop_convention)
-    result = without_nan(run_fit(table, int(approach), bootstrap=bootstrap))
+    settings = FitSettings(
+        approach=int(approach), bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
+        objective=Objective(objective, huber_delta), budget_tolerance=budget_tolerance,
+        budgets=_numbers("--budgets", budgets), progress=not as_json,
+    )
+    table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,
+                                         mapping=parse_mapping(columns), dedupe=dedupe)
+    result = without_nan(run_fit(table, settings, source_facts))
     if result["problems"] and not force:
         raise UnreliableResult(unreliable_line("law", result["problems"]) + "; --force shows it anyway")
     if save:
         write_atomic(Path(save), json.dumps(result, indent=2))
     click.echo(json.dumps(result, indent=2) if as_json else describe(result))
+
+
+def _numbers(option: str, text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. 1e18,1e19,1e20") from None
 
 
 @click.command()

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import UsageError
-from .checks import allocation_problems, chinchilla_problems, frontier_problems, unreliable_line
-from .chinchilla import DEFAULT_GRID, fit_chinchilla
+from .budgets import DEFAULT_TOLERANCE, group_budgets, grouping_hint
+from .checks import allocation_problems, chinchilla_problems, fit_warnings, frontier_problems, input_warnings, unreliable_line
+from .chinchilla import DEFAULT_GRID, LBFGS_OPTIONS, fit_chinchilla
+from .objectives import Objective
 from .constrained import fit_constrained
 from .isoflop_profiles import approach1, approach2, fit_frontier
 from .table import FitTable
 
 APPROACHES = (1, 2, 3)
+# Resamples behind the intervals: enough that a 95% interval is stable to the digits printed (4).
+DEFAULT_BOOTSTRAP = 1000
 
 
 def fitted_range(table: FitTable) -> dict[str, list[float]]:
@@ -25,18 +30,51 @@ def fitted_range(table: FitTable) -> dict[str, list[float]]:
     }
 
 
-def run_fit(table: FitTable, approach: int, bootstrap: int = 100, grid=None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FitSettings:
+    """How a fit was asked for: recorded in the law file so that it can be traced and repeated."""
+
+    approach: int = 3
+    bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = 0
+    objective: Objective = Objective()
+    budget_tolerance: float = DEFAULT_TOLERANCE
+    budgets: tuple[float, ...] | None = None
+    grid: dict | None = None
+    progress: bool = False
+
+    def as_dict(self) -> dict:
+        grid = self.grid or DEFAULT_GRID
+        return {
+            "approach": self.approach, "objective": self.objective.as_dict(), "bootstrap": self.bootstrap,
+            "seed": self.seed, "budget_tolerance": self.budget_tolerance,
+            "budgets": list(self.budgets) if self.budgets else None,
+            "start_grid": {name: [float(v) for v in values] for name, values in grid.items()},
+            "optimizer": {"method": "L-BFGS-B", **LBFGS_OPTIONS},
+        }
+
+
+def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict | None = None) -> dict[str, Any]:
+    """The fit as a JSON-ready dict: values, intervals, problems (a degenerate fit), warnings and provenance."""
+    approach = settings.approach
     if approach not in APPROACHES:
         raise UsageError(f"unknown approach {approach}; choose 1, 2 or 3")
     result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table),
                               "flops": table.flop_count.as_dict()}
     problems: list[str] = []
+    notes = input_warnings(table, source or {}, settings.objective.parameters if approach == 3 else None)
     if approach == 1:
         allocation = approach1(table.N, table.D, table.loss, table.budgets())
         result.update(allocation.as_dict())
         problems += allocation_problems(allocation)
     elif approach == 2:
-        allocation = approach2(table.N, table.D, table.loss, table.budgets(), table.budget_count())
+        budgets, groups = group_budgets(table.budgets(), settings.budget_tolerance, settings.budgets)
+        result["budget_groups"] = groups
+        try:
+            allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
+        except UsageError as error:
+            hint = grouping_hint(groups, len(table.N), settings.budget_tolerance)
+            raise UsageError(hint or str(error)) from None
         result.update(allocation.as_dict())
         problems += allocation_problems(allocation)
         if len(allocation.minima) >= 3:
@@ -50,14 +88,30 @@ def run_fit(table: FitTable, approach: int, bootstrap: int = 100, grid=None) -> 
         if repeats and fresh.sum() < 5:
             fresh[:] = True
         law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
-                             grid=grid, bootstrap=bootstrap)
+                             grid=settings.grid, bootstrap=settings.bootstrap, objective=settings.objective,
+                             seed=settings.seed, progress=settings.progress)
         result["law"] = law.as_dict()
-        problems += chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid or DEFAULT_GRID)
+        result["points_used"] = {"law": int(fresh.sum())}
+        if not fresh.all():
+            result["dropped"] = [{"points": int((~fresh).sum()), "from": "law",
+                                  "reason": "they repeat data (D > U): only the data-constrained fit uses them"}]
+        grid = settings.grid or DEFAULT_GRID
+        problems += chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid)
+        notes += fit_warnings(law, grid)
         if repeats:
-            result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=grid,
-                                                    bootstrap=max(10, bootstrap // 2)).as_dict()
+            result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.grid,
+                                                    bootstrap=max(10, settings.bootstrap // 2)).as_dict()
+            result["points_used"]["constrained"] = int(len(table.N))
     result["problems"] = problems
+    result["warnings"] = notes
+    result["provenance"] = {"isoflop": _version(), "input": source or {}, "settings": settings.as_dict()}
     return result
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    return metadata.version("isoflop")
 
 
 def _groups(table: FitTable, keep) -> np.ndarray | None:
@@ -72,6 +126,21 @@ def describe(result: dict[str, Any]) -> str:
     lines.append(f"approach {result['approach']} on {result['points']} points "
                  f"(N {_span(result['range']['N'])}, D {_span(result['range']['D'])}, C {_span(result['range']['C'])})")
     lines.append(f"compute counted as {result['flops']['description']}")
+    for drop in result.get("dropped", []):
+        lines.append(f"{result['points_used']['law']} of {result['points']} points fit L(N, D): {drop['points']} {drop['reason']}")
+    if "budget_groups" in result:
+        groups = result["budget_groups"]
+        shown = ", ".join(f"{g['C']:.3g} ({g['points']})" for g in groups[:8]) + (" …" if len(groups) > 8 else "")
+        lines.append(f"budgets (points): {shown}")
+    if "law" in result:
+        settings = result["provenance"]["settings"]
+        convergence = result["law"]["convergence"]
+        line = (f"objective: {settings['objective']['description']}; {convergence['converged_starts']} of "
+                f"{convergence['starts']} starts converged")
+        if "resamples" in convergence:
+            line += (f"; {convergence['converged_resamples']} of {convergence['resamples']} bootstrap resamples "
+                     f"converged (seed {convergence['seed']})")
+        lines.append(line)
     if "law" in result:
         law = result["law"]
         ci = law["intervals"]
@@ -79,6 +148,8 @@ def describe(result: dict[str, Any]) -> str:
         for name in ("E", "A", "B", "alpha", "beta", "a", "b"):
             interval = f"  [{ci[name][0]:.4g}, {ci[name][1]:.4g}]" if name in ci else ""
             lines.append(f"  {name:>5} = {law[name]:.4g}{interval}")
+        if law.get("sigma") is not None:
+            lines.append(f"  sigma = {law['sigma']:.4g} (the fitted residual scale)")
         lines.append(f"  N*(C) ∝ C^{law['a']:.3f}, D*(C) ∝ C^{law['b']:.3f}")
     if "N_opt" in result:
         for key, symbol in (("N_opt", "N*"), ("D_opt", "D*")):
@@ -94,6 +165,7 @@ def describe(result: dict[str, Any]) -> str:
         lines.append(f"  data-constrained: R_D* = {c['R_D_star']:.3g} {_interval(c['R_D_star_interval'], '.3g')}")
         for epoch, value in c["repeated_token_value"].items():
             lines.append(f"    a token in epoch {epoch} is worth {value['value']:.2f} {_interval(value['interval'], '.2f')} of a fresh one")
+    lines += [f"warning: {warning}" for warning in result.get("warnings", [])]
     return "\n".join(lines)
 
 

@@ -69,3 +69,36 @@ def _orders(low: float, high: float) -> str:
     if low <= 0:
         return "zero"
     return f"{np.log10(high / low):.0f} orders of magnitude"
+
+
+def input_warnings(table, source: dict, parameters: int | None) -> list[str]:
+    """What a statistician would say of the points before fitting them."""
+    warnings = []
+    duplicates = source.get("duplicate_rows", 0) - source.get("dropped_duplicates", 0)
+    if duplicates:
+        warnings.append(f"{duplicates} duplicate row(s): each counts twice and narrows the intervals; --dedupe drops them")
+    if parameters is not None and len(table.N) <= parameters:
+        warnings.append(f"{len(table.N)} points for {parameters} parameters: the law passes through every point and "
+                        "says nothing about noise")
+    if parameters is not None and len(np.unique(table.budgets())) == 1:
+        warnings.append("all points share one compute budget: N and D are not varied independently, so α and β "
+                        "cannot be told apart")
+    return warnings
+
+
+def fit_warnings(law, grid) -> list[str]:
+    """What the fit itself says: starts that did not converge, intervals at the edge of the starts."""
+    warnings = []
+    convergence = law.convergence
+    if not convergence.get("best_converged", True):
+        warnings.append("the best start did not report convergence (L-BFGS hit its iteration limit); treat the "
+                        "values as approximate")
+    if convergence.get("resamples") and convergence["converged_resamples"] < 0.9 * convergence["resamples"]:
+        warnings.append(f"only {convergence['converged_resamples']} of {convergence['resamples']} bootstrap resamples "
+                        "converged: the intervals are unreliable")
+    for name, symbol in (("alpha", "α"), ("beta", "β")):
+        low, high = law.intervals.get(name, (None, None))
+        top = float(np.max(grid[name]))
+        if high is not None and high >= top:
+            warnings.append(f"{symbol}'s interval reaches the edge of the grid of starts ({top:g}): widen the grid")
+    return warnings

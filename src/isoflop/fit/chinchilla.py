@@ -1,16 +1,19 @@
 """Approach 3: L(N, D) = E + A/N^α + B/D^β, fitted as Hoffmann et al. (2022) and Besiroglu et al. (2024).
 
-The fit minimises the Huber loss (δ = 1e-3) of log-space residuals
+The fit minimises an objective (``fit.objectives``; by default the Huber loss, δ = 1e-3) of
+log-space residuals
 
     r = LSE(a − α·log N, b − β·log D, e) − log L,   with A = exp(a), B = exp(b), E = exp(e),
 
 *summed* over points (a mean shrinks the gradient and L-BFGS stops early), in float64, by
 L-BFGS from every point of a grid of initialisations; the best optimum wins. Bootstrap
-intervals refit resampled points (whole seeds at a time where seeds repeat).
+intervals refit resampled points (whole seeds at a time where seeds repeat) from a seed, so
+they are reproducible; the law records how many starts and resamples converged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -18,12 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
+from tqdm.auto import tqdm
 
 from ..errors import UsageError
 from ..pools import quiet_worker, stop_now
+from .objectives import Objective, evaluate
 from .powerlaw import percentile_interval
 
-HUBER_DELTA = 1e-3
 # Hoffmann et al.'s grid of starts: 6 × 6 × 5 × 5 × 5 = 4,500 initialisations.
 DEFAULT_GRID = {
     "a": np.arange(0.0, 30.0, 5.0),
@@ -34,8 +38,11 @@ DEFAULT_GRID = {
 }
 MIN_POINTS = 5
 LBFGS_OPTIONS = {"maxiter": 300, "gtol": 1e-10, "ftol": 1e-12}
-# Grids at least this large are split over the machine's cores.
+# Grids at least this large are split over the machine's cores, in chunks of this many starts;
+# bootstraps at least this large too, one resample per task.
 PARALLEL_STARTS = 500
+START_CHUNK = 150
+PARALLEL_RESAMPLES = 50
 PARAMETERS = ("E", "A", "B", "alpha", "beta")
 
 
@@ -47,6 +54,8 @@ class ChinchillaLaw:
     alpha: float
     beta: float
     objective: float = 0.0
+    sigma: float | None = None  # the fitted residual scale (huber-likelihood only)
+    convergence: dict = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     samples: list[tuple[float, float, float, float, float]] = field(default_factory=list)  # bootstrap (E, A, B, α, β)
 
@@ -74,7 +83,8 @@ class ChinchillaLaw:
 
     def as_dict(self) -> dict:
         out = {name: getattr(self, name) for name in PARAMETERS}
-        out.update({"a": self.a, "b": self.b, "objective": self.objective})
+        out.update({"a": self.a, "b": self.b, "objective": self.objective, "sigma": self.sigma,
+                    "convergence": self.convergence})
         out["intervals"] = {k: list(v) for k, v in self.intervals.items()}
         out["bootstrap_samples"] = [list(s) for s in self.samples]
         return out
@@ -94,94 +104,115 @@ class ChinchillaLaw:
         return percentile_interval([ChinchillaLaw(*s).loss(N, D) for s in self.samples])
 
 
-def _objective(theta, log_n, log_d, log_l, delta):
-    """Summed Huber loss of the log-space residuals, and its gradient."""
-    a, b, e, alpha, beta = theta
-    term_n = a - alpha * log_n
-    term_d = b - beta * log_d
-    top = np.maximum(np.maximum(term_n, term_d), e)
-    w_n, w_d, w_e = np.exp(term_n - top), np.exp(term_d - top), np.exp(e - top)
-    total = w_n + w_d + w_e
-    r = top + np.log(total) - log_l
-    size = np.abs(r)
-    quadratic = size <= delta
-    loss = np.where(quadratic, 0.5 * r * r, delta * (size - 0.5 * delta)).sum()
-    # d loss / d r, times the softmax weight of each term (d LSE / d term).
-    slope = np.where(quadratic, r, delta * np.sign(r)) / total
-    g_n, g_d = slope * w_n, slope * w_d
-    gradient = np.array([g_n.sum(), g_d.sum(), (slope * w_e).sum(), -(g_n * log_n).sum(), -(g_d * log_d).sum()])
-    return loss, gradient
-
-
 def _starts(grid) -> np.ndarray:
     return np.array(list(itertools.product(grid["a"], grid["b"], grid["e"], grid["alpha"], grid["beta"])))
 
 
-def _minimise_from(starts, log_n, log_d, log_l, delta) -> tuple[np.ndarray | None, float]:
-    best_theta, best_value = None, np.inf
+@dataclass(frozen=True)
+class _Best:
+    theta: np.ndarray | None
+    value: float
+    converged: int  # starts whose L-BFGS run reported convergence
+    best_converged: bool
+
+
+def _minimise_from(starts, log_n, log_d, log_l, objective: Objective) -> _Best:
+    best, converged = _Best(None, np.inf, 0, False), 0
     for start in starts:
-        result = minimize(
-            _objective, start, args=(log_n, log_d, log_l, delta), jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS
-        )
-        if np.isfinite(result.fun) and result.fun < best_value:
-            best_theta, best_value = result.x, float(result.fun)
-    return best_theta, best_value
+        result = minimize(evaluate, objective.with_scale(start, log_n, log_d, log_l), args=(log_n, log_d, log_l, objective),
+                          jac=True, method="L-BFGS-B", options=LBFGS_OPTIONS, bounds=objective.bounds)
+        converged += bool(result.success)
+        if np.isfinite(result.fun) and result.fun < best.value:
+            best = _Best(result.x, float(result.fun), 0, bool(result.success))
+    return _Best(best.theta, best.value, converged, best.best_converged)
 
 
-def _best_fit(log_n, log_d, log_l, starts, delta) -> tuple[np.ndarray, float]:
-    """The best optimum over all starts; large grids are shared between processes."""
+def _best_fit(log_n, log_d, log_l, starts, objective: Objective, progress=None) -> _Best:
+    """The best optimum over all starts; large grids are shared between processes, in chunks (for progress)."""
     if len(starts) >= PARALLEL_STARTS and (os.cpu_count() or 1) > 1:
-        workers = os.cpu_count() or 1
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
-        try:
-            parts = pool.map(_minimise_from, np.array_split(starts, workers), *([x] * workers for x in (log_n, log_d, log_l, delta)))
-            candidates = [part for part in parts if part[0] is not None]
-        except BaseException:
-            stop_now(pool)  # Ctrl-C or SIGTERM: not after the workers' share of the starts
-            raise
-        pool.shutdown()
-        best_theta, best_value = min(candidates, key=lambda c: c[1]) if candidates else (None, np.inf)
+        chunks = np.array_split(starts, max(1, len(starts) // START_CHUNK))
+        parts = _in_pool(_minimise_from, [(chunk, log_n, log_d, log_l, objective) for chunk in chunks], progress,
+                         [len(chunk) for chunk in chunks])
     else:
-        best_theta, best_value = _minimise_from(starts, log_n, log_d, log_l, delta)
-    if best_theta is None:
+        parts = [_minimise_from(starts, log_n, log_d, log_l, objective)]
+        if progress is not None:
+            progress.update(len(starts))
+    found = [part for part in parts if part.theta is not None]
+    if not found:
         raise UsageError("the L(N, D) fit did not converge from any start; check the data for outliers")
-    return best_theta, best_value
+    best = min(found, key=lambda part: part.value)
+    return _Best(best.theta, best.value, sum(part.converged for part in parts), best.best_converged)
 
 
-def _law(theta, value) -> ChinchillaLaw:
-    a, b, e, alpha, beta = (float(t) for t in theta)
-    return ChinchillaLaw(E=np.exp(e), A=np.exp(a), B=np.exp(b), alpha=alpha, beta=beta, objective=value)
+def _in_pool(function, arguments: list[tuple], progress, sizes: list[int]) -> list:
+    """``function(*args)`` for each args on every core, in order, advancing ``progress`` as each finishes."""
+    workers = os.cpu_count() or 1
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
+    try:
+        futures = [pool.submit(function, *args) for args in arguments]
+        for future, size in zip(futures, sizes):
+            future.result()
+            if progress is not None:
+                progress.update(size)
+        results = [future.result() for future in futures]
+    except BaseException:
+        stop_now(pool)  # Ctrl-C or SIGTERM: not after the workers' share of the work
+        raise
+    pool.shutdown()
+    return results
+
+
+def _law(theta, value, objective: Objective) -> ChinchillaLaw:
+    a, b, e, alpha, beta = (float(t) for t in theta[:5])
+    sigma = float(np.exp(theta[5])) if objective.scale_fitted else None
+    return ChinchillaLaw(E=np.exp(e), A=np.exp(a), B=np.exp(b), alpha=alpha, beta=beta, objective=value, sigma=sigma)
+
+
+def _refit(log_n, log_d, log_l, local_starts, objective) -> _Best:
+    return _minimise_from(local_starts, log_n, log_d, log_l, objective)
 
 
 def fit_chinchilla(
-    N, D, loss, groups=None, grid=None, bootstrap: int = 100, delta: float = HUBER_DELTA, seed: int = 0
+    N, D, loss, groups=None, grid=None, bootstrap: int = 100, objective: Objective = Objective(), seed: int = 0,
+    progress: bool = False,
 ) -> ChinchillaLaw:
-    """Fit L(N, D); ``groups`` (e.g. the seed of each point) are resampled whole in the bootstrap."""
+    """Fit L(N, D); ``groups`` (e.g. the seed of each point) are resampled whole in the bootstrap, from ``seed``.
+
+    With ``progress``, a bar (starts, then resamples) appears on stderr once the fit has run for a second."""
     N, D, loss = (np.asarray(v, dtype=float) for v in (N, D, loss))
-    if len(N) < MIN_POINTS:
-        raise UsageError(f"approach 3 needs at least {MIN_POINTS} points (N, D, loss), got {len(N)}")
+    if len(N) < max(MIN_POINTS, objective.parameters):
+        raise UsageError(f"approach 3 needs at least {max(MIN_POINTS, objective.parameters)} points (N, D, loss), got {len(N)}")
     if (N <= 0).any() or (D <= 0).any() or (loss <= 0).any():
         raise UsageError("N, D and loss must all be positive for a scaling-law fit")
     log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
-    theta, value = _best_fit(log_n, log_d, log_l, _starts(grid or DEFAULT_GRID), delta)
-    law = _law(theta, value)
-    if bootstrap <= 0:
-        return law
-    rng = np.random.default_rng(seed)
-    groups = np.zeros(len(N), dtype=int) if groups is None else np.asarray(groups)
-    samples = {name: [] for name in (*PARAMETERS, "a", "b")}
-    fits = []
-    # Each resample starts from the full fit and a few nearby points: the optimum moves little.
-    local_starts = np.vstack([theta, theta + [1, 1, 0.1, 0.05, 0.05], theta - [1, 1, 0.1, 0.05, 0.05]])
-    for _ in range(bootstrap):
-        pick = _resample(groups, rng)
-        t, v = _best_fit(log_n[pick], log_d[pick], log_l[pick], local_starts, delta)
-        fitted = _law(t, v)
-        fits.append(tuple(float(getattr(fitted, name)) for name in PARAMETERS))
-        for name in samples:
-            samples[name].append(getattr(fitted, name))
+    starts = _starts(grid or DEFAULT_GRID)
+    with tqdm(total=len(starts) + bootstrap, unit="fit", desc="starts, then resamples", delay=1.0,
+              disable=not progress, leave=False) as bar:
+        best = _best_fit(log_n, log_d, log_l, starts, objective, bar)
+        law = _law(best.theta, best.value, objective)
+        convergence = {"starts": len(starts), "converged_starts": best.converged, "best_converged": best.best_converged}
+        if bootstrap <= 0:
+            return dataclasses.replace(law, convergence=convergence)
+        rng = np.random.default_rng(seed)
+        groups = np.zeros(len(N), dtype=int) if groups is None else np.asarray(groups)
+        # Each resample starts from the full fit and a few nearby points: the optimum moves little.
+        step = np.array([1, 1, 0.1, 0.05, 0.05])
+        local_starts = np.vstack([best.theta[:5], best.theta[:5] + step, best.theta[:5] - step])
+        picks = [_resample(groups, rng) for _ in range(bootstrap)]
+        arguments = [(log_n[pick], log_d[pick], log_l[pick], local_starts, objective) for pick in picks]
+        if bootstrap >= PARALLEL_RESAMPLES and (os.cpu_count() or 1) > 1:
+            refits = _in_pool(_refit, arguments, bar, [1] * bootstrap)
+        else:
+            refits = []
+            for args in arguments:
+                refits.append(_refit(*args))
+                bar.update(1)
+    fitted = [_law(refit.theta, refit.value, objective) for refit in refits if refit.theta is not None]
+    samples = {name: [getattr(f, name) for f in fitted] for name in (*PARAMETERS, "a", "b")}
     intervals = {name: percentile_interval(values) for name, values in samples.items()}
-    return ChinchillaLaw(**{**law.__dict__, "intervals": intervals, "samples": fits})
+    convergence |= {"resamples": bootstrap, "converged_resamples": sum(r.best_converged for r in refits), "seed": seed}
+    return dataclasses.replace(law, intervals=intervals, convergence=convergence,
+                               samples=[tuple(float(getattr(f, name)) for name in PARAMETERS) for f in fitted])
 
 
 def _resample(groups: np.ndarray, rng) -> np.ndarray:

@@ -20,7 +20,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..errors import UsageError
-from .chinchilla import HUBER_DELTA, _objective, fit_chinchilla
+from .chinchilla import fit_chinchilla
+from .objectives import HUBER_DELTA, Objective, evaluate
 from .powerlaw import percentile_interval
 
 R_STAR_STARTS = (1.0, 3.0, 10.0, 30.0, 100.0)
@@ -60,7 +61,7 @@ def repeated_token_value(epoch: int, r_star: float) -> float:
 def _joint_objective(theta, log_n, D, U, log_l, delta):
     *base, log_r = theta
     log_d = np.log(effective_data(D, U, np.exp(log_r)))
-    return _objective(np.array(base), log_n, log_d, log_l, delta)[0]
+    return evaluate(np.array(base), log_n, log_d, log_l, Objective("huber", delta))[0]
 
 
 def _fit(N, D, U, loss, base_theta, delta):

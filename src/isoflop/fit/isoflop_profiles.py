@@ -85,9 +85,15 @@ def approach2(N, D, loss, C, count=None) -> AllocationFit:
     if len(minima) < MIN_BUDGETS:
         raise UsageError(
             f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"
-            + (f"; skipped budgets: {', '.join(skipped)}" if skipped else "")
+            + (f"; skipped budgets: {_listed(skipped)}" if skipped else "")
         )
     return _allocation(2, minima, skipped)
+
+
+def _listed(skipped: list[str], shown: int = 3) -> str:
+    """The first few skipped budgets and a count of the rest: one line, however many there are."""
+    more = len(skipped) - shown
+    return ", ".join(skipped[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def approach1(N, D, loss, C=None, bins: int = ENVELOPE_BINS) -> AllocationFit:

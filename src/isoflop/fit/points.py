@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +38,17 @@ def table_from_records(runs: list[RunRecord], curves: bool = False) -> FitTable:
     return FitTable(N=N, D=D, loss=loss, C=C, U=U, seed=seed, flop_count=count)
 
 
-def fit_table_from(source: str, curves: bool = False, convention: str | None = None) -> FitTable:
-    """A CSV file (its FLOPs counted by ``convention``, default 6N), or an isoflops results folder (its own convention)."""
+def fit_table_from(source: str, curves: bool = False, convention: str | None = None, mapping: dict | None = None,
+                   dedupe: bool = False) -> tuple[FitTable, dict]:
+    """A CSV/TSV file (its FLOPs counted by ``convention``, default 6N), or an isoflops results folder (its own
+    convention); and the input's provenance (what it was, its hash, rows, columns, duplicates)."""
     from ..results.store import Store
 
     path = Path(source)
     if path.is_dir():
+        if mapping or convention is not None:
+            raise UsageError(f"{source!r} is a study folder: its columns and FLOP convention are the study's own; "
+                             "drop --columns and --flop-convention")
         with Store(path, create=False) as store:
             kind, records = store.study_kind(), store.records()
         if kind == "scarcity":
@@ -50,7 +56,11 @@ def fit_table_from(source: str, curves: bool = False, convention: str | None = N
                 f"{source!r} holds a scarcity study (one model at one budget): N–D scaling laws need runs at several "
                 "model sizes and budgets; run isoflop isoflops, or pass a CSV of N, D, loss"
             )
-        if convention is not None:
-            raise UsageError(f"{source!r} is a study folder: its FLOP convention is the study's own; drop --flop-convention")
-        return table_from_records(records, curves=curves)
-    return read_table(path, convention or "6N")
+        table = table_from_records(records, curves=curves)
+        keys = "".join(sorted(r.key for r in records if r.completed))
+        return table, {"source": str(path), "kind": "isoflops results folder", "rows": len(table.N),
+                       "sha256": hashlib.sha256(keys.encode()).hexdigest(), "hash_of": "the completed runs' keys"}
+    table, origin = read_table(path, convention or "6N", mapping, dedupe)
+    return table, {"source": str(path), "kind": "table", "rows": origin.rows, "sha256": origin.sha256,
+                   "hash_of": "the file's bytes", "columns": origin.columns, "duplicate_rows": origin.duplicates,
+                   "dropped_duplicates": origin.dropped}
