@@ -101,3 +101,17 @@ def test_effective_data_equals_d_without_repetition():
 def test_bad_fit_input_is_one_clear_error(call, message):
     with pytest.raises(UsageError, match=message):
         call()
+
+
+@pytest.mark.parametrize(("seed", "noise"), [(0, 0.003), (1, 0.02)])
+@pytest.mark.parametrize("kind", ["huber", "huber-likelihood"])
+def test_the_screened_fit_finds_the_optimum_of_l_bfgs_from_every_start(seed, noise, kind):
+    from isoflop.fit.chinchilla import _best_fit, _minimise_from, _starts
+    from isoflop.fit.objectives import Objective
+
+    N, D, loss = synthetic(points=60, noise=noise, seed=seed)
+    logs = (np.log(N), np.log(D), np.log(loss))
+    starts = _starts(SMALL_GRID)  # 162 starts: screened down to 48, as the 4,500 of the default grid are
+    screened = _best_fit(*logs, starts, Objective(kind))
+    every = _minimise_from(starts, *logs, Objective(kind))
+    assert screened.value == pytest.approx(every.value, rel=1e-6, abs=1e-9)

@@ -14,7 +14,7 @@ def small_config(corpus, output, **changes):
     train, valid = corpus
     settings = dict(
         model="scratch:tiny", train_data=str(train), validation_data=str(valid), seq_len=16, budget_passes=4,
-        unique_samples=(1, 2, 4), eval_samples=2, output=str(output),
+        unique_samples=(1, 2, 4), eval_samples=2, output=str(output), executor="inprocess",  # no worker start-up
     )
     settings.update(changes)
     return build_config(overrides=settings)

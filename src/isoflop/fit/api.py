@@ -135,8 +135,8 @@ def describe(result: dict[str, Any]) -> str:
     if "law" in result:
         settings = result["provenance"]["settings"]
         convergence = result["law"]["convergence"]
-        line = (f"objective: {settings['objective']['description']}; {convergence['converged_starts']} of "
-                f"{convergence['starts']} starts converged")
+        line = (f"objective: {settings['objective']['description']}; {convergence['starts']} starts screened, "
+                f"{convergence['converged_starts']} of the {convergence['polished_starts']} best polished to convergence")
         if "resamples" in convergence:
             line += (f"; {convergence['converged_resamples']} of {convergence['resamples']} bootstrap resamples "
                      f"converged (seed {convergence['seed']})")

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UsageError
 from ..pools import quiet_worker, stop_now
-from .objectives import Objective, evaluate
+from .objectives import Objective, evaluate, evaluate_many
 from .powerlaw import percentile_interval
 
 # Hoffmann et al.'s grid of starts: 6 × 6 × 5 × 5 × 5 = 4,500 initialisations.
@@ -38,10 +38,14 @@ DEFAULT_GRID = {
 }
 MIN_POINTS = 5
 LBFGS_OPTIONS = {"maxiter": 300, "gtol": 1e-10, "ftol": 1e-12}
-# Grids at least this large are split over the machine's cores, in chunks of this many starts;
-# bootstraps at least this large too, one resample per task.
-PARALLEL_STARTS = 500
-START_CHUNK = 150
+# A grid of starts is screened all at once (SCREEN_STEPS Adam steps of size SCREEN_RATE) and its
+# SCREEN_KEEP best positions polished by L-BFGS-B, split over the machine's cores in chunks of
+# START_CHUNK when at least PARALLEL_STARTS; bootstraps of PARALLEL_RESAMPLES or more too.
+SCREEN_STEPS = 200
+SCREEN_RATE = 0.05
+SCREEN_KEEP = 48
+PARALLEL_STARTS = 48
+START_CHUNK = 12
 PARALLEL_RESAMPLES = 50
 PARAMETERS = ("E", "A", "B", "alpha", "beta")
 
@@ -127,8 +131,34 @@ def _minimise_from(starts, log_n, log_d, log_l, objective: Objective) -> _Best:
     return _Best(best.theta, best.value, converged, best.best_converged)
 
 
+def screen(starts, log_n, log_d, log_l, objective: Objective, keep: int = SCREEN_KEEP) -> np.ndarray:
+    """Every start at once: Adam steps on the vectorised objective (float64), then the ``keep`` lowest positions.
+
+    One pass over all starts costs what one L-BFGS iteration from each would; L-BFGS-B then polishes only the
+    survivors, from where the screen left them."""
+    thetas = np.array([objective.with_scale(start, log_n, log_d, log_l) for start in starts], dtype=float)
+    first, second = np.zeros_like(thetas), np.zeros_like(thetas)
+    beta1, beta2 = 0.9, 0.999
+    for step in range(1, SCREEN_STEPS + 1):
+        _, gradients = evaluate_many(thetas, log_n, log_d, log_l, objective)
+        gradients = np.nan_to_num(gradients, nan=0.0, posinf=0.0, neginf=0.0)
+        first = beta1 * first + (1 - beta1) * gradients
+        second = beta2 * second + (1 - beta2) * gradients**2
+        thetas -= SCREEN_RATE * (first / (1 - beta1**step)) / (np.sqrt(second / (1 - beta2**step)) + 1e-12)
+        if objective.bounds:
+            thetas[:, 5] = np.clip(thetas[:, 5], *objective.bounds[5])
+    values, _ = evaluate_many(thetas, log_n, log_d, log_l, objective)
+    return thetas[np.argsort(np.nan_to_num(values, nan=np.inf))[:keep]]
+
+
 def _best_fit(log_n, log_d, log_l, starts, objective: Objective, progress=None) -> _Best:
-    """The best optimum over all starts; large grids are shared between processes, in chunks (for progress)."""
+    """The best optimum over all starts: a grid is screened all at once, its survivors polished by L-BFGS-B
+    (shared between processes, in chunks, for progress)."""
+    if len(starts) > 2 * SCREEN_KEEP:
+        total = len(starts)
+        starts = screen(starts, log_n, log_d, log_l, objective)
+        if progress is not None:
+            progress.update(total - len(starts))
     if len(starts) >= PARALLEL_STARTS and (os.cpu_count() or 1) > 1:
         chunks = np.array_split(starts, max(1, len(starts) // START_CHUNK))
         parts = _in_pool(_minimise_from, [(chunk, log_n, log_d, log_l, objective) for chunk in chunks], progress,
@@ -190,7 +220,9 @@ def fit_chinchilla(
               disable=not progress, leave=False) as bar:
         best = _best_fit(log_n, log_d, log_l, starts, objective, bar)
         law = _law(best.theta, best.value, objective)
-        convergence = {"starts": len(starts), "converged_starts": best.converged, "best_converged": best.best_converged}
+        polished = min(len(starts), SCREEN_KEEP) if len(starts) > 2 * SCREEN_KEEP else len(starts)
+        convergence = {"starts": len(starts), "polished_starts": polished, "converged_starts": best.converged,
+                       "best_converged": best.best_converged}
         if bootstrap <= 0:
             return dataclasses.replace(law, convergence=convergence)
         rng = np.random.default_rng(seed)

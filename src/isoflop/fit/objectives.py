@@ -64,37 +64,44 @@ class Objective:
 
     def with_scale(self, theta: np.ndarray, log_n, log_d, log_l) -> np.ndarray:
         """A start θ extended by the scale that maximises the likelihood at θ (unchanged without a scale)."""
-        if not self.scale_fitted:
+        if not self.scale_fitted or len(theta) == 6:
             return theta
-        residual = np.abs(_residuals(theta, log_n, log_d, log_l)[0]).mean()
+        residual = np.abs(_residuals(np.asarray(theta, dtype=float)[None, :5], log_n, log_d, log_l)[0]).mean()
         return np.append(theta, math.log(min(max(self.delta * residual, 1e-30), 1e3)))
 
 
 def evaluate(theta, log_n, log_d, log_l, objective: Objective) -> tuple[float, np.ndarray]:
     """The objective at θ and its gradient."""
-    r, p_n, p_d, p_e = _residuals(theta, log_n, log_d, log_l)
+    values, gradients = evaluate_many(np.asarray(theta, dtype=float)[None, :], log_n, log_d, log_l, objective)
+    return float(values[0]), gradients[0]
+
+
+def evaluate_many(thetas, log_n, log_d, log_l, objective: Objective) -> tuple[np.ndarray, np.ndarray]:
+    """The objective and its gradient at many θ at once: ``thetas`` is [starts, parameters]."""
+    r, p_n, p_d, p_e = _residuals(thetas, log_n, log_d, log_l)
+    count = r.shape[1]
     extra = []
     if objective.kind == "least-squares":
-        value, slope = 0.5 * float(r @ r), r
+        values, slope = 0.5 * (r * r).sum(axis=1), r
     elif objective.kind == "huber-likelihood":
-        sigma = math.exp(theta[5])
-        u = r / sigma
+        log_sigma = thetas[:, 5]
+        u = r / np.exp(log_sigma)[:, None]
         rho, drho = _huber(u, objective.delta)
-        count = len(r)
-        value = float(rho.sum()) + count * theta[5] + count * _log_normaliser(objective.delta)
-        slope = drho / sigma
-        extra = [count - float((drho * u).sum())]
+        values = rho.sum(axis=1) + count * log_sigma + count * _log_normaliser(objective.delta)
+        slope = drho / np.exp(log_sigma)[:, None]
+        extra = [count - (drho * u).sum(axis=1)]
     else:
         rho, slope = _huber(r, objective.delta if objective.kind == "huber" else L1_DELTA)
-        value = float(rho.sum())
+        values = rho.sum(axis=1)
     g_n, g_d = slope * p_n, slope * p_d
-    gradient = np.array([g_n.sum(), g_d.sum(), (slope * p_e).sum(), -(g_n * log_n).sum(), -(g_d * log_d).sum(), *extra])
-    return value, gradient
+    gradients = np.column_stack([g_n.sum(axis=1), g_d.sum(axis=1), (slope * p_e).sum(axis=1), -(g_n @ log_n),
+                                 -(g_d @ log_d), *extra])
+    return values, gradients
 
 
-def _residuals(theta, log_n, log_d, log_l):
-    """r = LSE(a − α log N, b − β log D, e) − log L, and each term's share of the sum (d LSE / d term)."""
-    a, b, e, alpha, beta = theta[:5]
+def _residuals(thetas, log_n, log_d, log_l):
+    """r = LSE(a − α log N, b − β log D, e) − log L per start and point, and each term's share of the sum."""
+    a, b, e, alpha, beta = (thetas[:, i : i + 1] for i in range(5))
     term_n = a - alpha * log_n
     term_d = b - beta * log_d
     top = np.maximum(np.maximum(term_n, term_d), e)
