@@ -135,3 +135,12 @@ def test_warnings_a_statistician_would_give(tmp_path, capsys):
     narrow = {**GRID, "alpha": np.array([0.1, 0.3])}
     warnings = run_fit(FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None), FitSettings(bootstrap=20, grid=narrow))["warnings"]
     assert any("α's interval reaches the edge of the grid of starts (0.3)" in w for w in warnings)
+
+
+@pytest.mark.slow
+def test_a_fit_longer_than_a_second_shows_its_progress(tmp_path, capsys):
+    N, D, loss, C = profiles(noise=0.01, sizes=15)
+    points = write(tmp_path / "p.csv", ["N", "D", "loss", "C"], zip(N, D, loss, C))
+    code, out, err = run_cli(capsys, "fit", str(points), "--bootstrap", "200")
+    assert code == 0 and "starts, then resamples" in err and "/4700 [" in err  # a bar with its ETA
+    assert "4500 starts screened" in out and "of 200 bootstrap resamples converged (seed 0)" in out

@@ -38,15 +38,16 @@ DEFAULT_GRID = {
 }
 MIN_POINTS = 5
 LBFGS_OPTIONS = {"maxiter": 300, "gtol": 1e-10, "ftol": 1e-12}
-# A grid of starts is screened all at once (SCREEN_STEPS Adam steps of size SCREEN_RATE) and its
+# A grid of starts is screened all at once (Adam steps of size SCREEN_RATE, SCREEN_STAGES) and its
 # SCREEN_KEEP best positions polished by L-BFGS-B, split over the machine's cores in chunks of
 # START_CHUNK when at least PARALLEL_STARTS; bootstraps of PARALLEL_RESAMPLES or more too.
-SCREEN_STEPS = 200
+SCREEN_STAGES = ((60, 480), (140, 48))  # (Adam steps, starts kept after them)
 SCREEN_RATE = 0.05
 SCREEN_KEEP = 48
 PARALLEL_STARTS = 48
 START_CHUNK = 12
 PARALLEL_RESAMPLES = 50
+RESAMPLE_CHUNK = 25
 PARAMETERS = ("E", "A", "B", "alpha", "beta")
 
 
@@ -131,24 +132,34 @@ def _minimise_from(starts, log_n, log_d, log_l, objective: Objective) -> _Best:
     return _Best(best.theta, best.value, converged, best.best_converged)
 
 
-def screen(starts, log_n, log_d, log_l, objective: Objective, keep: int = SCREEN_KEEP) -> np.ndarray:
-    """Every start at once: Adam steps on the vectorised objective (float64), then the ``keep`` lowest positions.
+def screen(starts, log_n, log_d, log_l, objective: Objective) -> np.ndarray:
+    """Every start at once: Adam steps on the vectorised objective (float64), in two stages (all starts, then the
+    best tenth), and the SCREEN_KEEP lowest positions.
 
-    One pass over all starts costs what one L-BFGS iteration from each would; L-BFGS-B then polishes only the
+    One step over all starts costs what one L-BFGS iteration from each would; L-BFGS-B then polishes only the
     survivors, from where the screen left them."""
     thetas = np.array([objective.with_scale(start, log_n, log_d, log_l) for start in starts], dtype=float)
+    for steps, keep in SCREEN_STAGES:
+        thetas = _adam(thetas, log_n, log_d, log_l, objective, steps, SCREEN_RATE)
+        values, _ = evaluate_many(thetas, log_n, log_d, log_l, objective)
+        thetas = thetas[np.argsort(np.nan_to_num(values, nan=np.inf))[: max(keep, SCREEN_KEEP)]]
+    return thetas[:SCREEN_KEEP]
+
+
+def _adam(thetas, log_n, log_d, log_l, objective, steps: int, rate: float) -> np.ndarray:
+    """``steps`` Adam steps of size ``rate`` on every row of ``thetas`` at once."""
+    thetas = thetas.copy()
     first, second = np.zeros_like(thetas), np.zeros_like(thetas)
     beta1, beta2 = 0.9, 0.999
-    for step in range(1, SCREEN_STEPS + 1):
+    for step in range(1, steps + 1):
         _, gradients = evaluate_many(thetas, log_n, log_d, log_l, objective)
         gradients = np.nan_to_num(gradients, nan=0.0, posinf=0.0, neginf=0.0)
         first = beta1 * first + (1 - beta1) * gradients
         second = beta2 * second + (1 - beta2) * gradients**2
-        thetas -= SCREEN_RATE * (first / (1 - beta1**step)) / (np.sqrt(second / (1 - beta2**step)) + 1e-12)
+        thetas -= rate * (first / (1 - beta1**step)) / (np.sqrt(second / (1 - beta2**step)) + 1e-12)
         if objective.bounds:
             thetas[:, 5] = np.clip(thetas[:, 5], *objective.bounds[5])
-    values, _ = evaluate_many(thetas, log_n, log_d, log_l, objective)
-    return thetas[np.argsort(np.nan_to_num(values, nan=np.inf))[:keep]]
+    return thetas
 
 
 def _best_fit(log_n, log_d, log_l, starts, objective: Objective, progress=None) -> _Best:
@@ -198,8 +209,15 @@ def _law(theta, value, objective: Objective) -> ChinchillaLaw:
     return ChinchillaLaw(E=np.exp(e), A=np.exp(a), B=np.exp(b), alpha=alpha, beta=beta, objective=value, sigma=sigma)
 
 
-def _refit(log_n, log_d, log_l, local_starts, objective) -> _Best:
-    return _minimise_from(local_starts, log_n, log_d, log_l, objective)
+def _polish(start, log_n, log_d, log_l, objective, weights) -> _Best:
+    """L-BFGS-B from ``start`` on the points weighted by ``weights`` (a resample)."""
+    result = minimize(evaluate, start, args=(log_n, log_d, log_l, objective, weights), jac=True, method="L-BFGS-B",
+                      options=LBFGS_OPTIONS, bounds=objective.bounds)
+    return _Best(result.x if np.isfinite(result.fun) else None, float(result.fun), int(result.success), bool(result.success))
+
+
+def _polish_all(arguments: list[tuple]) -> list[_Best]:
+    return [_polish(*args) for args in arguments]
 
 
 def fit_chinchilla(
@@ -227,17 +245,16 @@ def fit_chinchilla(
             return dataclasses.replace(law, convergence=convergence)
         rng = np.random.default_rng(seed)
         groups = np.zeros(len(N), dtype=int) if groups is None else np.asarray(groups)
-        # Each resample starts from the full fit and a few nearby points: the optimum moves little.
-        step = np.array([1, 1, 0.1, 0.05, 0.05])
-        local_starts = np.vstack([best.theta[:5], best.theta[:5] + step, best.theta[:5] - step])
-        picks = [_resample(groups, rng) for _ in range(bootstrap)]
-        arguments = [(log_n[pick], log_d[pick], log_l[pick], local_starts, objective) for pick in picks]
+        weights = np.array([np.bincount(_resample(groups, rng), minlength=len(N)) for _ in range(bootstrap)], dtype=float)
+        # Every resample (a weighting of the points) starts L-BFGS-B from the full fit: its optimum moves little.
+        arguments = [(best.theta, log_n, log_d, log_l, objective, row) for row in weights]
         if bootstrap >= PARALLEL_RESAMPLES and (os.cpu_count() or 1) > 1:
-            refits = _in_pool(_refit, arguments, bar, [1] * bootstrap)
+            chunks = [arguments[i : i + RESAMPLE_CHUNK] for i in range(0, bootstrap, RESAMPLE_CHUNK)]
+            refits = [r for part in _in_pool(_polish_all, [(c,) for c in chunks], bar, [len(c) for c in chunks]) for r in part]
         else:
             refits = []
             for args in arguments:
-                refits.append(_refit(*args))
+                refits.append(_polish(*args))
                 bar.update(1)
     fitted = [_law(refit.theta, refit.value, objective) for refit in refits if refit.theta is not None]
     samples = {name: [getattr(f, name) for f in fitted] for name in (*PARAMETERS, "a", "b")}

@@ -70,32 +70,37 @@ class Objective:
         return np.append(theta, math.log(min(max(self.delta * residual, 1e-30), 1e3)))
 
 
-def evaluate(theta, log_n, log_d, log_l, objective: Objective) -> tuple[float, np.ndarray]:
-    """The objective at θ and its gradient."""
-    values, gradients = evaluate_many(np.asarray(theta, dtype=float)[None, :], log_n, log_d, log_l, objective)
+def evaluate(theta, log_n, log_d, log_l, objective: Objective, weights=None) -> tuple[float, np.ndarray]:
+    """The objective at θ and its gradient (``weights``: how many times each point counts, e.g. in a resample)."""
+    values, gradients = evaluate_many(np.asarray(theta, dtype=float)[None, :], log_n, log_d, log_l, objective,
+                                      None if weights is None else weights[None, :])
     return float(values[0]), gradients[0]
 
 
-def evaluate_many(thetas, log_n, log_d, log_l, objective: Objective) -> tuple[np.ndarray, np.ndarray]:
-    """The objective and its gradient at many θ at once: ``thetas`` is [starts, parameters]."""
+def evaluate_many(thetas, log_n, log_d, log_l, objective: Objective, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """The objective and its gradient at many θ at once: ``thetas`` is [starts, parameters], ``weights`` None
+    (every point once) or [starts, points] (each start's own resample)."""
     r, p_n, p_d, p_e = _residuals(thetas, log_n, log_d, log_l)
-    count = r.shape[1]
+    weights = np.ones_like(r) if weights is None else weights
+    count = weights.sum(axis=1)
     extra = []
     if objective.kind == "least-squares":
-        values, slope = 0.5 * (r * r).sum(axis=1), r
+        values, slope = 0.5 * (weights * r * r).sum(axis=1), weights * r
     elif objective.kind == "huber-likelihood":
         log_sigma = thetas[:, 5]
         u = r / np.exp(log_sigma)[:, None]
         rho, drho = _huber(u, objective.delta)
-        values = rho.sum(axis=1) + count * log_sigma + count * _log_normaliser(objective.delta)
-        slope = drho / np.exp(log_sigma)[:, None]
-        extra = [count - (drho * u).sum(axis=1)]
+        values = (weights * rho).sum(axis=1) + count * log_sigma + count * _log_normaliser(objective.delta)
+        slope = weights * drho / np.exp(log_sigma)[:, None]
+        extra = [count - (weights * drho * u).sum(axis=1)]
     else:
         rho, slope = _huber(r, objective.delta if objective.kind == "huber" else L1_DELTA)
-        values = rho.sum(axis=1)
+        values = (weights * rho).sum(axis=1)
+        slope = weights * slope
     g_n, g_d = slope * p_n, slope * p_d
-    gradients = np.column_stack([g_n.sum(axis=1), g_d.sum(axis=1), (slope * p_e).sum(axis=1), -(g_n @ log_n),
-                                 -(g_d @ log_d), *extra])
+    # Elementwise products, not matrix products: BLAS threads on these small shapes only cost time.
+    gradients = np.column_stack([g_n.sum(axis=1), g_d.sum(axis=1), (slope * p_e).sum(axis=1),
+                                 -(g_n * log_n).sum(axis=1), -(g_d * log_d).sum(axis=1), *extra])
     return values, gradients
 
 
