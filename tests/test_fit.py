@@ -104,7 +104,7 @@ def test_bad_fit_input_is_one_clear_error(call, message):
 
 
 @pytest.mark.parametrize(("seed", "noise"), [(0, 0.003), (1, 0.02)])
-@pytest.mark.parametrize("kind", ["huber", "huber-likelihood"])
+@pytest.mark.parametrize("kind", ["huber", pytest.param("huber-likelihood", marks=pytest.mark.slow)])
 def test_the_screened_fit_finds_the_optimum_of_l_bfgs_from_every_start(seed, noise, kind):
     from isoflop.fit.chinchilla import _best_fit, _minimise_from, _starts
     from isoflop.fit.objectives import Objective

@@ -100,19 +100,19 @@ def test_a_law_file_carries_its_provenance_and_a_seed_makes_intervals_repeat(tmp
     points = write(tmp_path / "p.csv", ["N", "D", "loss", "C"], zip(N, D, loss, C))
     table = FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None)
     source = {"sha256": hashlib.sha256(points.read_bytes()).hexdigest(), "rows": len(N)}
-    first = run_fit(table, FitSettings(bootstrap=40, seed=7, grid=GRID), source)
-    again = run_fit(table, FitSettings(bootstrap=40, seed=7, grid=GRID), source)
-    other = run_fit(table, FitSettings(bootstrap=40, seed=8, grid=GRID), source)
+    first = run_fit(table, FitSettings(bootstrap=20, seed=7, grid=GRID), source)
+    again = run_fit(table, FitSettings(bootstrap=20, seed=7, grid=GRID), source)
+    other = run_fit(table, FitSettings(bootstrap=20, seed=8, grid=GRID), source)
     assert first["law"]["intervals"] == again["law"]["intervals"] != other["law"]["intervals"]
     provenance = first["provenance"]
     assert provenance["isoflop"] and provenance["input"] == source
     settings = provenance["settings"]
     assert settings["objective"]["kind"] == "huber" and settings["objective"]["delta"] == 1e-3
-    assert settings["bootstrap"] == 40 and settings["seed"] == 7 and settings["start_grid"]["alpha"] == [0.2, 0.5, 1.0]
+    assert settings["bootstrap"] == 20 and settings["seed"] == 7 and settings["start_grid"]["alpha"] == [0.2, 0.5, 1.0]
     assert settings["optimizer"]["method"] == "L-BFGS-B"
     convergence = first["law"]["convergence"]
     assert convergence["starts"] == 108 and 0 < convergence["converged_starts"] <= 108
-    assert convergence["resamples"] == 40 and convergence["seed"] == 7
+    assert convergence["resamples"] == 20 and convergence["seed"] == 7
     assert first["points_used"] == {"law": len(N)}
 
 

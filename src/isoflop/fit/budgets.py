@@ -1,8 +1,9 @@
 """Compute budgets for approach 2 from C values that never repeat exactly (extracted from a figure, logged).
 
 Points are snapped to the budgets a user lists (the nearest, within a relative tolerance), or
-grouped: C values within the tolerance of a group's smallest value share its budget, the
-group's geometric mean.
+grouped: sorted C values less than the tolerance apart (relative, each from the previous one)
+share a budget, the group's geometric mean; budgets are usually 2× or more apart, far more than
+the scatter of extracted or logged values.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def group_budgets(C, tolerance: float = DEFAULT_TOLERANCE, budgets=None) -> tupl
         snapped = np.empty_like(C)
         group: list[int] = []
         for index in order:
-            if group and C[index] > C[group[0]] * (1 + tolerance):
+            if group and C[index] > C[group[-1]] * (1 + tolerance):
                 snapped[group] = _centre(C[group])
                 group = []
             group.append(index)
