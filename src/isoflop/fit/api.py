@@ -94,7 +94,7 @@ def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict
         result["points_used"] = {"law": int(fresh.sum())}
         if not fresh.all():
             result["dropped"] = [{"points": int((~fresh).sum()), "from": "law",
-                                  "reason": "they repeat data (D > U): only the data-constrained fit uses them"}]
+                                  "reason": "repeat data (D > U), so only the data-constrained fit uses them"}]
         grid = settings.grid or DEFAULT_GRID
         problems += chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid)
         notes += fit_warnings(law, grid)
