@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from ..errors import UsageError
 from .chinchilla import ChinchillaLaw
 from .constrained import effective_data
 from .flops import FlopCount
@@ -42,7 +43,11 @@ class Advice:
 def compute_optimal(law: ChinchillaLaw, flops: float, count: FlopCount, unique_tokens: float | None = None,
                     r_star: float | None = None) -> tuple[float, float, float, str]:
     """(N*, D*, effective D*, how it was found) minimising L(N, D) subject to C = count.flops(N, D)."""
-    n_closed, d_closed = (float(v) for v in law.optimal(flops))
+    with np.errstate(all="ignore"):
+        n_closed, d_closed = (float(v) for v in law.optimal(flops))
+    if not (np.isfinite(n_closed) and np.isfinite(d_closed) and n_closed > 0 and d_closed > 0):
+        raise UsageError(f"at C = {flops:.3g} FLOPs this law has no finite optimum (N = {n_closed:.3g}): the budget lies "
+                         "far outside what the law describes; ask for a budget near the range it was fitted on")
     if count.convention == "6N" and unique_tokens is None:
         return n_closed, d_closed, d_closed, "closed form (Hoffmann et al. eq. 4, C = 6ND)"
 
