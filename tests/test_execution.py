@@ -18,6 +18,7 @@ def losses(folder):
         return {r.key: [(m.train_loss, m.val_loss) for m in r.metrics] for r in store.records()}
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_runs_of_the_in_process_executor(corpus, tmp_path):
     here = study(corpus, tmp_path / "here")
     there = study(corpus, tmp_path / "there", executor="processes", workers=2)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 def children(pid: int) -> list[int]:
@@ -40,6 +41,7 @@ def until(condition, seconds: float = 60.0):
     raise AssertionError("condition not reached in time")
 
 
+@pytest.mark.slow
 def test_sigterm_on_a_fit_stops_its_worker_processes(tmp_path):
     rng = np.random.default_rng(0)
     N, D = np.exp(rng.uniform(13, 23, 300)), np.exp(rng.uniform(18, 27, 300))
