@@ -12,6 +12,7 @@ from isoflop.fit.api import FitSettings, run_fit
 from isoflop.fit.chinchilla import ChinchillaLaw
 from isoflop.fit.checks import chinchilla_problems
 from isoflop.fit.flops import FlopCount, knots_to_count
+from isoflop.fit.laws import LoadedLaw
 from isoflop.fit.table import FitTable
 from isoflop.models.specs import LADDER, scratch_facts
 
@@ -21,10 +22,14 @@ GRID = {"a": np.array([0.0, 5.0]), "b": np.array([0.0, 5.0]), "e": np.array([-1.
         "alpha": np.array([0.0, 0.5, 1.0]), "beta": np.array([0.0, 0.5, 1.0])}
 
 
+SIZES = {name: size for name, size in LADDER.items() if name not in ("3k", "6k")}
+
+
 def ladder_count() -> FlopCount:
-    """The isoFLOP study's own FLOP count (full convention) for its ladder of model sizes."""
+    """The isoFLOP study's own FLOP count (full convention) for its ladder of model sizes from 12k up (below, a
+    GPT-2 vocabulary's head is most of the count and N*(C) bends away from a power law)."""
     sizes, per_token = [], []
-    for size in LADDER.values():
+    for size in SIZES.values():
         facts = scratch_facts(size, VOCAB)
         sizes.append(facts.parameters.non_embedding)
         per_token.append(flops_per_token(facts.parameters.non_embedding, facts.architecture, SEQ_LEN, "full"))
@@ -33,7 +38,7 @@ def ladder_count() -> FlopCount:
 
 def test_the_full_count_is_exact_at_every_trained_size_and_grows_with_n():
     count = ladder_count()
-    for size in LADDER.values():
+    for size in SIZES.values():
         facts = scratch_facts(size, VOCAB)
         exact = flops_per_token(facts.parameters.non_embedding, facts.architecture, SEQ_LEN, "full")
         assert count.per_token_at(facts.parameters.non_embedding) == pytest.approx(exact, rel=1e-12)
@@ -46,7 +51,7 @@ def test_the_full_count_is_exact_at_every_trained_size_and_grows_with_n():
 @pytest.mark.parametrize("flops", [3e11, 1e12, 3e13, 1e15])
 def test_advice_spends_the_budget_under_the_laws_own_count(flops):
     count = ladder_count()
-    advice = advise(LAW, flops, count)
+    advice = advise(LoadedLaw.of(LAW, count), flops)
     assert count.flops(advice.parameters, advice.tokens) == pytest.approx(flops, rel=1e-9)
     # It is the optimum under that count: no other split of the same budget predicts a lower loss.
     others = advice.parameters * np.geomspace(0.5, 2, 41)
@@ -57,7 +62,7 @@ def test_advice_spends_the_budget_under_the_laws_own_count(flops):
 
 
 def test_under_6n_the_advice_is_the_closed_form():
-    advice = advise(LAW, 1e20, FlopCount("6N"))
+    advice = advise(LoadedLaw.of(LAW), 1e20)
     assert (advice.parameters, advice.tokens) == pytest.approx(LAW.optimal(1e20), rel=1e-12)
     assert advice.method.startswith("closed form")
 
@@ -66,7 +71,7 @@ def profiles(count: FlopCount, budgets=(1e12, 3e12, 1e13, 3e13)):
     """isoFLOP profiles of LAW: around each budget's optimum, sizes on both sides, D = what C buys."""
     rows = []
     for flops in budgets:
-        centre = advise(LAW, flops, count).parameters
+        centre = advise(LoadedLaw.of(LAW, count), flops).parameters
         for n in centre * np.geomspace(1 / 8, 8, 9):
             d = float(count.tokens(flops, n))
             rows.append((n, d, float(LAW.loss(n, d)), flops))

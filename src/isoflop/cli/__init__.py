@@ -14,7 +14,7 @@ import click
 
 from ..errors import UsageError
 from .data import data
-from .fits import advise, fit
+from .fits import advise, fit, predict
 from .results import show
 from .studies import study_command
 
@@ -31,6 +31,7 @@ cli.add_command(show)
 cli.add_command(data)
 cli.add_command(fit)
 cli.add_command(advise)
+cli.add_command(predict)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,10 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
 
 @click.command()
 @click.argument("source", type=click.Path())
-@click.option("--approach", type=click.Choice(["1", "2", "3"]), default="3", help="Hoffmann et al.'s approach")
+@click.option("--approach", type=click.Choice(["1", "2", "3", "constrained"]), default="3",
+              help="Hoffmann et al.'s approach, or constrained: the data-constrained law of Muennighoff et al. (columns N, D, U, loss)")
+@click.option("--base", default=None, help="--approach constrained: freeze E, A, B, α, β to this law (" + "a published law "
+              "(chinchilla, epoch, datablations) or a saved fit) and fit only R_D*, R_N* [default: fit all jointly]")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=None,
               help="bootstrap resamples for the intervals [default: 1000; the isoflops report uses its fit_bootstrap]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="seed of the bootstrap resamples")
@@ -27,6 +30,8 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
 @click.option("--budget-tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
               help="approach 2: C values within this relative distance share a budget")
 @click.option("--budgets", default=None, help="approach 2: the budgets C1,C2,… to snap each point's C to")
+@click.option("--holdout-largest", is_flag=True,
+              help="approach 2: also fit on every budget but the largest and compare its predicted L* and N* with the measured ones")
 @click.option("--columns", default=None, help="which header holds which column, e.g. N=params,D=tokens,loss=val")
 @click.option("--dedupe", is_flag=True, help="drop rows that repeat an earlier row exactly")
 @click.option("--json", "as_json", is_flag=True, help="print the fitted values and intervals as JSON")
@@ -35,8 +40,8 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
               help="how a CSV's compute is counted: 6N (C = 6ND, the default) or table (FLOPs per token = C / D from its C column); "
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-def fit(source: str, approach: str, bootstrap: int | None, seed: int, objective: str, huber_delta: float,
-        budget_tolerance: float, budgets: str | None, columns: str | None, dedupe: bool, as_json: bool,
+def fit(source: str, approach: str, base: str | None, bootstrap: int | None, seed: int, objective: str, huber_delta: float,
+        budget_tolerance: float, budgets: str | None, holdout_largest: bool, columns: str | None, dedupe: bool, as_json: bool,
         save: str | None, flop_convention: str | None, force: bool) -> None:
     """Fit a scaling law to SOURCE: a CSV or TSV with N, D, loss (optional C, U, seed; aliases such as params,
     tokens, flops, val_loss are understood) or an isoflops results folder."""
@@ -50,9 +55,9 @@ def fit(source: str, approach: str, bootstrap: int | None, seed: int, objective:
     if save and not Path(save).resolve().parent.is_dir():
         raise UsageError(f"--save {save!r}: its folder does not exist; create it or choose another path")
     settings = FitSettings(
-        approach=int(approach), bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
+        approach=int(approach) if approach.isdigit() else approach, base=base, bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
         objective=Objective(objective, huber_delta), budget_tolerance=budget_tolerance,
-        budgets=_numbers("--budgets", budgets), progress=not as_json,
+        budgets=_numbers("--budgets", budgets), progress=not as_json, holdout_largest=holdout_largest,
     )
     table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,
                                          mapping=parse_mapping(columns), dedupe=dedupe)
@@ -73,87 +78,91 @@ def _numbers(option: str, text: str | None) -> tuple[float, ...] | None:
         raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. 1e18,1e19,1e20") from None
 
 
+LAW_HELP = "a published law (chinchilla, epoch, datablations) or a fit saved by isoflop fit --save"
+
+
 @click.command()
 @click.option("--flops", type=float, required=True, help="compute budget C in FLOPs")
 @click.option("--unique-tokens", type=float, default=None, help="cap on unique training tokens U")
-@click.option("--fit", "fit_file", type=click.Path(dir_okay=False), required=True, help="a fit saved by isoflop fit --save")
+@click.option("--law", "--fit", "law_spec", required=True, help=LAW_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.option("--force", is_flag=True, help="advise from a fit that was saved as unreliable")
-def advise(flops: float, unique_tokens: float | None, fit_file: str, as_json: bool, force: bool) -> None:
-    """Recommend N, D and epochs for a budget from a fitted law, with the predicted loss.
+def advise(flops: float, unique_tokens: float | None, law_spec: str, as_json: bool, force: bool) -> None:
+    """Recommend N, D and epochs for a budget from a law, with the predicted loss.
 
-    Compute is converted to N and D with the fit's own FLOP convention."""
+    Compute is converted to N and D with the law's own FLOP convention (6N for published laws)."""
     from ..fit.advice import advise as make_advice
     from ..fit.advice import advise_allocation
-    from ..fit.chinchilla import ChinchillaLaw
-    from ..fit.flops import FlopCount
+    from ..fit.api import without_nan
+    from ..fit.laws import load_law
 
-    for name, value in (("--flops", flops), ("--unique-tokens", unique_tokens)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{name} must be a positive finite number, got {value}")
-    saved = _read_json(Path(fit_file))
-    if "law" not in saved and "N_opt" not in saved:
-        raise UsageError(f"{fit_file} holds no fitted law; save one with isoflop fit --save")
-    if saved.get("problems") and not force:
-        raise UnreliableResult(f"{fit_file} was saved as unreliable ({'; '.join(map(str, saved['problems']))}); "
-                               "refit on better data, or pass --force to use it anyway")
-    count = FlopCount.from_dict(saved.get("flops"))
-    constrained = saved.get("constrained")
-    r_star = constrained.get("R_D_star") if isinstance(constrained, dict) else None
-    fitted = saved.get("range")
-    if fitted is not None and not _valid_range(fitted):
-        raise UsageError(f"{fit_file}: its 'range' is not a mapping of N, D, C to [low, high]; save the fit again with isoflop fit --save")
-    if "law" in saved:
-        try:
-            law = ChinchillaLaw.from_dict(saved["law"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise UsageError(f"{fit_file} holds no complete L(N, D) law ({first_line(error)}); save one with isoflop fit --approach 3 --save") from None
-        advice = make_advice(law, flops, count, unique_tokens, r_star, fitted)
+    _positive(("--flops", flops), ("--unique-tokens", unique_tokens))
+    loaded = load_law(law_spec, force)
+    if loaded.allocation is None:
+        advice = make_advice(loaded, flops, unique_tokens)
     elif unique_tokens is not None:
         raise UsageError("--unique-tokens needs an L(N, D) law (isoflop fit --approach 3 --save); this fit holds N*(C) only")
     else:
         try:
-            advice = advise_allocation(saved, flops, count, fitted)
+            advice = advise_allocation(loaded.allocation, flops, loaded.count, loaded.fitted_range)
         except (KeyError, TypeError, ValueError) as error:
-            raise UsageError(f"{fit_file} holds no complete N*(C) fit ({first_line(error)}); save one with isoflop fit --save") from None
+            raise UsageError(f"{law_spec} holds no complete N*(C) fit ({first_line(error)}); save one with isoflop fit --save") from None
     if not (advice.parameters >= 1 and advice.tokens >= 1 and (advice.loss is None or math.isfinite(advice.loss))):
         raise UsageError(
             f"at C = {flops:.3g} FLOPs this law recommends {advice.parameters:.3g} parameters and {advice.tokens:.3g} tokens: "
             "the budget lies far outside what the law describes; ask for a budget near the range it was fitted on"
         )
     if as_json:
-        from ..fit.api import without_nan
-
-        click.echo(json.dumps(without_nan(advice.as_dict()), indent=2))
+        click.echo(json.dumps(without_nan({"law": loaded.label, **advice.as_dict()}), indent=2))
         return
     click.echo(f"for C = {flops:.3g} FLOPs: N = {advice.parameters:.3g} parameters, D = {advice.tokens:.3g} tokens"
                + (f" ({advice.epochs:.2f} epochs of {unique_tokens:.3g} unique tokens)" if advice.epochs else ""))
     if advice.loss is not None:
-        interval = (f"[{advice.loss_interval[0]:.4f}, {advice.loss_interval[1]:.4f}]" if advice.loss_interval
-                    else "(no interval: the law has no bootstrap samples)" if "law" in saved else "(no interval)")
-        click.echo(f"predicted loss {advice.loss:.4f} {interval}")
+        click.echo(f"predicted loss {advice.loss:.4f} {_loss_interval(advice.loss_interval)}")
+    click.echo(f"law: {loaded.label}")
     click.echo(f"found by {advice.method}")
-    if saved.get("problems"):
-        click.echo("note: UNRELIABLE law (--force): " + "; ".join(map(str, saved["problems"])))
+    if loaded.problems:
+        click.echo("note: UNRELIABLE law (--force): " + "; ".join(loaded.problems))
     for note in advice.notes:
         click.echo(f"note: {note}")
 
 
-def _read_json(path: Path):
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"fit file {str(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"fit file {str(path)!r} is not JSON ({first_line(error)})") from None
-    except OSError as error:
-        raise UsageError(f"fit file {str(path)!r} cannot be read ({error.strerror})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"fit file {str(path)!r} holds no fit (a JSON object is expected)")
-    return data
+@click.command()
+@click.option("--law", "law_spec", required=True, help=LAW_HELP)
+@click.option("--params", type=float, required=True, help="model parameters N")
+@click.option("--tokens", type=float, required=True, help="training tokens D")
+@click.option("--unique-tokens", type=float, default=None, help="unique tokens U among them (default: D, no repetition)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.option("--force", is_flag=True, help="predict from a fit that was saved as unreliable")
+def predict(law_spec: str, params: float, tokens: float, unique_tokens: float | None, as_json: bool, force: bool) -> None:
+    """Predict the loss of N parameters trained on D tokens (U unique) under a law."""
+    from ..fit.api import without_nan
+    from ..fit.laws import load_law
+
+    _positive(("--params", params), ("--tokens", tokens), ("--unique-tokens", unique_tokens))
+    if unique_tokens is not None and unique_tokens > tokens:
+        raise UsageError(f"--unique-tokens {unique_tokens:.6g} exceeds --tokens {tokens:.6g}: a run cannot see more unique tokens than it trains on")
+    loaded = load_law(law_spec, force)
+    loss_of, interval_of = loaded.predictor(unique_tokens)
+    loss, interval = float(loss_of(params, tokens)), interval_of(params, tokens)
+    if not math.isfinite(loss):
+        raise UsageError(f"the law gives no finite loss at N = {params:.3g}, D = {tokens:.3g}; ask for values near its fitted range")
+    if as_json:
+        click.echo(json.dumps(without_nan({"law": loaded.label, "N": params, "D": tokens, "U": unique_tokens, "loss": loss,
+                                           "loss_interval": list(interval) if interval else None}), indent=2))
+        return
+    epochs = f" ({tokens / unique_tokens:.3g} epochs of {unique_tokens:.3g} unique tokens)" if unique_tokens else ""
+    click.echo(f"N = {params:.4g} parameters, D = {tokens:.4g} tokens{epochs}: predicted loss {loss!r} {_loss_interval(interval)}")
+    click.echo(f"law: {loaded.label}")
 
 
-def _valid_range(fitted) -> bool:
-    return isinstance(fitted, dict) and all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) for v in pair) for pair in fitted.values()
-    )
+def _loss_interval(interval) -> str:
+    if interval is None:
+        return "(no interval: the law has no bootstrap samples)"
+    return f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def _positive(*options) -> None:
+    for name, value in options:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a positive finite number, got {value}")

@@ -36,7 +36,8 @@ def _options(fields: list[tuple[str, FieldInfo, Any]]):
             # A None default means what the description says (e.g. "default: the model's own").
             help_text = field.description if default is None else f"{field.description} [default: {_shown(default)}]"
             if field.annotation is bool:
-                option = click.option(flag, name, is_flag=True, flag_value=True, default=None, help=help_text)
+                # A pair, so that a setting on by default can be turned off: --x / --no-x.
+                option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
             else:
                 option = click.option(flag, name, type=_click_type(field.annotation), default=None, help=help_text)
             command = option(command)

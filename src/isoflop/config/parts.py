@@ -159,3 +159,7 @@ class FitConfig(Part):
     fit_bootstrap: int = Field(
         30, ge=0, description="bootstrap resamples behind the report's approach-3 intervals", json_schema_extra=NOT_IDENTITY
     )
+    holdout_largest: bool = Field(
+        True, description="the report also fits on every budget but the largest and checks its prediction of the largest",
+        json_schema_extra=NOT_IDENTITY,
+    )

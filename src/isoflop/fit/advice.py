@@ -13,8 +13,8 @@ from scipy.optimize import minimize_scalar
 
 from ..errors import UsageError
 from .chinchilla import ChinchillaLaw
-from .constrained import effective_data
 from .flops import FlopCount
+from .laws import LoadedLaw
 
 # Model sizes searched around the 6N closed-form optimum when there is no closed form.
 SEARCH_SPAN = 1e4
@@ -40,58 +40,49 @@ class Advice:
         }
 
 
-def compute_optimal(law: ChinchillaLaw, flops: float, count: FlopCount, unique_tokens: float | None = None,
-                    r_star: float | None = None) -> tuple[float, float, float, str]:
-    """(N*, D*, effective D*, how it was found) minimising L(N, D) subject to C = count.flops(N, D)."""
+def compute_optimal(law: ChinchillaLaw, flops: float, count: FlopCount, loss_of=None) -> tuple[float, float, str]:
+    """(N*, D*, how it was found) minimising the loss subject to C = count.flops(N, D).
+
+    ``loss_of(N, D)``: the loss to minimise when it is not ``law``'s own (data-constrained, capped data);
+    the search then starts from ``law``'s closed form under 6N."""
     with np.errstate(all="ignore"):
         n_closed, d_closed = (float(v) for v in law.optimal(flops))
     if not (np.isfinite(n_closed) and np.isfinite(d_closed) and n_closed > 0 and d_closed > 0):
         raise UsageError(f"at C = {flops:.3g} FLOPs this law has no finite optimum (N = {n_closed:.3g}): the budget lies "
                          "far outside what the law describes; ask for a budget near the range it was fitted on")
-    if count.convention == "6N" and unique_tokens is None:
-        return n_closed, d_closed, d_closed, "closed form (Hoffmann et al. eq. 4, C = 6ND)"
-
-    def effective(tokens):
-        if unique_tokens is None:
-            return tokens
-        if r_star is not None:
-            return effective_data(tokens, unique_tokens, r_star)
-        return np.minimum(tokens, unique_tokens)
+    if count.convention == "6N" and loss_of is None:
+        return n_closed, d_closed, "closed form (Hoffmann et al. eq. 4, C = 6ND)"
+    loss_of = loss_of or law.loss
 
     def loss_at(log_n):
         n = np.exp(log_n)
-        return law.loss(n, effective(count.tokens(flops, n)))
+        return loss_of(n, count.tokens(flops, n))
 
     logs = np.log(n_closed) + np.linspace(-np.log(SEARCH_SPAN), np.log(SEARCH_SPAN), SEARCH_POINTS)
-    best = int(np.argmin(loss_at(logs)))
+    best = int(np.argmin([loss_at(v) for v in logs]))
     low, high = logs[max(best - 1, 0)], logs[min(best + 1, len(logs) - 1)]
     refined = minimize_scalar(loss_at, bounds=(low, high), method="bounded", options={"xatol": 1e-10})
     n_opt = float(np.exp(refined.x))
-    d_opt = float(count.tokens(flops, n_opt))
-    return n_opt, d_opt, float(effective(d_opt)), "search over N (bounded, 1e-10 in ln N) under " + count.description
+    return n_opt, float(count.tokens(flops, n_opt)), "search over N (bounded, 1e-10 in ln N) under " + count.description
 
 
-def advise(
-    law: ChinchillaLaw,
-    flops: float,
-    count: FlopCount,
-    unique_tokens: float | None = None,
-    r_star: float | None = None,
-    fitted_range: dict[str, list[float]] | None = None,
-) -> Advice:
-    n_opt, d_opt, d_effective, method = compute_optimal(law, flops, count, unique_tokens, r_star)
+def advise(loaded: LoadedLaw, flops: float, unique_tokens: float | None = None) -> Advice:
+    """The compute-optimal N, D (and epochs of ``unique_tokens``) for ``flops`` under a law with L(N, D)."""
+    loss_of, interval_of = loaded.predictor(unique_tokens)
+    plain = unique_tokens is None and loaded.constrained is None
+    n_opt, d_opt, method = compute_optimal(loaded.law, flops, loaded.count, None if plain else loss_of)
     notes: list[str] = []
     epochs = None
     if unique_tokens is not None:
         epochs = d_opt / unique_tokens
-        if r_star is None:
+        if loaded.constrained is None:
             notes.append(
                 "no data-constrained fit: repeated tokens are counted as worthless (a pessimistic prediction); "
                 "fit runs that repeat data to value them"
             )
-    notes += _extrapolation_notes(n_opt, d_opt, flops, fitted_range)
-    interval = law.loss_interval(n_opt, d_effective) if law.samples else None
-    return Advice(flops, n_opt, d_opt, epochs, float(law.loss(n_opt, d_effective)), interval, method, notes)
+    notes += _extrapolation_notes(n_opt, d_opt, flops, loaded.fitted_range)
+    loss = float(loss_of(n_opt, d_opt))
+    return Advice(flops, n_opt, d_opt, epochs, loss, interval_of(n_opt, d_opt), method, notes)
 
 
 def advise_allocation(fit: dict, flops: float, count: FlopCount, fitted_range: dict | None = None) -> Advice:

@@ -13,10 +13,12 @@ from .checks import allocation_problems, chinchilla_problems, fit_warnings, fron
 from .chinchilla import DEFAULT_GRID, LBFGS_OPTIONS, fit_chinchilla
 from .objectives import Objective
 from .constrained import fit_constrained
+from .holdout import Holdout, holdout_largest
+from .laws import load_law
 from .isoflop_profiles import approach1, approach2, fit_frontier
 from .table import FitTable
 
-APPROACHES = (1, 2, 3)
+APPROACHES = (1, 2, 3, "constrained")
 # Resamples behind the intervals: enough that a 95% interval is stable to the digits printed (4).
 DEFAULT_BOOTSTRAP = 1000
 
@@ -34,7 +36,8 @@ def fitted_range(table: FitTable) -> dict[str, list[float]]:
 class FitSettings:
     """How a fit was asked for: recorded in the law file so that it can be traced and repeated."""
 
-    approach: int = 3
+    approach: int | str = 3
+    base: str | None = None  # approach "constrained": a law to freeze E, A, B, α, β to (name or file)
     bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = 0
     objective: Objective = Objective()
@@ -42,11 +45,12 @@ class FitSettings:
     budgets: tuple[float, ...] | None = None
     grid: dict | None = None
     progress: bool = False
+    holdout_largest: bool = False
 
     def as_dict(self) -> dict:
         grid = self.grid or DEFAULT_GRID
         return {
-            "approach": self.approach, "objective": self.objective.as_dict(), "bootstrap": self.bootstrap,
+            "approach": self.approach, "base": self.base, "holdout_largest": self.holdout_largest, "objective": self.objective.as_dict(), "bootstrap": self.bootstrap,
             "seed": self.seed, "budget_tolerance": self.budget_tolerance,
             "budgets": list(self.budgets) if self.budgets else None,
             "start_grid": {name: [float(v) for v in values] for name, values in grid.items()},
@@ -58,7 +62,11 @@ def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict
     """The fit as a JSON-ready dict: values, intervals, problems (a degenerate fit), warnings and provenance."""
     approach = settings.approach
     if approach not in APPROACHES:
-        raise UsageError(f"unknown approach {approach}; choose 1, 2 or 3")
+        raise UsageError(f"unknown approach {approach}; choose 1, 2, 3 or constrained")
+    if settings.holdout_largest and approach != 2:
+        raise UsageError("--holdout-largest checks approach 2's frontier; use it with --approach 2")
+    if settings.base and approach != "constrained":
+        raise UsageError("--base freezes the law of a data-constrained fit; use it with --approach constrained")
     result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table),
                               "flops": table.flop_count.as_dict()}
     problems: list[str] = []
@@ -82,6 +90,11 @@ def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict
             frontier = fit_frontier([m.flops for m in allocation.minima], losses)
             result["frontier"] = frontier.as_dict()
             problems += frontier_problems(frontier, losses)
+        if settings.holdout_largest:
+            result["holdout"] = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count()).as_dict()
+    elif approach == "constrained":
+        result["constrained"] = _constrained(table, settings).as_dict()
+        result["points_used"] = {"constrained": int(len(table.N))}
     else:
         repeats = table.U is not None and bool((table.D > table.U * (1 + 1e-9)).any())
         fresh = np.ones(len(table.N), dtype=bool) if not repeats else table.D <= table.U * (1 + 1e-9)
@@ -100,12 +113,25 @@ def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict
         notes += fit_warnings(law, grid)
         if repeats:
             result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.grid,
-                                                    bootstrap=max(10, settings.bootstrap // 2)).as_dict()
+                                                    bootstrap=settings.bootstrap, seed=settings.seed).as_dict()
             result["points_used"]["constrained"] = int(len(table.N))
     result["problems"] = problems
     result["warnings"] = notes
     result["provenance"] = {"isoflop": _version(), "input": source or {}, "settings": settings.as_dict()}
     return result
+
+
+def _constrained(table: FitTable, settings: FitSettings):
+    if table.U is None:
+        raise UsageError("--approach constrained needs a U column (unique tokens of each run) besides N, D and loss")
+    base = None
+    if settings.base:
+        loaded = load_law(settings.base)
+        if loaded.law is None:
+            raise UsageError(f"--base {settings.base}: it holds N*(C) only; give a law with L(N, D) (approach 3) or a published law")
+        base = loaded.constrained or loaded.law
+    return fit_constrained(table.N, table.D, table.U, table.loss, base=base, base_name=settings.base,
+                           bootstrap=settings.bootstrap, seed=settings.seed, grid=settings.grid, objective=settings.objective)
 
 
 def _version() -> str:
@@ -156,23 +182,43 @@ def describe(result: dict[str, Any]) -> str:
             law = result[key]
             lines.append(f"  {symbol}(C) = {law['coefficient']:.3g} · C^{law['exponent']:.3f}  {_interval(law['exponent_interval'], '.3f')}")
         for m in result["minima"]:
-            lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}")
+            sides = f" ({m['sizes_below']} sizes below, {m['sizes_above']} above)" if "sizes_below" in m else ""
+            lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}{sides}")
     if "frontier" in result:
         f = result["frontier"]
-        lines.append(f"  frontier L*(C) = {f['E']:.4g} + {f['A']:.4g}·C^-{f['gamma']:.4f}")
+        ci = f.get("intervals", {})
+        lines.append(f"  frontier L*(C) = {f['E']:.4g} {_interval(ci.get('E'), '.4g')} + {f['A']:.4g} {_interval(ci.get('A'), '.4g')}"
+                     f"·C^-{f['gamma']:.4f} {_interval(ci.get('gamma'), '.4f')}")
+    if "holdout" in result:
+        lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
     if "constrained" in result:
-        c = result["constrained"]
-        lines.append(f"  data-constrained: R_D* = {c['R_D_star']:.3g} {_interval(c['R_D_star_interval'], '.3g')}")
-        for epoch, value in c["repeated_token_value"].items():
-            lines.append(f"    a token in epoch {epoch} is worth {value['value']:.2f} {_interval(value['interval'], '.2f')} of a fresh one")
+        lines += _describe_constrained(result["constrained"])
     lines += [f"warning: {warning}" for warning in result.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _describe_constrained(c: dict) -> list[str]:
+    ci = c.get("intervals", {})
+    lines = [f"data-constrained law (Muennighoff et al. 2023), base {c.get('base', 'fitted jointly')}:",
+             "  L(N, D, U) = E + A/N'^alpha + B/D'^beta with D' = U(1 + R_D*(1 − e^(−R_D/R_D*))), N' likewise"]
+    for name in ("E", "A", "B", "alpha", "beta"):
+        lines.append(f"  {name:>5} = {c[name]:.4g}  {_interval(ci.get(name), '.4g')}")
+    lines.append(f"  R_D* = {c['R_D_star']:.3g}  {_interval(ci.get('R_D_star'), '.3g')}")
+    if c.get("R_D_star_flat_range"):
+        low, high = c["R_D_star_flat_range"]
+        lines.append(f"    profile: the objective stays within noise for R_D* in [{low:.3g}, {high:.3g}]")
+    if c.get("R_N_star") is not None:
+        lines.append(f"  R_N* = {c['R_N_star']:.3g}  {_interval(ci.get('R_N_star'), '.3g')}")
+    for epoch, value in c["repeated_token_value"].items():
+        lines.append(f"    at {epoch} epochs a token is worth {value['value']:.2f} {_interval(value['interval'], '.2f')} of a fresh one")
+    lines += [f"  note: {note}" for note in c.get("notes", []) + c.get("R_D_star_not_pinned", [])]
+    return lines
 
 
 def _interval(pair, spec: str) -> str:
     """``[low, high]``, or why there is none: never a NaN in front of a user."""
     if pair is None or not all(v is not None and np.isfinite(v) for v in pair):
-        return "(no interval: too few points to resample)"
+        return "(no interval: no bootstrap resamples)"
     return f"[{pair[0]:{spec}}, {pair[1]:{spec}}]"
 
 

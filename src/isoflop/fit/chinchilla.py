@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
 from ..errors import UsageError
-from ..pools import quiet_worker, stop_now
+from ..pools import one_blas_thread, quiet_worker, stop_now
 from .objectives import Objective, evaluate, evaluate_many
 from .powerlaw import percentile_interval
 
@@ -102,10 +102,10 @@ class ChinchillaLaw:
             samples=[tuple(s) for s in data.get("bootstrap_samples", [])],
         )
 
-    def loss_interval(self, N, D) -> tuple[float, float]:
-        """95% interval of the predicted loss over the bootstrap fits."""
+    def loss_interval(self, N, D) -> tuple[float, float] | None:
+        """95% interval of the predicted loss over the bootstrap fits; None without samples."""
         if not self.samples:
-            return (float("nan"), float("nan"))
+            return None
         return percentile_interval([ChinchillaLaw(*s).loss(N, D) for s in self.samples])
 
 
@@ -234,7 +234,7 @@ def fit_chinchilla(
         raise UsageError("N, D and loss must all be positive for a scaling-law fit")
     log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
     starts = _starts(grid or DEFAULT_GRID)
-    with tqdm(total=len(starts) + bootstrap, unit="fit", desc="starts, then resamples", delay=1.0,
+    with one_blas_thread(), tqdm(total=len(starts) + bootstrap, unit="fit", desc="starts, then resamples", delay=1.0,
               disable=not progress, leave=False) as bar:
         best = _best_fit(log_n, log_d, log_l, starts, objective, bar)
         law = _law(best.theta, best.value, objective)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from ..errors import UsageError
-from .powerlaw import PowerLaw, fit_power_law, percentile_interval
+from .powerlaw import CONFIDENCE, PowerLaw, fit_power_law, percentile_interval
 
 MIN_BUDGETS = 2
 # A power law has two parameters: a third point is the least that gives an interval.
@@ -32,6 +32,8 @@ class BudgetMinimum:
     d_opt: float
     loss: float
     parabola: tuple[float, float, float] | None = None  # loss = p0·x² + p1·x + p2, x = ln N
+    sizes_below: int = 0  # trained sizes on each side of N*: the minimum is only pinned with some on both
+    sizes_above: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class AllocationFit:
             "a": self.n_law.exponent,
             "b": self.d_law.exponent,
             "minima": [
-                {"C": m.flops, "N_opt": m.n_opt, "D_opt": m.d_opt, "loss": m.loss} for m in self.minima
+                {"C": m.flops, "N_opt": m.n_opt, "D_opt": m.d_opt, "loss": m.loss, "sizes_below": m.sizes_below,
+                 "sizes_above": m.sizes_above} for m in self.minima
             ],
         }
 
@@ -81,7 +84,9 @@ def approach2(N, D, loss, C, count=None) -> AllocationFit:
             d_opt = float(count.tokens(budget, n_opt))
         else:
             d_opt = float(np.exp(np.polyval(np.polyfit(x, np.log(D[here]), 1), x_opt)))
-        minima.append(BudgetMinimum(float(budget), n_opt, d_opt, float(np.polyval(p, x_opt)), tuple(float(v) for v in p)))
+        sizes = np.unique(N[here])
+        minima.append(BudgetMinimum(float(budget), n_opt, d_opt, float(np.polyval(p, x_opt)), tuple(float(v) for v in p),
+                                    int((sizes < n_opt).sum()), int((sizes > n_opt).sum())))
     if len(minima) < MIN_BUDGETS:
         raise UsageError(
             f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"
@@ -138,9 +143,23 @@ class Frontier:
     A: float
     gamma: float
     intervals: dict[str, tuple[float, float]]
+    samples: list[tuple[float, float, float]] = field(default_factory=list)  # bootstrap (E, A, γ)
 
     def __call__(self, flops):
         return self.E + self.A * np.asarray(flops, dtype=float) ** -self.gamma
+
+    def interval_at(self, flops) -> tuple[np.ndarray, np.ndarray] | None:
+        """95% band of L*(C) over the bootstrap fits; None without samples."""
+        if not self.samples:
+            return None
+        curves = np.array([e + a * np.asarray(flops, dtype=float) ** -g for e, a, g in self.samples])
+        tail = (1 - CONFIDENCE) / 2 * 100
+        return np.percentile(curves, tail, axis=0), np.percentile(curves, 100 - tail, axis=0)
+
+    def describe(self) -> str:
+        """The law in one line, each parameter with its interval."""
+        return (f"L*(C) = {self.E:.3f}{_bracket(self.intervals.get('E'), '.3f')} + {self.A:.3g}{_bracket(self.intervals.get('A'), '.3g')}"
+                f"·C^-{self.gamma:.3f}{_bracket(self.intervals.get('gamma'), '.3f')}")
 
     def as_dict(self) -> dict:
         return {"E": self.E, "A": self.A, "gamma": self.gamma, "intervals": {k: list(v) for k, v in self.intervals.items()}}
@@ -182,7 +201,11 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0) -> Frontier
     if samples:
         columns = np.array(samples)
         intervals = {name: percentile_interval(columns[:, i]) for i, name in enumerate(("E", "A", "gamma"))}
-    return Frontier(E=float(E), A=float(A), gamma=float(gamma), intervals=intervals)
+    return Frontier(E=float(E), A=float(A), gamma=float(gamma), intervals=intervals, samples=samples)
+
+
+def _bracket(pair, spec: str) -> str:
+    return f" [{pair[0]:{spec}}, {pair[1]:{spec}}]" if pair else " (no interval)"
 
 
 def _check_positive(**arrays) -> None:

@@ -77,9 +77,21 @@ def evaluate(theta, log_n, log_d, log_l, objective: Objective, weights=None) -> 
     return float(values[0]), gradients[0]
 
 
+def evaluate_inputs(theta, log_n, log_d, log_l, objective: Objective, weights=None):
+    """As ``evaluate``, plus the objective's derivative by each point's log N and log D (for laws whose N and D
+    are themselves functions of fitted parameters)."""
+    values, gradients, g_n, g_d = _evaluate(np.asarray(theta, dtype=float)[None, :], log_n, log_d, log_l, objective,
+                                            None if weights is None else weights[None, :])
+    return float(values[0]), gradients[0], -theta[3] * g_n[0], -theta[4] * g_d[0]
+
+
 def evaluate_many(thetas, log_n, log_d, log_l, objective: Objective, weights=None) -> tuple[np.ndarray, np.ndarray]:
     """The objective and its gradient at many θ at once: ``thetas`` is [starts, parameters], ``weights`` None
     (every point once) or [starts, points] (each start's own resample)."""
+    return _evaluate(thetas, log_n, log_d, log_l, objective, weights)[:2]
+
+
+def _evaluate(thetas, log_n, log_d, log_l, objective: Objective, weights):
     r, p_n, p_d, p_e = _residuals(thetas, log_n, log_d, log_l)
     weights = np.ones_like(r) if weights is None else weights
     count = weights.sum(axis=1)
@@ -101,7 +113,7 @@ def evaluate_many(thetas, log_n, log_d, log_l, objective: Objective, weights=Non
     # Elementwise products, not matrix products: BLAS threads on these small shapes only cost time.
     gradients = np.column_stack([g_n.sum(axis=1), g_d.sum(axis=1), (slope * p_e).sum(axis=1),
                                  -(g_n * log_n).sum(axis=1), -(g_d * log_d).sum(axis=1), *extra])
-    return values, gradients
+    return values, gradients, g_n, g_d
 
 
 def _residuals(thetas, log_n, log_d, log_l):

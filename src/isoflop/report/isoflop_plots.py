@@ -61,17 +61,33 @@ def plot_allocation(allocation, folder: Path) -> Path:
     return save_figure(figure, folder / ALLOCATION)
 
 
-def plot_frontier(allocation, frontier, folder: Path) -> Path:
+def plot_frontier(allocation, frontier, folder: Path, holdout=None) -> Path:
+    """The compute-optimal losses, the fitted L*(C) with its 95% band, extended one budget step beyond the
+    largest; with a hold-out check, its prediction of the largest budget and what was measured."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     flops = np.array([m.flops for m in allocation.minima])
-    axes.scatter(flops, [m.loss for m in allocation.minima], color="k", label="compute-optimal loss")
-    grid = np.geomspace(flops.min() / 2, flops.max() * 4, 60)
-    axes.plot(grid, frontier(grid), label=f"L*(C) = {frontier.E:.2f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
+    axes.scatter(flops, [m.loss for m in allocation.minima], color="k", zorder=3, label="compute-optimal loss (parabola minimum)")
+    step = float(np.exp(np.mean(np.diff(np.log(np.sort(flops)))))) if len(flops) > 1 else 2.0
+    fitted = np.geomspace(flops.min() / 1.5, flops.max(), 60)
+    beyond = np.geomspace(flops.max(), flops.max() * step, 20)
+    axes.plot(fitted, frontier(fitted), color="C0", label=f"L*(C) = {frontier.E:.2f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
+    axes.plot(beyond, frontier(beyond), color="C0", ls="--", label=f"extrapolated to C = {flops.max() * step:.2g}")
+    band = frontier.interval_at(np.concatenate([fitted, beyond]))
+    if band is not None:
+        axes.fill_between(np.concatenate([fitted, beyond]), band[0], band[1], color="C0", alpha=0.2, label="95% bootstrap band")
+    if holdout is not None and not isinstance(holdout, str):
+        error = None
+        if holdout.loss_interval:
+            low, high = holdout.loss_interval
+            error = [[holdout.predicted_loss - low], [high - holdout.predicted_loss]]
+        axes.errorbar([holdout.budget], [holdout.predicted_loss], yerr=error, fmt="o", mfc="none", color="C3", capsize=4,
+                      label=f"hold-out: predicted from the {holdout.budgets_fitted} smaller budgets")
     axes.set_xscale("log")
     axes.set_xlabel("compute C (FLOPs)")
     axes.set_ylabel("loss (nats/token)")
+    axes.set_title("the scaling law: compute-optimal loss vs compute", fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=7)
     return save_figure(figure, folder / FRONTIER)
 
 

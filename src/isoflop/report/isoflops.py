@@ -12,6 +12,7 @@ from ..errors import UsageError
 from ..fit.api import fitted_range
 from ..fit.checks import allocation_problems, chinchilla_problems, frontier_problems, unreliable_line
 from ..fit.chinchilla import DEFAULT_GRID, fit_chinchilla
+from ..fit.holdout import holdout_largest
 from ..fit.isoflop_profiles import approach2, fit_frontier
 from ..fit.points import table_from_records
 from ..results.records import RunRecord
@@ -55,7 +56,10 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
         answer.append("Approach 2 (a parabola of loss in log N per budget):")
         for m in allocation.minima:
             answer.append(f"C = {m.flops:.3g} FLOPs: compute-optimal N* = {m.n_opt:,.0f} non-embedding parameters, "
-                          f"D* = {m.d_opt:,.0f} tokens ({m.d_opt / m.n_opt:.1f} tokens per parameter), loss {m.loss:.4f}")
+                          f"D* = {m.d_opt:,.0f} tokens ({m.d_opt / m.n_opt:.1f} tokens per parameter), loss {m.loss:.4f} "
+                          f"({m.sizes_below} sizes trained below N*, {m.sizes_above} above"
+                          + (": pinned on both sides)" if min(m.sizes_below, m.sizes_above) >= 2 else
+                             "; fewer than 2 on a side: this minimum leans on the parabola's shape)"))
         n_law, d_law = allocation.n_law, allocation.d_law
         problems = allocation_problems(allocation)
         if problems:
@@ -69,11 +73,17 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
             losses = [m.loss for m in allocation.minima]
             frontier = fit_frontier([m.flops for m in allocation.minima], losses)
             problems = frontier_problems(frontier, losses)
+            holdout = _holdout(table, budgets, config)
             if problems:
                 answer.append(_unreliable("loss frontier L*(C)", problems, 2))
             else:
-                answer.append(f"Loss frontier: L*(C) = {frontier.E:.3f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
-                figures.append(Figure(plot_frontier(allocation, frontier, folder), "the loss frontier L*(C)"))
+                answer.append(f"**The scaling law**: {frontier.describe()}, with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} "
+                              f"and D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} (95% bootstrap intervals).")
+                figures.append(Figure(plot_frontier(allocation, frontier, folder, holdout), "the loss frontier L*(C)"))
+            if isinstance(holdout, str):
+                answer.append(holdout)
+            elif holdout is not None:
+                answer.append(holdout.sentence())
     try:
         law = fit_chinchilla(table.N, table.D, table.loss, groups=table.seed, bootstrap=config.fit.fit_bootstrap)
         problems = chinchilla_problems(law, table.N, table.D, table.loss, DEFAULT_GRID)
@@ -87,6 +97,16 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
         sections.append(Section("Approach 3", [Paragraph(f"No fit ({error}).")]))
     sections.append(Section("Plots", figures))
     return answer, sections
+
+
+def _holdout(table, budgets, config: IsoflopsConfig):
+    """The hold-out check's result, a sentence saying why it could not run, or None when not asked for."""
+    if not config.fit.holdout_largest:
+        return None
+    try:
+        return holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count())
+    except UsageError as error:
+        return f"Hold-out check not run: {error}."
 
 
 def _law_line(law, table) -> str:

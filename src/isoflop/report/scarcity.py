@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config.studies import ScarcityConfig
+from ..errors import UsageError
+from ..fit.constrained import fit_repetition, token_worth
 from ..results.records import RunRecord
 from .aggregate import PointSummary, Spread, baseline, by_unique_samples, relative_cost
 from .document import Document, Figure, Paragraph, Section, Table
@@ -12,6 +14,8 @@ from .plots import plot_loss_vs_unique_samples, plot_validation_curves
 from .tables import closing_sections
 
 TITLE = "Data scarcity at a fixed compute budget"
+# Muennighoff et al. (2023), fitted on runs up to 9B parameters (their datablations law).
+PUBLISHED_R_D_STAR = 15.4
 
 
 def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]) -> Document:
@@ -25,6 +29,7 @@ def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]
         reference = baseline(points)
         answer = _answer(points, reference)
         sections.append(Section("Loss at each D", [_loss_table(points, reference), *_seed_note(points)]))
+        sections.append(Section("In the language of the data-constrained law", _decay(runs)))
         title = (f"{config.model} on {config.data.train_data}: C={config.budget_passes} passes "
                  f"of {config.data.seq_len} tokens, lr {config.optimizer.learning_rate:g}")
         sections.append(Section("Plots", [
@@ -93,6 +98,32 @@ def _overfitting(points: list[PointSummary]) -> str:
     )
     largest = max(p.unique_samples for p in overfit)
     return f"Overfitting (validation loss bottoming out, then rising) shows for D ≤ {largest}: best at {described}."
+
+
+def _decay(runs: list[RunRecord]) -> list[Paragraph | Table]:
+    """R_D* of Muennighoff et al. for this model and corpus, and what a repeated token is worth."""
+    done = [r for r in runs if r.completed and r.final_val_loss is not None]
+    intro = ("Muennighoff et al. (2023) value U unique tokens seen for D total as D' = U(1 + R_D*(1 − e^(−R/R_D*))), "
+             "R = D/U − 1 repetitions: R_D* is how many repetitions a token survives before it stops helping. "
+             "Fitted here as final loss = E' + B/D'^β over the runs (this model, this corpus, this budget).")
+    try:
+        law = fit_repetition([r.unique_tokens for r in done], [r.tokens for r in done], [r.final_val_loss for r in done])
+    except UsageError as error:
+        return [Paragraph(intro), Paragraph(f"No fit: {error}.")]
+    interval = law.intervals.get("R_D_star")
+    estimate = (f"R_D* = {law.r_d_star:.3g}" + (f" [{interval[0]:.3g}, {interval[1]:.3g}] (95% bootstrap)" if interval
+                                                 else " (no interval: no bootstrap resamples)"))
+    if law.flat_range:
+        estimate += f"; the objective stays within noise for R_D* from {law.flat_range[0]:.3g} to {law.flat_range[1]:.3g}"
+    rows = []
+    for epochs, (value, spread) in law.token_values().items():
+        published = token_worth(epochs, PUBLISHED_R_D_STAR)
+        rows.append([str(epochs), f"{value:.2f}" + (f" [{spread[0]:.2f}, {spread[1]:.2f}]" if spread else ""), f"{published:.2f}"])
+    table = Table(["epochs", "a token's worth here (vs fresh)", f"large-scale pretraining (R_D* = {PUBLISHED_R_D_STAR:g})"],
+                  rows, [True, True, True])
+    verdict = ("**This sweep does not pin R_D* down**: " + "; ".join(law.pinning) + "." if law.pinning
+               else "The sweep pins R_D* down.")
+    return [Paragraph(intro), Paragraph(estimate + f" ({'; '.join(law.notes)})."), table, Paragraph(verdict)]
 
 
 def _loss_table(points: list[PointSummary], reference: PointSummary) -> Table:
