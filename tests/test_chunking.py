@@ -3,7 +3,7 @@ import pytest
 from conftest import SHARED_WIKITEXT
 from isoflop.data.chunking import packed_windows, seed_windows
 from isoflop.data.prepare import corpus_stats, fingerprint, take_chunks
-from isoflop.data.sources import txt_rows
+from isoflop.data.stream import txt_rows
 
 
 def test_seed_windows_keep_only_full_windows_and_never_join_rows():

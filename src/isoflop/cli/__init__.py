@@ -15,6 +15,8 @@ import click
 from ..errors import UsageError
 from .data import data
 from .fits import advise, fit, predict
+from .tokenizers import tokenizer
+from .vocab import vocab
 from .results import show
 from .studies import study_command
 
@@ -32,6 +34,8 @@ cli.add_command(data)
 cli.add_command(fit)
 cli.add_command(advise)
 cli.add_command(predict)
+cli.add_command(tokenizer)
+cli.add_command(vocab)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,6 +28,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "isoflops": {
         "offline": {},
+        # The vocabulary study's offline default (isoflop vocab): three budgets, four sizes, per tokenizer.
+        "vocab": {
+            "budgets": (1e11, 3e11, 1e12),
+            "model_sizes": ("6k", "12k", "25k", "50k"),
+        },
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
         "gpu": {
             "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),

@@ -22,6 +22,11 @@ from .specs import (
     scratch_size,
 )
 
+# A model's embedding may be padded past its tokenizer's size (e.g. to a multiple of 64 or 128); beyond that the
+# vocabularies differ.
+VOCAB_PADDING = 128
+
+
 def model_config(spec: str, vocab_size: int, dropout: float | None = None):
     """The ``PretrainedConfig`` of ``spec``, checked against the tokenizer's vocabulary."""
     if is_scratch(spec):
@@ -29,10 +34,10 @@ def model_config(spec: str, vocab_size: int, dropout: float | None = None):
     else:
         config = _pretrained(spec, _load_config)
         model_vocab = getattr(config, "vocab_size", None)
-        if model_vocab is not None and vocab_size > model_vocab:
+        if model_vocab is not None and not 0 <= model_vocab - vocab_size <= VOCAB_PADDING:
             raise UsageError(
-                f"the tokenizer has {vocab_size} tokens but model {spec!r} only {model_vocab}; "
-                "use the model's own tokenizer"
+                f"the tokenizer has {vocab_size:,} tokens but model {spec!r} was trained with {model_vocab:,}: its ids would "
+                "mean other tokens; use the model's own tokenizer, or a scratch: model for this tokenizer (never resized)"
             )
     if dropout is not None:
         for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop"):

@@ -31,6 +31,7 @@ class PointSummary:
     best_step: Spread
     curve_steps: list[int]  # the evaluated steps
     curve: list[float]  # mean validation loss at those steps over seeds
+    final_bits_per_byte: float | None  # mean over seeds: comparable across tokenizers, unlike loss per token
 
 
 def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
@@ -52,9 +53,14 @@ def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
                 best_step=Spread.of([float(r.best_step) for r in group]),
                 curve_steps=[m.step for m in curves[0][:length]],
                 curve=[statistics.fmean(c[i].val_loss for c in curves) for i in range(length)],
+                final_bits_per_byte=_mean_or_none([r.bits_per_byte for r in group]),
             )
         )
     return points
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else statistics.fmean(values)
 
 
 def baseline(points: list[PointSummary]) -> PointSummary | None:

@@ -128,11 +128,12 @@ def _decay(runs: list[RunRecord]) -> list[Paragraph | Table]:
 
 def _loss_table(points: list[PointSummary], reference: PointSummary) -> Table:
     rows = [
-        [str(p.unique_samples), f"{p.epochs:g}", _spread(p.final), _spread(p.best), f"{p.best_step.mean:.0f}",
+        [str(p.unique_samples), f"{p.epochs:g}", _spread(p.final), "–" if p.final_bits_per_byte is None else f"{p.final_bits_per_byte:.4f}", _spread(p.best),
+         f"{p.best_step.mean:.0f}",
          f"{relative_cost(p.final.mean, reference.final.mean):+.1%}"]
         for p in points
     ]
-    header = ["D", "epochs", "final val loss", "best val loss", "step of best", f"final vs D={reference.unique_samples}"]
+    header = ["D", "epochs", "final val loss", "final bits/byte", "best val loss", "step of best", f"final vs D={reference.unique_samples}"]
     return Table(header, rows, [True] * len(header))
 
 
