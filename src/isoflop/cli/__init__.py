@@ -17,6 +17,7 @@ from .data import data
 from .fits import advise, fit, predict
 from .tokenizers import tokenizer
 from .vocab import vocab
+from .recipes import finetune, generate, pretrain
 from .results import show
 from .studies import study_command
 
@@ -36,6 +37,9 @@ cli.add_command(advise)
 cli.add_command(predict)
 cli.add_command(tokenizer)
 cli.add_command(vocab)
+cli.add_command(pretrain)
+cli.add_command(finetune)
+cli.add_command(generate)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,7 +32,7 @@ def model_config(spec: str, vocab_size: int, dropout: float | None = None):
     if is_scratch(spec):
         config = _scratch_config(spec, vocab_size)
     else:
-        config = _pretrained(spec, _load_config)
+        config = load_pretrained(spec, _load_config)
         model_vocab = getattr(config, "vocab_size", None)
         if model_vocab is not None and not 0 <= model_vocab - vocab_size <= VOCAB_PADDING:
             raise UsageError(
@@ -59,7 +59,7 @@ def build_model(spec: str, config, seed: int):
         # Seeding right before construction makes the init a function of the seed alone.
         torch.manual_seed(seed)
         return AutoModelForCausalLM.from_config(config)
-    return _pretrained(spec, lambda name, **kw: AutoModelForCausalLM.from_pretrained(name, config=config, **kw))
+    return load_pretrained(spec, lambda name, **kw: AutoModelForCausalLM.from_pretrained(name, config=config, **kw))
 
 
 def _scratch_config(spec: str, vocab_size: int):
@@ -85,7 +85,7 @@ def _load_config(name: str, **kwargs):
     return AutoConfig.from_pretrained(name, **kwargs)
 
 
-def _pretrained(spec: str, load):
+def load_pretrained(spec: str, load):
     advice = (
         f"download it where you have internet (save_pretrained) and pass its local folder as --model PATH, "
         f"or train from scratch with --model {SCRATCH_PREFIX}SIZE"

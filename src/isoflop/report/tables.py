@@ -44,6 +44,15 @@ COLUMNS: dict[str, list[Column]] = {
         *COMMON_TAIL,
     ],
 }
+# The recipes' runs (isoflop pretrain, isoflop finetune): one model, its tokens and epochs.
+RECIPE: list[Column] = [
+    ("model", lambda r: r.model, False),
+    ("N", lambda r: f"{r.non_embedding_parameters:,}", True),
+    ("tokens", lambda r: f"{r.tokens:,}", True),
+    ("epochs", lambda r: f"{r.epochs:.3g}", True),
+    *COMMON_TAIL,
+]
+COLUMNS |= {"pretrain": RECIPE, "finetune": RECIPE}
 
 
 def run_table(kind: str, runs: list[RunRecord]) -> Table:

@@ -1,0 +1,80 @@
+"""``isoflop pretrain``, ``isoflop finetune``, ``isoflop generate``: the recipes around the studies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..config.recipes import FinetuneConfig, PretrainConfig
+from .options import part_options
+
+
+@click.command()
+@click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint (optimizer, scheduler, data and RNG states)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@part_options(PretrainConfig)
+def pretrain(resume: bool, quiet: bool, **values: Any) -> None:
+    """Pretrain a GPT-2 from scratch on a streamed corpus (runs under `accelerate launch` too)."""
+    from ..config.recipes import build_recipe
+    from ..training.pretrain import pretrain as run
+
+    config = build_recipe(PretrainConfig, values)
+    result = run(config, resume=resume, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+    if not result.main_process:
+        return
+    click.echo(f"GPT-2 {config.size}: {result.parameters:,} parameters ({result.non_embedding:,} non-embedding); "
+               f"{result.chars_per_token.describe()}")
+    click.echo(f"{result.steps:,} steps, {result.tokens:,} tokens, {result.flops['full']:.3g} FLOPs (full count; "
+               f"6N: {result.flops['6N']:.3g}) in {result.seconds:.0f} s, {result.tokens_per_second:,.0f} tokens/s")
+    click.echo(f"validation perplexity {_ppl(result.first_eval_loss)} → {_ppl(result.final_eval_loss)} "
+               f"(loss {result.first_eval_loss:.4f} → {result.final_eval_loss:.4f})")
+    click.echo(f"model: {result.folder}/model/  (metrics: {result.folder}/metrics.jsonl)")
+
+
+def _ppl(loss: float) -> str:
+    import math
+
+    return f"{math.exp(loss):,.2f}"
+
+
+@click.command()
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@part_options(FinetuneConfig)
+def finetune(quiet: bool, **values: Any) -> None:
+    """Fine-tune a causal LM on a text dataset (group_texts blocks, the HF Trainer); perplexity before and after."""
+    from ..config.recipes import build_recipe
+    from ..training.finetune import finetune as run
+
+    config = build_recipe(FinetuneConfig, values)
+    result = run(config, progress=not quiet)
+    click.echo(f"{config.model}: {result.parameters:,} parameters; {result.train_blocks:,} training and "
+               f"{result.validation_blocks:,} validation blocks of {config.block_size} tokens from {config.data}")
+    per_epoch = ", ".join(f"{p:,.2f}" for p in result.epoch_perplexities)
+    click.echo(f"validation perplexity {result.perplexity_before:,.2f} → {result.perplexity_after:,.2f}"
+               + (f" (after each epoch: {per_epoch})" if per_epoch else "") + f" in {result.seconds:.0f} s")
+    click.echo(f"model: {result.folder}/model/")
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--prompt", required=True, help="text to complete")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--num-return-sequences", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0: greedy decoding")
+@click.option("--top-k", type=click.IntRange(min=0), default=50, show_default=True)
+@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="the same samples for the same seed")
+def generate(models: tuple[str, ...], prompt: str, max_new_tokens: int, num_return_sequences: int, temperature: float,
+             top_k: int, top_p: float, seed: int) -> None:
+    """Complete a prompt with each MODEL (a folder, a study's saved run, or a Hub name), side by side."""
+    from ..training.generate import Sampling
+    from ..training.generate import generate as complete
+
+    sampling = Sampling(max_new_tokens, num_return_sequences, temperature, top_k, top_p, seed)
+    for spec in models:
+        result = complete(spec, prompt, sampling)
+        click.echo(f"── {spec} ({result.parameters:,} parameters), seed {seed}" + (", greedy" if temperature == 0 else ""))
+        for number, text in enumerate(result.texts, start=1):
+            prefix = f"[{number}] " if len(result.texts) > 1 else ""
+            click.echo(prefix + prompt + text)

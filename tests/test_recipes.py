@@ -1,0 +1,181 @@
+"""The recipes: packed datasets, pretraining (resumable, data-parallel), fine-tuning, generation."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from itertools import islice
+
+import pytest
+
+from conftest import jsonl, run_cli
+from isoflop.data.packed import PackedDataset
+from isoflop.data.stream import StreamOptions
+from isoflop.tokenization.resolve import load_tokenizer
+
+DOCS = [f"document {i}: " + "abcdefghij"[i % 10] * (5 + i % 7) + " end." for i in range(40)]
+NO_DROPOUT = "resid_pdrop=0,embd_pdrop=0,attn_pdrop=0"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return jsonl(tmp_path_factory.mktemp("docs") / "docs.jsonl", DOCS)
+
+
+def test_infinite_packing_yields_full_windows_restarts_and_repeats_nothing_within_a_pass(corpus):
+    bytes_ = load_tokenizer("bytes")
+    data = PackedDataset(bytes_, str(corpus), StreamOptions(), seq_len=16, chars_per_token=1.0, num_sequences=2)
+    tokens_per_pass = sum(len(d.encode()) + 1 for d in DOCS)  # each document and its EOS
+    per_pass = tokens_per_pass // 16
+    windows = list(islice(data, 3 * per_pass))
+    assert all(len(w) == 16 for w in windows) and data.passes >= 2  # restarted the source, twice
+    first = [tuple(w) for w in windows[:per_pass]]
+    assert len(set(first)) == len(first)  # no window twice before the source is exhausted
+    assert bytes_.decode([t for w in first for t in w]).startswith(DOCS[0] + "<|endoftext|>" + DOCS[1])
+
+
+def test_fixed_packing_equals_group_texts(corpus):
+    gpt2 = load_tokenizer("gpt2")
+    fixed = list(PackedDataset(gpt2, str(corpus), StreamOptions(), seq_len=8, chars_per_token=4.0, num_sequences=3,
+                               infinite=False, separator=None))
+    # 🤗's run_clm group_texts: tokenize each text, concatenate everything, cut full blocks, drop the rest.
+    concatenated = [t for text in DOCS for t in gpt2(text)["input_ids"]]
+    total = len(concatenated) // 8 * 8
+    assert fixed == [concatenated[i : i + 8] for i in range(0, total, 8)]
+
+
+def pretrain_args(out, *extra):
+    return ["pretrain", "--tokenizer", "bytes", "--train-data", "python-docs", "--size", "tiny", "--gpt2-overrides",
+            "n_layer=1,n_embd=16,n_head=2", "--seq-len", "16", "--batch-size", "4", "--max-steps", "6", "--eval-every", "3",
+            "--eval-steps", "2", "--checkpoint-every", "3", "--shuffle-buffer", "20", "--warmup-steps", "2", "--quiet",
+            "--out", str(out), *extra]
+
+
+def metrics(folder):
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_pretrain_interrupted_and_resumed_equals_uninterrupted(capsys, tmp_path, monkeypatch):
+    import torch
+
+    code, out, err = run_cli(capsys, *pretrain_args(tmp_path / "whole"))
+    assert code == 0, err
+    assert "validation perplexity" in out and "non-embedding" in out and "FLOPs (full count" in out
+
+    import isoflop.training.pretrain as pretrain
+
+    original = pretrain._checkpoint
+
+    def crash_after(accelerator, out_folder, step, consumed):
+        original(accelerator, out_folder, step, consumed)
+        raise KeyboardInterrupt  # the run dies right after its step-3 checkpoint
+
+    monkeypatch.setattr(pretrain, "_checkpoint", crash_after)
+    code, _, _ = run_cli(capsys, *pretrain_args(tmp_path / "split"))
+    assert code == 130 and not (tmp_path / "split" / "model").exists()
+    monkeypatch.setattr(pretrain, "_checkpoint", original)
+    code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "split"), "--resume")
+    assert code == 0, err
+    assert "resumed from" in err
+    whole, split = metrics(tmp_path / "whole"), metrics(tmp_path / "split")
+    strip = [{k: v for k, v in m.items() if k != "tokens_per_second"} for m in whole]
+    assert [{k: v for k, v in m.items() if k != "tokens_per_second"} for m in split] == strip  # bit for bit
+    from safetensors.torch import load_file
+
+    left, right = (load_file(tmp_path / name / "model" / "model.safetensors") for name in ("whole", "split"))
+    assert all(torch.equal(left[k], right[k]) for k in left)
+
+
+def test_pretrained_model_loads_and_serves_as_a_study_model(capsys, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "p"))
+    assert code == 0, err
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "p" / "model")
+    assert model.config.vocab_size == len(load_tokenizer("bytes"))
+    code, out, _ = run_cli(capsys, "show", str(tmp_path / "p"))
+    assert code == 0 and "completed" in out
+    code, _, err = run_cli(capsys, "scarcity", "--model", str(tmp_path / "p" / "model"), "--tokenizer", str(tmp_path / "p" / "model"),
+                           "--train-data", "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--eval-samples", "1",
+                           "--seq-len", "16", "--quiet", "--output", str(tmp_path / "study"))
+    assert code == 0, err
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
+    common = ["--tokenizer", "bytes", "--train-data", "python-docs", "--size", "tiny", "--gpt2-overrides",
+              f"n_layer=1,n_embd=16,n_head=2,{NO_DROPOUT}", "--seq-len", "16", "--max-steps", "5", "--eval-every", "5",
+              "--shuffle-buffer", "20", "--quiet"]
+    isoflop = shutil.which("isoflop")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = subprocess.run([isoflop, "pretrain", *common, "--batch-size", "4", "--eval-steps", "2", "--out", str(tmp_path / "one")],
+                            capture_output=True, text=True, env=env)
+    assert single.returncode == 0, single.stderr
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no", isoflop, "pretrain", *common, "--batch-size", "2",
+              "--eval-steps", "2", "--out", str(tmp_path / "two")]
+    double = subprocess.run(launch, capture_output=True, text=True, env=env)
+    assert double.returncode == 0, double.stderr
+    one, two = metrics(tmp_path / "one"), metrics(tmp_path / "two")
+    assert len(one) == len(two) == 6
+    for a, b in zip(one, two):
+        for key in ("train_loss", "eval_loss"):
+            if key in a:
+                # Same global batch of 4 windows: only the order of the gradient sums differs (gloo's all-reduce).
+                assert b[key] == pytest.approx(a[key], rel=1e-5), (a["step"], key)
+
+
+def test_finetune_lowers_validation_perplexity(capsys, tmp_path, pretrained_folder, gpt2_tokenizer):
+    model = tmp_path / "base"
+    shutil.copytree(pretrained_folder, model)
+    gpt2_tokenizer.save_pretrained(model)
+    train = jsonl(tmp_path / "train.jsonl", ["the cat sat on the mat and the dog sat on the log. "] * 60)
+    valid = jsonl(tmp_path / "valid.jsonl", ["the dog sat on the mat and the cat sat on the log. "] * 10)
+    code, out, err = run_cli(capsys, "finetune", "--model", str(model), "--data", str(train), "--validation-data", str(valid),
+                             "--block-size", "32", "--learning-rate", "3e-3", "--epochs", "2", "--batch-size", "8", "--quiet",
+                             "--out", str(tmp_path / "ft"))
+    assert code == 0, err
+    before, after = (float(v.replace(",", "")) for v in out.split("validation perplexity ")[1].split(" (")[0].split(" → "))
+    assert after < before / 2
+    code, _, err = run_cli(capsys, "finetune", "--model", str(model), "--data", str(train), "--validation-data", str(valid),
+                           "--block-size", "4096", "--out", str(tmp_path / "ft2"))
+    assert code == 2 and "exceeds the model's context" in err
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(pretrained_folder, mismatched)
+    load_tokenizer("bytes").save_pretrained(mismatched)  # a tokenizer that is not the model's own
+    code, _, err = run_cli(capsys, "finetune", "--model", str(mismatched), "--data", str(train), "--validation-data", str(valid),
+                           "--out", str(tmp_path / "ft3"))
+    assert code == 2 and "was trained with 50,257" in err and not (tmp_path / "ft3").exists()
+
+
+def test_generate_is_reproducible_for_a_seed(capsys, tmp_path, pretrained_folder, gpt2_tokenizer):
+    model = tmp_path / "m"
+    shutil.copytree(pretrained_folder, model)
+    gpt2_tokenizer.save_pretrained(model)
+    args = ["generate", str(model), str(model), "--prompt", "def fibonacci(n):", "--max-new-tokens", "8", "--seed", "3"]
+    code, first, err = run_cli(capsys, *args)
+    assert code == 0, err
+    blocks = first.split("── ")[1:]
+    assert len(blocks) == 2 and blocks[0] == blocks[1]  # the same model, prompt and seed: the same sample
+    assert "parameters), seed 3" in first and "def fibonacci(n):" in first
+    _, again, _ = run_cli(capsys, *args)
+    assert again == first
+    _, other, _ = run_cli(capsys, *args[:-1], "4")
+    assert other.split("seed 4")[1] != first.split("seed 3")[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("pretrain", "--tokenizer", "bytes", "--train-data", "EMPTY", "--validation-data", "EMPTY", "--out", "OUT"), "yielded no text"),
+    (("pretrain", "--tokenizer", "bytes", "--resume", "--out", "OUT"), "holds no checkpoint"),
+    (("pretrain", "--tokenizer", "bytes", "--seq-len", "2048", "--out", "OUT"), "exceeds the model's context"),
+    (("pretrain", "--tokenizer", "bytes", "--size", "huge", "--out", "OUT"), "unknown --size 'huge'"),
+    (("finetune", "--model", "MISSING", "--out", "OUT"), "needs the Hugging Face Hub"),
+])
+def test_bad_recipe_input_is_one_line(capsys, tmp_path, args, message):
+    (tmp_path / "empty.jsonl").write_text("")
+    replaced = [a.replace("EMPTY", str(tmp_path / "empty.jsonl")).replace("OUT", str(tmp_path / "out"))
+                .replace("MISSING", str(tmp_path / "missing")) for a in args]
+    code, _, err = run_cli(capsys, *replaced)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out" / "model").exists()
