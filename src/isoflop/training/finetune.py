@@ -41,6 +41,7 @@ def blocks(tokenizer, source: str, split: str, text_column: str, block_size: int
 def finetune(config: FinetuneConfig, progress: bool = True) -> FinetuneResult:
     import torch
     from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers.trainer_callback import PrinterCallback
 
     from ..budget import flops_per_token
     from ..models.build import architecture, build_model, context_length, count_parameters, model_config
@@ -73,6 +74,7 @@ def finetune(config: FinetuneConfig, progress: bool = True) -> FinetuneResult:
         )
         trainer = Trainer(model=model, args=arguments, train_dataset=_Blocks(train), eval_dataset=_Blocks(validation),
                           data_collator=default_data_collator)
+        trainer.remove_callback(PrinterCallback)  # the log goes to the record and the summary, not to stdout
         before = trainer.evaluate()["eval_loss"]
         trainer.train()
         after = trainer.evaluate()["eval_loss"]
@@ -81,7 +83,8 @@ def finetune(config: FinetuneConfig, progress: bool = True) -> FinetuneResult:
     _save(model, tokenizer, out / MODEL)
     if config.push_to_hub:
         _push(model, tokenizer, config.push_to_hub)
-    epochs = [h["eval_loss"] for h in history if "eval_loss" in h][1:-1]  # each epoch's, between before and after
+    # train() starts a fresh log: each epoch's evaluation, then the final one.
+    epochs = [h["eval_loss"] for h in history if "eval_loss" in h][:-1]
     parameters = count_parameters(hf_config)
     steps = [{"step": 0, "eval_loss": before}] + [
         {"step": h["step"], "train_loss": h.get("loss"), "eval_loss": h.get("eval_loss"), "learning_rate": h.get("learning_rate")}
