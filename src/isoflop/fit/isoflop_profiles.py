@@ -59,6 +59,28 @@ class AllocationFit:
         }
 
 
+def budget_minimum(N, D, loss, C, budget: float, count=None) -> BudgetMinimum | str:
+    """One budget's parabola of loss vs ln N and its minimum, or why there is none."""
+    here = C == budget
+    if len(np.unique(N[here])) < MIN_SIZES_PER_BUDGET:
+        return f"fewer than {MIN_SIZES_PER_BUDGET} model sizes"
+    x = np.log(N[here])
+    p = np.polyfit(x, loss[here], 2)
+    if p[0] <= 0:
+        return "no interior minimum: loss is not convex in log N"
+    x_opt = -p[1] / (2 * p[0])
+    if not x.min() <= x_opt <= x.max():
+        return "the parabola's minimum lies outside the sizes trained"
+    n_opt = float(np.exp(x_opt))
+    if count is not None:
+        d_opt = float(count.tokens(budget, n_opt))
+    else:
+        d_opt = float(np.exp(np.polyval(np.polyfit(x, np.log(D[here]), 1), x_opt)))
+    sizes = np.unique(N[here])
+    return BudgetMinimum(budget, n_opt, d_opt, float(np.polyval(p, x_opt)), tuple(float(v) for v in p),
+                         int((sizes < n_opt).sum()), int((sizes > n_opt).sum()))
+
+
 def approach2(N, D, loss, C, count=None) -> AllocationFit:
     """Per budget C: parabola of loss vs ln N → N*, L*; D* = the tokens C buys for N* under the FLOP
     ``count`` the budgets follow, or, without one, read off the budget's own line ln D vs ln N."""
@@ -66,27 +88,11 @@ def approach2(N, D, loss, C, count=None) -> AllocationFit:
     _check_positive(N=N, D=D, loss=loss, C=C)
     minima, skipped = [], []
     for budget in np.unique(C):
-        here = C == budget
-        if len(np.unique(N[here])) < MIN_SIZES_PER_BUDGET:
-            skipped.append(f"{budget:.3g} (fewer than {MIN_SIZES_PER_BUDGET} model sizes)")
-            continue
-        x = np.log(N[here])
-        p = np.polyfit(x, loss[here], 2)
-        if p[0] <= 0:
-            skipped.append(f"{budget:.3g} (no interior minimum: loss is not convex in log N)")
-            continue
-        x_opt = -p[1] / (2 * p[0])
-        if not x.min() <= x_opt <= x.max():
-            skipped.append(f"{budget:.3g} (the parabola's minimum lies outside the sizes trained)")
-            continue
-        n_opt = float(np.exp(x_opt))
-        if count is not None:
-            d_opt = float(count.tokens(budget, n_opt))
+        found = budget_minimum(N, D, loss, C, float(budget), count)
+        if isinstance(found, str):
+            skipped.append(f"{budget:.3g} ({found})")
         else:
-            d_opt = float(np.exp(np.polyval(np.polyfit(x, np.log(D[here]), 1), x_opt)))
-        sizes = np.unique(N[here])
-        minima.append(BudgetMinimum(float(budget), n_opt, d_opt, float(np.polyval(p, x_opt)), tuple(float(v) for v in p),
-                                    int((sizes < n_opt).sum()), int((sizes > n_opt).sum())))
+            minima.append(found)
     if len(minima) < MIN_BUDGETS:
         raise UsageError(
             f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"

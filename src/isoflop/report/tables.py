@@ -48,7 +48,7 @@ COLUMNS: dict[str, list[Column]] = {
 RECIPE: list[Column] = [
     ("model", lambda r: r.model, False),
     ("N", lambda r: f"{r.non_embedding_parameters:,}", True),
-    ("tokens", lambda r: f"{r.tokens:,}", True),
+    ("tokens", lambda r: f"{r.tokens:,.0f}", True),
     ("epochs", lambda r: f"{r.epochs:.3g}", True),
     *COMMON_TAIL,
 ]

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
-from ..fit.isoflop_profiles import approach2
+from ..fit.isoflop_profiles import budget_minimum
 from ..results.store import Store
 from .document import Document, Figure, Paragraph, Section, Table
 from .plots import plt, save_figure
@@ -19,7 +18,7 @@ PLOT = "bits_per_byte_frontier"
 
 def build_vocab_report(root: Path, arms) -> tuple[Document, list[Path]]:
     """Per tokenizer and budget: the best run and, where a parabola in log N fits, the compute-optimal bits per byte."""
-    rows, best = [], {}  # best: (arm, budget) → compute-optimal (or best-run) bits per byte
+    rows, best = [], {}  # best: (arm, budget) → (compute-optimal bits per byte, "parabola" or "best run")
     for arm in arms:
         with Store(root / arm.name, create=False) as store:
             runs = [r for r in store.records() if r.completed and r.bits_per_byte is not None]
@@ -28,15 +27,12 @@ def build_vocab_report(root: Path, arms) -> tuple[Document, list[Path]]:
         budgets = np.array([r.budget_flops for r in runs])
         N = np.array([r.non_embedding_parameters for r in runs], dtype=float)
         bpb = np.array([r.bits_per_byte for r in runs])
-        minima = {}
-        try:
-            minima = {m.flops: m for m in approach2(N, np.array([r.tokens for r in runs], dtype=float), bpb, budgets).minima}
-        except UsageError:
-            pass
+        tokens = np.array([r.tokens for r in runs], dtype=float)
         for budget in np.unique(budgets):
             here = np.flatnonzero(budgets == budget)
             top = runs[here[np.argmin(bpb[here])]]
-            fitted = minima.get(budget)
+            fitted = budget_minimum(N, tokens, bpb, budgets, float(budget))
+            fitted = None if isinstance(fitted, str) else fitted
             value = fitted.loss if fitted else top.bits_per_byte
             best[(arm.name, float(budget))] = (value, "parabola" if fitted else "best run")
             rows.append([arm.name, f"{budget:.3g}", f"{len(here)}", top.model, f"{top.bits_per_byte:.4f}",
@@ -45,9 +41,8 @@ def build_vocab_report(root: Path, arms) -> tuple[Document, list[Path]]:
     answer = []
     for budget in budgets:
         here = sorted((value, name, how) for (name, b), (value, how) in best.items() if b == budget)
-        listed = ", ".join(f"{name} {value:.4f}" for value, name, _ in here)
-        answer.append(f"C = {budget:.3g} FLOPs: lowest bits per byte with **{here[0][1]}** ({listed}; "
-                      f"{'parabola minimum' if here[0][2] == 'parabola' else 'best run'} of each).")
+        listed = ", ".join(f"{name} {value:.4f} ({how})" for value, name, how in here)
+        answer.append(f"C = {budget:.3g} FLOPs: lowest bits per byte with **{here[0][1]}** ({listed}).")
     if not answer:
         answer = ["No run completed, so there is no answer yet."]
     table = Table(["tokenizer", "C (FLOPs)", "runs", "best size", "its bits/byte", "its loss/token", "compute-optimal bits/byte"],
