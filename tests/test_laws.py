@@ -152,6 +152,9 @@ def test_holdout_largest_predicts_a_synthetic_law_within_noise():
     assert check.predicted_loss == pytest.approx(check.measured_loss, rel=0.01)
     assert check.predicted_n == pytest.approx(check.measured_n, rel=0.25)
     assert "Hold-out check" in check.sentence()
+    four = C < 1e20
+    exact = holdout_largest(N[four], D[four], loss[four], C[four])
+    assert exact.loss_interval is None and "3 budgets determine E, A and γ exactly" in exact.sentence()
     with pytest.raises(Exception, match="at least 3 budgets besides the largest"):
         holdout_largest(N[C < 1e19], D[C < 1e19], loss[C < 1e19], C[C < 1e19])
 

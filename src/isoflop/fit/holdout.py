@@ -46,7 +46,8 @@ class Holdout:
 
     def sentence(self) -> str:
         interval = (f" [{self.loss_interval[0]:.4f}, {self.loss_interval[1]:.4f}]" if self.loss_interval
-                    else " (no interval: too few budgets to resample)")
+                    else " (no interval: 3 budgets determine E, A and γ exactly)" if self.budgets_fitted == 3
+                    else " (no interval: no usable bootstrap resample)")
         verdict = {True: "inside the interval", False: "outside the interval", None: ""}[self.loss_within]
         n_interval = f" [{self.n_interval[0]:,.0f}, {self.n_interval[1]:,.0f}]" if self.n_interval else ""
         return (f"Hold-out check: fitted on the {self.budgets_fitted} smaller budgets, the law predicts at C = {self.budget:.3g} "

@@ -195,7 +195,8 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0) -> Frontier
         raise UsageError(f"the compute frontier fit did not converge ({error}); add budgets") from error
     rng = np.random.default_rng(seed)
     samples = []
-    for _ in range(bootstrap):
+    # Three budgets fit the three parameters exactly: every usable resample is the full set, so no interval.
+    for _ in range(bootstrap if len(np.unique(flops)) > 3 else 0):
         pick = rng.integers(0, len(flops), len(flops))
         if len(np.unique(flops[pick])) < 3:
             continue
