@@ -187,8 +187,13 @@ def describe(result: dict[str, Any]) -> str:
     if "frontier" in result:
         f = result["frontier"]
         ci = f.get("intervals", {})
-        lines.append(f"  frontier L*(C) = {f['E']:.4g} {_interval(ci.get('E'), '.4g')} + {f['A']:.4g} {_interval(ci.get('A'), '.4g')}"
-                     f"·C^-{f['gamma']:.4f} {_interval(ci.get('gamma'), '.4f')}")
+        if ci:
+            lines.append(f"  frontier L*(C) = {f['E']:.4g} {_interval(ci.get('E'), '.4g')} + {f['A']:.4g} "
+                         f"{_interval(ci.get('A'), '.4g')}·C^-{f['gamma']:.4f} {_interval(ci.get('gamma'), '.4f')}")
+        else:
+            why = ("3 budgets determine E, A and γ exactly" if len(result.get("minima", [])) == 3
+                   else "no usable bootstrap resample")
+            lines.append(f"  frontier L*(C) = {f['E']:.4g} + {f['A']:.4g}·C^-{f['gamma']:.4f} (no intervals: {why})")
     if "holdout" in result:
         lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
     if "constrained" in result:
