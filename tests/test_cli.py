@@ -30,7 +30,11 @@ def test_boolean_settings_are_flags(capsys, tmp_path):
     code, _, stderr = run_cli(capsys, "scarcity", "--save-models", "--budget-passes", "2", "--unique-samples", "1",
                               "--eval-samples", "1", "--quiet", "--output", str(out))
     assert code == 0, stderr
-    assert len(list((out / "models").iterdir())) == 1
+    saved = list((out / "models").iterdir())
+    assert len(saved) == 1
+    # A saved run carries its tokenizer: isoflop generate takes it as it is.
+    code, stdout, stderr = run_cli(capsys, "generate", str(saved[0]), "--prompt", "def f", "--max-new-tokens", "3")
+    assert code == 0 and "def f" in stdout, stderr
 
 
 def test_data_stats_json(capsys, tmp_path):

@@ -104,6 +104,8 @@ def run_study(
                   desc=f"{len(todo)} runs ({engine.name})") as bar:
             for result in executor.run(engine, packs, data, bar.update):
                 record = make_record(planned[result.key], result, data, study_key, config.kind, config.engine.precision, versions)
+                if save_to is not None and (save_to / result.key).is_dir():
+                    tokenizer.save_pretrained(save_to / result.key)  # a saved run loads, and generates, on its own
                 store.save(record)
                 shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
                 bar.set_postfix_str(f"{record.label} val={shown}")
