@@ -15,6 +15,7 @@ PRETRAIN_OUTPUT = "isoflop-runs/pretrain"
 FINETUNE_OUTPUT = "isoflop-runs/finetune"
 # What ``isoflop tokenizer train`` writes with no arguments: the recipe chain's default tokenizer.
 CHAIN_TOKENIZER = "isoflop-runs/tokenizers/python-stdlib-4096"
+TRACKERS = ("tensorboard", "wandb", "mlflow")
 
 
 class PretrainConfig(Part):
@@ -53,6 +54,9 @@ class PretrainConfig(Part):
         for name, value in self.gpt2_overrides.items():
             if not math.isfinite(value):
                 raise ValueError(f"gpt2_overrides: {name} must be a finite number")
+        unknown = [t for t in self.report_to if t not in TRACKERS]
+        if unknown:
+            raise ValueError(f"report_to: unknown tracker(s) {', '.join(unknown)}; choose from {', '.join(TRACKERS)}")
         return self
 
 

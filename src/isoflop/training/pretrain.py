@@ -194,7 +194,12 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo=print, progress:
 def _accelerator(config: PretrainConfig, out: Path):
     import torch
     from accelerate import Accelerator
+    from accelerate.utils import is_mlflow_available, is_tensorboard_available, is_wandb_available
 
+    available = {"tensorboard": is_tensorboard_available, "wandb": is_wandb_available, "mlflow": is_mlflow_available}
+    for tracker in config.report_to:  # Accelerate would drop a missing tracker with a warning: refuse instead
+        if not available[tracker]():
+            raise UsageError(f"--report-to {tracker}: its package is not installed; pip install {tracker}, or drop it")
     # Without an accelerator, cpu=True is what lets Accelerate see a multi-process (gloo) launch as one.
     cpu = not torch.cuda.is_available() and not torch.backends.mps.is_available()
     try:
