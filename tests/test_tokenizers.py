@@ -97,6 +97,9 @@ def test_inspect_and_compare_cli(capsys, trained, tmp_path):
     assert [m["name"] for m in saved["metrics"]] == [str(trained), "gpt2", "bytes"]
     assert saved["metrics"][2]["bytes_per_token"] == 1.0 and (tmp_path / "cmp" / "compare.png").stat().st_size > 0
     assert "1024-token windows vs first" in out
+    code, out, _ = run_cli(capsys, "tokenizer", "compare", "gpt2", "bytes", "--corpus", "python-docs", "--max-documents", "3",
+                           "--csv", "--out", str(tmp_path / "cmp2"))
+    assert code == 0 and out.splitlines()[0].startswith("name,vocab_size") and len(out.splitlines()) == 3
 
 
 def test_trained_tokenizer_works_in_a_scarcity_run(capsys, trained, tmp_path, pretrained_folder):

@@ -129,9 +129,10 @@ def inspect(spec: str, count: int, text: str | None, text_file: str | None, keyw
 @click.option("--out", type=click.Path(file_okay=False), default="isoflop-runs/tokenizers/compare", show_default=True,
               help="folder for compare.json, compare.csv and compare.png")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of the table")
+@click.option("--csv", "as_csv", is_flag=True, help="print CSV instead of the table")
 @stream_options
-def compare(specs: tuple[str, ...], corpus: str, split: str, text: str | None, out: str, as_json: bool, text_column: str,
-            buffer_size, seed: int, max_documents, max_chars) -> None:
+def compare(specs: tuple[str, ...], corpus: str, split: str, text: str | None, out: str, as_json: bool, as_csv: bool,
+            text_column: str, buffer_size, seed: int, max_documents, max_chars) -> None:
     """Measure tokenizers (gpt2, bytes, folders, Hub names) on the same documents; the first is the reference."""
     from ..data.stream import stream_documents
     from ..report.tokenizer_plots import plot_comparison
@@ -154,10 +155,11 @@ def compare(specs: tuple[str, ...], corpus: str, split: str, text: str | None, o
     payload = {"corpus": corpus, "split": split, "documents": len(documents), "metrics": [m.as_dict() for m in results],
                "sample": sample, "sample_tokens": side_by_side}
     (folder / "compare.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    (folder / "compare.csv").write_text(comparison_csv(results), encoding="utf-8")
+    table_csv = comparison_csv(results)
+    (folder / "compare.csv").write_text(table_csv, encoding="utf-8")
     plot = plot_comparison(results, folder, f"{corpus} ({split}, {len(documents):,} documents)")
-    if as_json:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    if as_json or as_csv:
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False) if as_json else table_csv, nl=as_json)
         return
     click.echo(f"{len(documents):,} documents of {corpus} ({split}), {results[0].characters:,} characters, "
                f"{results[0].words:,} words")
