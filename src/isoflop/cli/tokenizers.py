@@ -59,7 +59,7 @@ def train(corpus: str, split: str, vocab_size: int, base: str, min_frequency: in
                              tuple(t.strip() for t in special_tokens.split(",") if t.strip()),
                              _stream(split, text_column, buffer_size, seed, max_documents, max_chars))
     folder = Path(out) if out else Path("isoflop-runs") / "tokenizers" / f"{Path(corpus).name.replace(':', '-')}-{vocab_size}"
-    for warning in settings.problems():
+    for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)
     record = train_tokenizer(settings, folder)
     seen = record["seen"]

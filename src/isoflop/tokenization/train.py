@@ -37,8 +37,8 @@ class TrainSettings:
     special_tokens: tuple[str, ...] = ()
     stream: StreamOptions = StreamOptions()
 
-    def problems(self) -> list[str]:
-        """Warnings worth printing before training (the errors are raised by ``check``)."""
+    def warnings(self) -> list[str]:
+        """What is worth a warning before training (errors are raised by ``check``)."""
         if self.vocab_size % 8:
             up = self.vocab_size + 8 - self.vocab_size % 8
             return [f"--vocab-size {self.vocab_size} is not a multiple of 8: the embedding and LM-head matrices then miss "
