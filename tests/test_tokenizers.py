@@ -150,3 +150,9 @@ def test_vocab_study_compares_tokenizers_in_bits_per_byte(capsys, tmp_path):
     assert code == 0 and "0 run(s) trained" in stdout
     code, _, err = run_cli(capsys, "vocab", "--tokenizers", "bytes,missing-folder/x", "--output", str(tmp_path / "v2"))
     assert code == 2 and not (tmp_path / "v2").exists()
+
+
+def test_a_vocabulary_size_off_a_multiple_of_8_is_warned_about(capsys, tmp_path, corpus):
+    code, _, err = run_cli(capsys, "tokenizer", "train", "--corpus", str(corpus), "--vocab-size", "300", "--min-frequency", "1",
+                           "--out", str(tmp_path / "odd"))
+    assert code == 0 and "not a multiple of 8" in err and "consider 304" in err
