@@ -17,8 +17,10 @@ from .options import part_options
 def pretrain(resume: bool, quiet: bool, **values: Any) -> None:
     """Pretrain a GPT-2 from scratch on a streamed corpus (runs under `accelerate launch` too)."""
     from ..config.recipes import build_recipe
+    from ..quiet import silence_libraries
     from ..training.pretrain import pretrain as run
 
+    silence_libraries()
     config = build_recipe(PretrainConfig, values)
     result = run(config, resume=resume, echo=lambda line: click.echo(line, err=True), progress=not quiet)
     if not result.main_process:
@@ -44,8 +46,10 @@ def _ppl(loss: float) -> str:
 def finetune(quiet: bool, **values: Any) -> None:
     """Fine-tune a causal LM on a text dataset (group_texts blocks, the HF Trainer); perplexity before and after."""
     from ..config.recipes import build_recipe
+    from ..quiet import silence_libraries
     from ..training.finetune import finetune as run
 
+    silence_libraries()
     config = build_recipe(FinetuneConfig, values)
     result = run(config, progress=not quiet)
     click.echo(f"{config.model}: {result.parameters:,} parameters; {result.train_blocks:,} training and "
@@ -68,9 +72,11 @@ def finetune(quiet: bool, **values: Any) -> None:
 def generate(models: tuple[str, ...], prompt: str, max_new_tokens: int, num_return_sequences: int, temperature: float,
              top_k: int, top_p: float, seed: int) -> None:
     """Complete a prompt with each MODEL (a folder, a study's saved run, or a Hub name), side by side."""
+    from ..quiet import silence_libraries
     from ..training.generate import Sampling
     from ..training.generate import generate as complete
 
+    silence_libraries()
     sampling = Sampling(max_new_tokens, num_return_sequences, temperature, top_k, top_p, seed)
     for spec in models:
         result = complete(spec, prompt, sampling)

@@ -26,6 +26,7 @@ from ..execution.base import load_executor, resolve
 from ..keys import stable_key
 from ..lock import FolderLock
 from ..provenance import library_versions
+from ..quiet import silence_libraries
 from ..results.store import Store
 from .base import PlannedRun
 from .recording import make_record
@@ -68,7 +69,7 @@ def run_study(
     from ..report.write import write_report
     from ..tokenization.resolve import load_tokenizer
 
-    _silence_library_progress()
+    silence_libraries()
     study = STUDIES[config.kind]
     folder = Path(config.output)
     check_output_folder(folder)
@@ -183,13 +184,3 @@ def _check_data_identity(store: Store, study_key: str, data: PreparedData, confi
     moved = store.supersede()
     echo(f"the data changed under {len(changed)} stored run(s): the old results were moved to {moved}")
     return data
-
-
-def _silence_library_progress() -> None:
-    """The study shows one progress bar of its own: no Hub, datasets or transformers bars beside it."""
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
