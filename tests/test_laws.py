@@ -164,3 +164,13 @@ def test_data_constrained_law_round_trips_through_json():
     again = DataConstrainedLaw.from_dict(json.loads(json.dumps(law.as_dict()).replace("NaN", "null")))
     assert again.loss(1e9, 1e11, 1e10) == law.loss(1e9, 1e11, 1e10)
     assert again.loss_interval(1e9, 1e11, 1e10) is not None
+
+
+def test_a_frontier_whose_coefficient_is_not_determined_is_unreliable():
+    from isoflop.fit.checks import frontier_problems
+    from isoflop.fit.isoflop_profiles import Frontier
+
+    loose = Frontier(E=1.17, A=7.79e4, gamma=0.436, intervals={"A": (61.1, 7.67e23)})
+    assert any("A's 95% interval" in p and "22 orders of magnitude" in p for p in frontier_problems(loose, [1.65, 1.9]))
+    tight = Frontier(E=1.17, A=7.79e4, gamma=0.436, intervals={"A": (5e4, 9e4)})
+    assert frontier_problems(tight, [1.65, 1.9]) == []

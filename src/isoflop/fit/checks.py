@@ -58,6 +58,9 @@ def frontier_problems(frontier, losses) -> list[str]:
         problems.append(f"γ = {frontier.gamma:.3g}: the optimal loss does not fall with compute")
     if frontier.E < E_FLOOR_SHARE * float(np.min(losses)) or frontier.E > (1 - E_FLOOR_SHARE) * float(np.min(losses)):
         problems.append(f"E = {frontier.E:.3g} sits on a bound of the search (0 or the lowest loss)")
+    low, high = frontier.intervals.get("A", (None, None))
+    if low is not None and (low <= 0 or high / low > MAX_SPAN):
+        problems.append(f"A's 95% interval [{low:.3g}, {high:.3g}] spans {_orders(low, high)}")
     return problems
 
 

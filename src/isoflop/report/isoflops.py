@@ -77,8 +77,10 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
             if problems:
                 answer.append(_unreliable("loss frontier L*(C)", problems, 2))
             else:
-                answer.append(f"**The scaling law**: {frontier.describe()}, with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} "
-                              f"and D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} (95% bootstrap intervals).")
+                allocation_line = ("" if allocation_problems(allocation) else
+                                   f", with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} and "
+                                   f"D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)}")
+                answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% bootstrap intervals).")
                 figures.append(Figure(plot_frontier(allocation, frontier, folder, holdout), "the loss frontier L*(C)"))
             if isinstance(holdout, str):
                 answer.append(holdout)
