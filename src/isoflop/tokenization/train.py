@@ -10,8 +10,6 @@ text round-trips. The output is an ordinary ``save_pretrained`` folder plus
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from itertools import islice
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from ..data.stream import StreamOptions, StreamStats, stream_documents
 from ..errors import UsageError
+from ..files import atomic_folder
 from ..provenance import library_versions
 from .resolve import BYTES, GPT2_SPECIAL_TOKEN, load_tokenizer
 
@@ -100,15 +99,7 @@ def _batches(documents):
 
 
 def _save(tokenizer, record: dict, out: Path) -> None:
-    """Written in a sibling temporary folder and renamed into place: an interruption leaves no partial folder."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    """Complete or absent: an interruption leaves no partial folder (``check`` refused a non-empty ``out``)."""
+    with atomic_folder(out) as staging:
         tokenizer.save_pretrained(staging)
         (staging / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
-        if out.exists():
-            out.rmdir()  # empty: check() refused anything else
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -4,7 +4,6 @@ Trainer with AdamW and weight decay, evaluation each epoch, perplexity before an
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from ..config.recipes import FinetuneConfig, PRETRAIN_OUTPUT
 from ..data.packed import PackedDataset
 from ..data.stream import StreamOptions
 from ..errors import UsageError
+from ..files import atomic_folder
 from .recipe_record import RecipeRun, bytes_per_token, save_recipe_run
 
 MODEL = "model"
@@ -127,11 +127,9 @@ def _merged(steps: list[dict]) -> list[dict]:
 
 
 def _save(model, tokenizer, folder: Path) -> None:
-    staging = folder.parent / f".{folder.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    staging.rename(folder)
+    with atomic_folder(folder) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 def _push(model, tokenizer, repo: str) -> None:

@@ -23,6 +23,7 @@ from ..config.recipes import CHAIN_TOKENIZER, PretrainConfig
 from ..data.packed import CharsPerToken, PackedDataset, measure_chars_per_token
 from ..data.stream import StreamOptions
 from ..errors import UsageError
+from ..files import atomic_folder
 from .recipe_record import RecipeRun, bytes_per_token, save_recipe_run
 
 CHECKPOINTS = "checkpoints"
@@ -270,13 +271,9 @@ def _truncate_metrics(path: Path, step: int) -> None:
 def _save_final(accelerator, model, tokenizer, out: Path) -> None:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        folder = out / MODEL
-        staging = out / f".{MODEL}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        accelerator.unwrap_model(model).save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
+        with atomic_folder(out / MODEL) as staging:
+            accelerator.unwrap_model(model).save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
     accelerator.wait_for_everyone()
 
 
