@@ -43,7 +43,7 @@ class Advice:
 def compute_optimal(law: ChinchillaLaw, flops: float, count: FlopCount, loss_of=None) -> tuple[float, float, str]:
     """(N*, D*, how it was found) minimising the loss subject to C = count.flops(N, D).
 
-    ``loss_of(N, D)``: the loss to minimise when it is not ``law``'s own (data-constrained, capped data);
+    ``loss_of(N, D)`` (vectorised over N and D): the loss to minimise when it is not ``law``'s own (data-constrained, capped data);
     the search then starts from ``law``'s closed form under 6N."""
     with np.errstate(all="ignore"):
         n_closed, d_closed = (float(v) for v in law.optimal(flops))
@@ -59,7 +59,7 @@ def compute_optimal(law: ChinchillaLaw, flops: float, count: FlopCount, loss_of=
         return loss_of(n, count.tokens(flops, n))
 
     logs = np.log(n_closed) + np.linspace(-np.log(SEARCH_SPAN), np.log(SEARCH_SPAN), SEARCH_POINTS)
-    best = int(np.argmin([loss_at(v) for v in logs]))
+    best = int(np.argmin(loss_at(logs)))
     low, high = logs[max(best - 1, 0)], logs[min(best + 1, len(logs) - 1)]
     refined = minimize_scalar(loss_at, bounds=(low, high), method="bounded", options={"xatol": 1e-10})
     n_opt = float(np.exp(refined.x))

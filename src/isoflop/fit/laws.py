@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import UnreliableResult, UsageError, first_line
 from .chinchilla import ChinchillaLaw
 from .constrained import DataConstrainedLaw
@@ -37,8 +39,8 @@ class LoadedLaw:
         if self.law is None:
             raise UsageError(f"{self.label} holds N*(C) only, no L(N, D); fit one with isoflop fit --approach 3 --save")
         law = self.law
-        cap = (lambda d: d) if unique_tokens is None else (lambda d: min(d, unique_tokens))
-        return (lambda n, d: float(law.loss(n, cap(d)))), (lambda n, d: law.loss_interval(n, cap(d)))
+        cap = (lambda d: d) if unique_tokens is None else (lambda d: np.minimum(d, unique_tokens))
+        return (lambda n, d: law.loss(n, cap(d))), (lambda n, d: law.loss_interval(n, cap(d)))
 
 
 def load_law(spec: str, force: bool = False) -> LoadedLaw:
