@@ -6,6 +6,7 @@ import pytest
 from isoflop import UsageError
 from isoflop.fit.chinchilla import ChinchillaLaw, fit_chinchilla
 from isoflop.fit.constrained import effective_data
+from isoflop.fit.checks import frontier_problems
 from isoflop.fit.isoflop_profiles import approach1, approach2, fit_frontier
 
 TRUTH = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
@@ -63,6 +64,17 @@ def test_frontier_recovers_gamma():
     fit = fit_frontier(C, 2.0 + 50.0 * C**-0.1, bootstrap=20)
     assert fit.gamma == pytest.approx(0.1, abs=0.01)
     assert fit.E == pytest.approx(2.0, rel=0.05)
+    assert not fit.power_law and fit.describe().startswith("L*(C) = 2.0")
+
+
+def test_a_frontier_that_has_not_levelled_off_is_stated_as_a_pure_power_law():
+    C = np.geomspace(1e11, 1e12, 4)
+    losses = 66.0 * C**-0.13 * np.array([1.0, 1.004, 0.996, 1.0])
+    fit = fit_frontier(C, losses, bootstrap=50)
+    assert fit.power_law and fit.E == 0.0 and fit.gamma == pytest.approx(0.13, abs=0.01)
+    assert set(fit.intervals) == {"A", "gamma"} and "pure power law" in fit.describe()
+    assert frontier_problems(fit, losses) == []  # E = 0 is the form, not a fit stuck on its bound
+    assert not fit_frontier(C, losses, bootstrap=0, power_law=False).power_law  # a form can be imposed
 
 
 def test_effective_data_equals_d_without_repetition():

@@ -35,7 +35,7 @@ def big_corpus(tmp_path):
 
 
 def test_plan_gives_each_size_the_tokens_its_budget_allows_and_skips_the_too_big(corpus, tmp_path):
-    config = tiny_config(corpus, tmp_path / "o", min_steps=40)
+    config = tiny_config(corpus, tmp_path / "o", min_steps=40, bracket=0)  # the full grid: every pair planned or noted
     planned = plan_for(config)
     for run in planned.runs:
         assert run.spec.passes * 32 * run.flops_per_token == pytest.approx(run.budget_flops, rel=0.02)

@@ -141,10 +141,11 @@ class IsoflopsConfig(StudyConfig):
 
     fit: FitConfig = Field(default_factory=FitConfig)
     budgets: tuple[float, ...] = Field(
-        (3e11, 1e12, 3e12), min_length=1, description="compute budgets C in training FLOPs", json_schema_extra=GRID
+        (1e11, 2.15e11, 4.64e11, 1e12), min_length=1, description="compute budgets C in training FLOPs", json_schema_extra=GRID
     )
     model_sizes: tuple[str, ...] = Field(
-        ("12k", "25k", "100k", "300k"), min_length=1, description="from-scratch ladder rungs (isoflop.models.LADDER)",
+        ("0.8k", "2k", "3k", "6k", "12k", "25k", "50k", "100k"), min_length=1,
+        description="from-scratch ladder rungs (isoflop.models.LADDER); with --bracket, the sizes budgets choose from",
         json_schema_extra=GRID,
     )
     size_learning_rates: dict[str, float] = Field(
@@ -155,6 +156,10 @@ class IsoflopsConfig(StudyConfig):
         "full", description="FLOPs per token: 6N (non-embedding) or full (attention, embeddings, LM head)"
     )
     min_steps: int = Field(20, gt=0, description="runs with fewer optimizer steps are skipped (the model is too big for C)")
+    bracket: int = Field(
+        2, ge=0, description="train at each budget only the sizes that put this many on each side of its loss minimum, "
+        "in rounds (0: every size at every budget)", json_schema_extra=NOT_IDENTITY,
+    )
 
     @field_validator("budgets")
     @classmethod

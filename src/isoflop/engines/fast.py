@@ -5,7 +5,7 @@ mostly in the evaluation after every step. This engine computes the head and its
 cross-entropy in vocabulary chunks outside autograd (``training.head_loss``, with a small C
 kernel for the log-sum-exp and softmax), so the logits never exist whole and are never
 kept for backward; the transformer blocks run through
-Hugging Face's own GPT-2 code. Everything else is the Trainer's recipe, stated from the
+Hugging Face's own GPT-2 code (its tanh GELU as PyTorch's one fused kernel). Everything else is the Trainer's recipe, stated from the
 run's optimizer config: AdamW (fused) on the Trainer's parameter groups, global-norm
 clipping, warmup then linear or cosine decay, evaluation at the run's steps.
 
@@ -66,6 +66,7 @@ class FastEngine:
         optimizer_config = run.optimizer
         config = model_config(run.model, data.vocab_size, run.dropout)
         model = build_model(run.model, config, run.seed)
+        _fuse_activation(model)
         head = model.get_output_embeddings().weight
         optimizer = torch.optim.AdamW(
             _parameter_groups(model, optimizer_config.weight_decay),
@@ -120,6 +121,16 @@ class FastEngine:
             key=run.key, engine=self.name, status=status, error=error, wall_seconds=time.perf_counter() - started,
             train_loss=train_loss, val_loss=val_loss, learning_rate=learning_rate, eval_steps=evaluated,
         )
+
+
+def _fuse_activation(model) -> None:
+    """GPT-2's tanh GELU (``gelu_new``: eight elementwise ops, each a pass over memory) as PyTorch's one-kernel
+    ``gelu(approximate="tanh")``, the same function (within 5e-7); 15 % of a 100k model's step on the CPU."""
+    from transformers.activations import ACT2FN, NewGELUActivation
+
+    for block in model.transformer.h:
+        if isinstance(block.mlp.act, NewGELUActivation):
+            block.mlp.act = ACT2FN["gelu_pytorch_tanh"]
 
 
 def _shifted(hidden: torch.Tensor) -> torch.Tensor:

@@ -85,13 +85,15 @@ def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict
             raise UsageError(hint or str(error)) from None
         result.update(allocation.as_dict())
         problems += allocation_problems(allocation)
+        frontier = None
         if len(allocation.minima) >= 3:
             losses = [m.loss for m in allocation.minima]
             frontier = fit_frontier([m.flops for m in allocation.minima], losses)
             result["frontier"] = frontier.as_dict()
             problems += frontier_problems(frontier, losses)
         if settings.holdout_largest:
-            result["holdout"] = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count()).as_dict()
+            form = frontier.power_law if frontier is not None else None
+            result["holdout"] = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), form).as_dict()
     elif approach == "constrained":
         result["constrained"] = _constrained(table, settings).as_dict()
         result["points_used"] = {"constrained": int(len(table.N))}
@@ -186,14 +188,11 @@ def describe(result: dict[str, Any]) -> str:
             lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}{sides}")
     if "frontier" in result:
         f = result["frontier"]
-        ci = f.get("intervals", {})
-        if ci:
-            lines.append(f"  frontier L*(C) = {f['E']:.4g} {_interval(ci.get('E'), '.4g')} + {f['A']:.4g} "
-                         f"{_interval(ci.get('A'), '.4g')}·C^-{f['gamma']:.4f} {_interval(ci.get('gamma'), '.4f')}")
-        else:
-            why = ("3 budgets determine E, A and γ exactly" if len(result.get("minima", [])) == 3
-                   else "no usable bootstrap resample")
-            lines.append(f"  frontier L*(C) = {f['E']:.4g} + {f['A']:.4g}·C^-{f['gamma']:.4f} (no intervals: {why})")
+        why = ""
+        if not f["intervals"]:
+            why = (" (no intervals: as many budgets as the law has parameters)" if len(result.get("minima", [])) <= 3
+                   else " (no intervals: no usable bootstrap resample)")
+        lines.append(f"  frontier {f['law']}{why}")
     if "holdout" in result:
         lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
     if "constrained" in result:

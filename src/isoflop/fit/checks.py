@@ -56,7 +56,7 @@ def frontier_problems(frontier, losses) -> list[str]:
     problems = []
     if frontier.gamma <= MIN_EXPONENT:
         problems.append(f"γ = {frontier.gamma:.3g}: the optimal loss does not fall with compute")
-    if frontier.E < E_FLOOR_SHARE * float(np.min(losses)) or frontier.E > (1 - E_FLOOR_SHARE) * float(np.min(losses)):
+    if not frontier.power_law and not E_FLOOR_SHARE * float(np.min(losses)) <= frontier.E <= (1 - E_FLOOR_SHARE) * float(np.min(losses)):
         problems.append(f"E = {frontier.E:.3g} sits on a bound of the search (0 or the lowest loss)")
     low, high = frontier.intervals.get("A", (None, None))
     if low is not None and (low <= 0 or high / low > MAX_SPAN):

@@ -56,7 +56,9 @@ class Holdout:
                 f"Predicted N* = {self.predicted_n:,.0f}{n_interval}, measured {self.measured_n:,.0f}.")
 
 
-def holdout_largest(N, D, loss, C, count=None) -> Holdout:
+def holdout_largest(N, D, loss, C, count=None, power_law: bool | None = None) -> Holdout:
+    """Fit on every budget but the largest and predict it; ``power_law`` fixes the frontier's form to the one
+    the law under test has (``fit_frontier`` decides otherwise)."""
     N, D, loss, C = (np.asarray(v, dtype=float) for v in (N, D, loss, C))
     largest = float(C.max())
     kept = C < largest
@@ -70,7 +72,7 @@ def holdout_largest(N, D, loss, C, count=None) -> Holdout:
     fitted = approach2(N[kept], D[kept], loss[kept], C[kept], count)
     if len(fitted.minima) < 3:
         raise UsageError(f"the hold-out check needs a minimum at 3 of the smaller budgets to fit L*(C), got {len(fitted.minima)}")
-    frontier = fit_frontier([m.flops for m in fitted.minima], [m.loss for m in fitted.minima])
+    frontier = fit_frontier([m.flops for m in fitted.minima], [m.loss for m in fitted.minima], power_law=power_law)
     band = frontier.interval_at(np.array([largest]))
     law = fitted.n_law
     low, high = law.exponent_interval

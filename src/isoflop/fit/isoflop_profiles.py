@@ -141,15 +141,21 @@ def _allocation(approach: int, minima: list[BudgetMinimum], skipped: list[str] |
     )
 
 
+# E below this share of the lowest loss is E at its bound 0: the budgets do not identify it.
+E_AT_ZERO_SHARE = 1e-3
+
+
 @dataclass(frozen=True)
 class Frontier:
-    """L*(C) = E + A·C^−γ over the compute-optimal losses."""
+    """L*(C) = E + A·C^−γ over the compute-optimal losses; with ``power_law``, E was not identified (the fit put
+    it at its bound 0: the losses have not begun to level off) and the law is Kaplan et al.'s L*(C) = A·C^−γ."""
 
     E: float
     A: float
     gamma: float
     intervals: dict[str, tuple[float, float]]
     samples: list[tuple[float, float, float]] = field(default_factory=list)  # bootstrap (E, A, γ)
+    power_law: bool = False
 
     def __call__(self, flops):
         return self.E + self.A * np.asarray(flops, dtype=float) ** -self.gamma
@@ -162,16 +168,29 @@ class Frontier:
         tail = (1 - CONFIDENCE) / 2 * 100
         return np.percentile(curves, tail, axis=0), np.percentile(curves, 100 - tail, axis=0)
 
+    def formula(self) -> str:
+        """The law with its fitted numbers, no intervals (for plot legends)."""
+        floor = "" if self.power_law else f"{self.E:.2f} + "
+        return f"L*(C) = {floor}{self.A:.3g}·C^-{self.gamma:.3f}"
+
     def describe(self) -> str:
         """The law in one line, each parameter with its interval."""
-        return (f"L*(C) = {self.E:.3f}{_bracket(self.intervals.get('E'), '.3f')} + {self.A:.3g}{_bracket(self.intervals.get('A'), '.3g')}"
-                f"·C^-{self.gamma:.3f}{_bracket(self.intervals.get('gamma'), '.3f')}")
+        law = (f"{self.A:.3g}{_bracket(self.intervals.get('A'), '.3g')}"
+               f"·C^-{self.gamma:.3f}{_bracket(self.intervals.get('gamma'), '.3f')}")
+        if self.power_law:
+            return (f"L*(C) = {law} (a pure power law: E + A·C^-γ put E at 0, these budgets do not identify an "
+                    "irreducible loss)")
+        return f"L*(C) = {self.E:.3f}{_bracket(self.intervals.get('E'), '.3f')} + {law}"
 
     def as_dict(self) -> dict:
-        return {"E": self.E, "A": self.A, "gamma": self.gamma, "intervals": {k: list(v) for k, v in self.intervals.items()}}
+        return {"E": self.E, "A": self.A, "gamma": self.gamma, "form": "A*C^-gamma" if self.power_law else "E+A*C^-gamma",
+                "law": self.describe(), "intervals": {k: list(v) for k, v in self.intervals.items()}}
 
 
-def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0) -> Frontier:
+def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: bool | None = None) -> Frontier:
+    """E + A·C^−γ by least squares; where E lands on its bound 0, A·C^−γ instead (``Frontier.power_law``), or
+    the form ``power_law`` names. Bootstrap resamples of the budgets refit the same form; with no more budgets
+    than parameters, none."""
     flops, losses = np.asarray(flops, dtype=float), np.asarray(losses, dtype=float)
     if len(flops) < 3:
         raise UsageError(f"the compute frontier L*(C) = E + A·C^-γ needs at least 3 budgets, got {len(flops)}")
@@ -181,34 +200,49 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0) -> Frontier
     def model(c, e, log_a, gamma):
         return e + np.exp(log_a) * (c / scale) ** -gamma
 
-    def fit(c, l):
+    def fit(c, l, with_floor: bool):
         start = (0.5 * l.min(), np.log(max(l.max() - 0.5 * l.min(), 1e-6)), 0.1)
         with warnings.catch_warnings():
-            # Three points fit three parameters exactly: no covariance, which the bootstrap replaces.
+            # As many points as parameters fit them exactly: no covariance, which the bootstrap replaces.
             warnings.simplefilter("ignore", OptimizeWarning)
-            (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]), maxfev=20000)
+            if with_floor:
+                (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]),
+                                                 maxfev=20000)
+            else:
+                e, ((log_a, gamma), _) = 0.0, curve_fit(lambda c, log_a, gamma: model(c, 0.0, log_a, gamma), c, l,
+                                                         p0=(np.log(l.max()), 0.1), bounds=([-50, 0], [50, 5]),
+                                                         maxfev=20000)
         return e, np.exp(log_a) * scale**gamma, gamma
 
     try:
-        E, A, gamma = fit(flops, losses)
+        E, A, gamma = fit(flops, losses, with_floor=not power_law)
+        if power_law is None:
+            power_law = bool(E < E_AT_ZERO_SHARE * losses.min())
+            if power_law:
+                E, A, gamma = fit(flops, losses, with_floor=False)
     except RuntimeError as error:
         raise UsageError(f"the compute frontier fit did not converge ({error}); add budgets") from error
+    parameters = 2 if power_law else 3
     rng = np.random.default_rng(seed)
     samples = []
-    # Three budgets fit the three parameters exactly: every usable resample is the full set, so no interval.
-    for _ in range(bootstrap if len(np.unique(flops)) > 3 else 0):
+    # A resample needs as many distinct budgets as parameters; with no more budgets than that, every usable
+    # resample is the full set, so there is no interval.
+    for _ in range(bootstrap if len(np.unique(flops)) > parameters else 0):
         pick = rng.integers(0, len(flops), len(flops))
-        if len(np.unique(flops[pick])) < 3:
+        if len(np.unique(flops[pick])) < parameters:
             continue
         try:
-            samples.append(fit(flops[pick], losses[pick]))
+            samples.append(fit(flops[pick], losses[pick], with_floor=not power_law))
         except (RuntimeError, ValueError):
             continue
     intervals = {}
     if samples:
         columns = np.array(samples)
         intervals = {name: percentile_interval(columns[:, i]) for i, name in enumerate(("E", "A", "gamma"))}
-    return Frontier(E=float(E), A=float(A), gamma=float(gamma), intervals=intervals, samples=samples)
+        if power_law:
+            del intervals["E"]
+    return Frontier(E=float(E), A=float(A), gamma=float(gamma), intervals=intervals, samples=samples,
+                    power_law=power_law)
 
 
 def _bracket(pair, spec: str) -> str:

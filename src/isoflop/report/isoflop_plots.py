@@ -70,7 +70,7 @@ def plot_frontier(allocation, frontier, folder: Path, holdout=None) -> Path:
     step = float(np.exp(np.mean(np.diff(np.log(np.sort(flops)))))) if len(flops) > 1 else 2.0
     fitted = np.geomspace(flops.min() / 1.5, flops.max(), 60)
     beyond = np.geomspace(flops.max(), flops.max() * step, 20)
-    axes.plot(fitted, frontier(fitted), color="C0", label=f"L*(C) = {frontier.E:.2f} + {frontier.A:.3g}·C^-{frontier.gamma:.3f}")
+    axes.plot(fitted, frontier(fitted), color="C0", label=frontier.formula())
     axes.plot(beyond, frontier(beyond), color="C0", ls="--", label=f"extrapolated to C = {flops.max() * step:.2g}")
     band = frontier.interval_at(np.concatenate([fitted, beyond]))
     if band is not None:

@@ -73,7 +73,7 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
             losses = [m.loss for m in allocation.minima]
             frontier = fit_frontier([m.flops for m in allocation.minima], losses)
             problems = frontier_problems(frontier, losses)
-            holdout = _holdout(table, budgets, config)
+            holdout = _holdout(table, budgets, config, frontier.power_law)
             if problems:
                 answer.append(_unreliable("loss frontier L*(C)", problems, 2))
             else:
@@ -101,12 +101,12 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
     return answer, sections
 
 
-def _holdout(table, budgets, config: IsoflopsConfig):
-    """The hold-out check's result, a sentence saying why it could not run, or None when not asked for."""
+def _holdout(table, budgets, config: IsoflopsConfig, power_law: bool):
+    """The hold-out check of the frontier's form, a sentence saying why it could not run, or None when not asked for."""
     if not config.fit.holdout_largest:
         return None
     try:
-        return holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count())
+        return holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), power_law)
     except UsageError as error:
         return f"Hold-out check not run: {error}."
 

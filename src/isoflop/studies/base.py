@@ -40,7 +40,9 @@ class Plan:
 @dataclass(frozen=True)
 class StudyKind:
     kind: str
-    plan: Callable[..., Plan]  # (config, vocab_size, facts_of) -> Plan
+    # (config, vocab_size, facts_of, records) -> Plan: the runs to train given the study's stored records; the
+    # runner trains them and plans again until the plan holds nothing new (a plan may grow with its results)
+    plan: Callable[..., Plan]
     report: str  # "module:function" building the report Document; imported only when writing it
     data_advice: str  # what to do when the training data is too short for the plan
 

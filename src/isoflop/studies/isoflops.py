@@ -7,54 +7,92 @@ budgets, the minima give N*(C), D*(C) and the loss frontier L*(C) (Hoffmann et a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..budget import flops_per_token
 from ..config.studies import IsoflopsConfig
 from ..engines.base import RunSpec
 from ..errors import UsageError
 from ..keys import stable_key
 from ..models.specs import SCRATCH_PREFIX
+from ..results.records import RunRecord
 from .base import FactsOf, Plan, PlannedRun, StudyKind
+from .bracket import SizeResults, bracket, initial_window
 
 
-def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf) -> Plan:
-    """Every (budget, size, seed) with at least ``min_steps`` steps; the pairs left out as too big are notes."""
-    runs, too_big = [], []
-    seq_len, batch_size = config.data.seq_len, config.optimizer.batch_size
-    identity = config.identity()
-    for budget in config.budgets:
-        for size in config.model_sizes:
-            facts = facts_of(SCRATCH_PREFIX + size)
-            per_token = flops_per_token(facts.parameters.non_embedding, facts.architecture, seq_len, config.flop_convention)
-            steps = round(budget / per_token / (batch_size * seq_len))
-            if steps < config.min_steps:
-                too_big.append(f"{size} at C={budget:.3g} ({steps} steps)")
-                continue
-            passes = steps * batch_size
-            unique_samples = passes if config.unique_tokens is None else min(passes, config.unique_tokens // seq_len)
-            if unique_samples < 1:
-                raise UsageError(f"--unique-tokens {config.unique_tokens} is less than one {seq_len}-token sample")
-            optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
-            for seed in config.seeds:
-                grid = {"budget": budget, "size": size}
-                run_config = {**identity, **grid, "seed": seed}
-                spec = RunSpec(
-                    key=stable_key(run_config),
-                    label=f"{size} at C={budget:.3g} seed={seed}",
-                    seed=seed,
-                    model=SCRATCH_PREFIX + size,
-                    dropout=config.model_options.dropout,
-                    unique_samples=unique_samples,
-                    steps=steps,
-                    optimizer=optimizer,
-                    eval_steps=config.evaluation.eval_steps(steps),
-                )
-                runs.append(PlannedRun(spec, grid, run_config, size, facts, config.flop_convention, per_token, budget))
-    if not runs:
+def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf, records: Sequence[RunRecord] = ()) -> Plan:
+    """The (budget, size, seed) runs to train given the study's stored ``records``: with ``bracket`` K, the
+    sizes each budget needs to have K on each side of its loss minimum (``studies.bracket``; more as results
+    come in); with 0, every size at every budget. Sizes with fewer than ``min_steps`` steps are left out."""
+    by_budget = {budget: [_planned(config, budget, size, facts_of) for size in config.model_sizes]
+                 for budget in config.budgets}
+    if not any(runs for sizes in by_budget.values() for runs in sizes):
         raise UsageError(
             f"every model size is too big for every budget (fewer than {config.min_steps} steps); "
             "raise --budgets or choose smaller --model-sizes"
         )
-    return Plan(runs, notes=[f"Skipped as too big for their budget: {'; '.join(too_big)}."] if too_big else [])
+    if not config.bracket:
+        runs = [run for sizes in by_budget.values() for size_runs in sizes for run in size_runs]
+        too_big = [f"{size} at C={budget:.3g}" for budget, sizes in by_budget.items()
+                   for size, size_runs in zip(config.model_sizes, sizes) if not size_runs]
+        return Plan(runs, notes=[f"Skipped as too big for their budget: {'; '.join(too_big)}."] if too_big else [])
+    stored = {record.key: record for record in records}
+    runs, notes = [], []
+    for budget, sizes in by_budget.items():
+        ladder = [_results(size, facts_of, size_runs, stored) for size, size_runs in zip(config.model_sizes, sizes)]
+        window = initial_window(config.budgets, budget, len(ladder), config.bracket)
+        chosen, note = bracket(budget, window, ladder, config.bracket)
+        runs += [run for size, size_runs in zip(config.model_sizes, sizes) if size in chosen for run in size_runs]
+        notes += [note] if note else []
+    usable = sum(bool(size_runs) for sizes in by_budget.values() for size_runs in sizes)
+    pairs = len({(run.budget_flops, run.model_name) for run in runs})
+    notes.append(f"Bracketing ({config.bracket} sizes on each side of each budget's minimum, --bracket): "
+                 f"{pairs} of the {usable} (budget, size) pairs the ladder allows were trained.")
+    return Plan(runs, notes)
+
+
+def _planned(config: IsoflopsConfig, budget: float, size: str, facts_of: FactsOf) -> list[PlannedRun]:
+    """One run per seed of ``size`` at ``budget``; none when the budget buys it fewer than ``min_steps`` steps."""
+    seq_len, batch_size = config.data.seq_len, config.optimizer.batch_size
+    facts = facts_of(SCRATCH_PREFIX + size)
+    per_token = flops_per_token(facts.parameters.non_embedding, facts.architecture, seq_len, config.flop_convention)
+    steps = round(budget / per_token / (batch_size * seq_len))
+    if steps < config.min_steps:
+        return []
+    passes = steps * batch_size
+    unique_samples = passes if config.unique_tokens is None else min(passes, config.unique_tokens // seq_len)
+    if unique_samples < 1:
+        raise UsageError(f"--unique-tokens {config.unique_tokens} is less than one {seq_len}-token sample")
+    optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
+    identity = config.identity()
+    runs = []
+    for seed in config.seeds:
+        grid = {"budget": budget, "size": size}
+        run_config = {**identity, **grid, "seed": seed}
+        spec = RunSpec(
+            key=stable_key(run_config),
+            label=f"{size} at C={budget:.3g} seed={seed}",
+            seed=seed,
+            model=SCRATCH_PREFIX + size,
+            dropout=config.model_options.dropout,
+            unique_samples=unique_samples,
+            steps=steps,
+            optimizer=optimizer,
+            eval_steps=config.evaluation.eval_steps(steps),
+        )
+        runs.append(PlannedRun(spec, grid, run_config, size, facts, config.flop_convention, per_token, budget))
+    return runs
+
+
+def _results(size: str, facts_of: FactsOf, runs: list[PlannedRun], stored: dict[str, RunRecord]) -> SizeResults:
+    ended = [stored[run.spec.key] for run in runs if run.spec.key in stored]
+    return SizeResults(
+        size=size,
+        parameters=facts_of(SCRATCH_PREFIX + size).parameters.non_embedding,
+        usable=bool(runs),
+        losses=tuple(r.final_val_loss for r in ended if r.completed and r.final_val_loss is not None),
+        resolved=bool(runs) and len(ended) == len(runs),
+    )
 
 
 STUDY = StudyKind(

@@ -85,40 +85,62 @@ def run_study(
         plan = study.plan(config, vocab_size, facts_of)
     identity = config.identity()
     study_key = stable_key(identity)
+    save_to = Path(config.output) / MODELS_FOLDER if config.save_models else None
     with FolderLock(folder, wait=wait, echo=echo), Store(folder) as store:
         data = _check_data_identity(store, study_key, data, config, study, force_new_data, echo)
         for note in store.notes:
             echo(note)
         store.ensure_study(study_key, config.kind, identity)
-        done = store.completed_keys()
-        todo = [run for run in plan.runs if run.spec.key not in done]
-        skipped = len(plan.runs) - len(todo)
-        if skipped:
-            echo(f"skipping {skipped} completed run(s) already in {folder}")
-        save_to = folder / MODELS_FOLDER if config.save_models else None
-        packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER)
-        executor = load_executor(resolve(config.execution, engine, len(packs)))
-        failed: list[str] = []
-        planned = {run.spec.key: run for run in todo}
-        versions = library_versions() | getattr(engine, "provenance", dict)()  # e.g. which kernel the fast engine uses
-        with tqdm(total=sum(run.spec.steps for run in todo), unit="step", disable=not progress or not todo,
-                  desc=f"{len(todo)} runs ({engine.name})") as bar:
-            for result in executor.run(engine, packs, data, bar.update):
-                record = make_record(planned[result.key], result, data, study_key, config.kind, config.engine.precision, versions)
-                if save_to is not None and (save_to / result.key).is_dir():
-                    tokenizer.save_pretrained(save_to / result.key)  # a saved run loads, and generates, on its own
-                store.save(record)
-                shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
-                bar.set_postfix_str(f"{record.label} val={shown}")
-                if not record.completed:
-                    failed.append(f"{record.label}: {record.error}")
-                    echo(f"run {record.label} failed: {record.error}")
+        # Plan, train what is new, plan again with the results: a plan that grows with its results (bracketing)
+        # takes several rounds, a fixed grid one. A run that fails is not retried within the study.
+        trained, skipped, failed, attempted = 0, None, [], set()
+        while True:
+            plan = study.plan(config, vocab_size, facts_of, [r for r in store.records() if r.study_key == study_key])
+            done = store.completed_keys() | attempted
+            todo = [run for run in plan.runs if run.spec.key not in done]
+            if skipped is None:
+                skipped = len(plan.runs) - len(todo)
+                if skipped:
+                    echo(f"skipping {skipped} completed run(s) already in {folder}")
+            if not todo:
+                break
+            if plan.train_samples() > len(data.train_chunks):
+                data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples,
+                                    study.data_advice)
+            failed += _train(todo, engine, data, config, store, study_key, save_to, progress, echo)
+            attempted |= {run.spec.key for run in todo}
+            trained += len(todo)
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
     document = study.build_report(records, config, plan.notes)
     files = write_report(document, folder)
-    return StudyOutcome(folder, config.kind, len(todo), skipped, failed, engine.name, document.answer, files)
+    return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, document.answer, files)
+
+
+def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConfig, store: Store, study_key: str,
+           save_to: Path | None, progress: bool, echo: Callable[[str], None]) -> list[str]:
+    """Train one round's runs on the configured executor, storing each result as it arrives; the failures."""
+    folder = Path(config.output)
+    packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER)
+    executor = load_executor(resolve(config.execution, engine, len(packs)))
+    failed: list[str] = []
+    planned = {run.spec.key: run for run in todo}
+    versions = library_versions() | getattr(engine, "provenance", dict)()  # e.g. which kernel the fast engine uses
+    tokenizer = data.tokenizer
+    with tqdm(total=sum(run.spec.steps for run in todo), unit="step", disable=not progress,
+              desc=f"{len(todo)} runs ({engine.name})") as bar:
+        for result in executor.run(engine, packs, data, bar.update):
+            record = make_record(planned[result.key], result, data, study_key, config.kind, config.engine.precision, versions)
+            if save_to is not None and (save_to / result.key).is_dir():
+                tokenizer.save_pretrained(save_to / result.key)  # a saved run loads, and generates, on its own
+            store.save(record)
+            shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
+            bar.set_postfix_str(f"{record.label} val={shown}")
+            if not record.completed:
+                failed.append(f"{record.label}: {record.error}")
+                echo(f"run {record.label} failed: {record.error}")
+    return failed
 
 
 def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None, checkpoints: Path) -> list[Pack]:

@@ -6,16 +6,19 @@ C/D times (epochs). The report compares final validation losses across D.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..budget import Budget, flops_per_token
 from ..config.studies import ScarcityConfig
 from ..engines.base import RunSpec
 from ..errors import UsageError
 from ..keys import stable_key
+from ..results.records import RunRecord
 from .base import FactsOf, Plan, PlannedRun, StudyKind
 
 
-def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf) -> Plan:
-    """One run per (D, seed), smallest D first."""
+def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf, records: Sequence[RunRecord] = ()) -> Plan:
+    """One run per (D, seed), smallest D first, whatever the stored ``records`` hold."""
     seq_len = config.data.seq_len
     facts = facts_of(config.model)
     if seq_len > facts.context:

@@ -1,0 +1,112 @@
+"""Bracketing: each budget trains the sizes that pin its loss minimum, added in rounds as results come in."""
+
+import math
+
+import numpy as np
+
+import isoflop.studies.runner as runner
+from conftest import write_corpus
+from isoflop import build_config, run_study
+from isoflop.engines.base import RunResult
+from isoflop.fit.isoflop_profiles import budget_minimum
+from isoflop.models.specs import LADDER
+from isoflop.results.store import Store
+from isoflop.studies.bracket import SizeResults, bracket, initial_window
+
+SIZES = ("0.8k", "2k", "3k", "6k", "12k", "25k", "50k", "100k")
+
+
+def ladder(losses: dict[str, float], unusable=(), unresolved=()) -> list[SizeResults]:
+    return [
+        SizeResults(size, 12 * LADDER[size].n_layer * LADDER[size].n_embd**2, size not in unusable,
+                    (losses[size],) if size in losses else (), size in losses and size not in unresolved)
+        for size in SIZES
+    ]
+
+
+def parabola(centre: str | float, sizes) -> dict[str, float]:
+    """Losses convex in ln N with their minimum at ``centre`` (a size, or a number of parameters)."""
+    middle = math.log(centre if isinstance(centre, float) else 12 * LADDER[centre].n_layer * LADDER[centre].n_embd**2)
+    return {s: 2.0 + 0.1 * (math.log(12 * LADDER[s].n_layer * LADDER[s].n_embd**2) - middle) ** 2 for s in sizes}
+
+
+def test_first_windows_follow_the_diagonal_from_small_sizes_to_large():
+    budgets = (1e11, 3e11, 1e12)
+    windows = [initial_window(budgets, b, len(SIZES), 2) for b in budgets]
+    assert windows[0] == range(0, 5) and windows[-1] == range(3, 8)
+    assert all(len(w) == 5 for w in windows) and windows[0].start < windows[1].start < windows[2].start
+    assert initial_window((1e11,), 1e11, len(SIZES), 2) == range(2, 7)  # one budget: the middle of the ladder
+    assert initial_window(budgets, 1e11, 4, 2) == range(4)  # a short ladder is trained whole
+
+
+def test_a_minimum_at_the_window_edge_gets_sizes_added_beyond_it():
+    window = range(0, 5)  # 0.8k .. 12k, the losses still falling at 12k
+    chosen, note = bracket(1e12, window, ladder(parabola("50k", SIZES[:5])), 2)
+    assert chosen == list(SIZES[:7]) and note is None
+    chosen, note = bracket(1e12, window, ladder(parabola(300.0, SIZES[:5])), 2)
+    assert chosen == list(SIZES[:5]) and "0 size(s) below it (add smaller --model-sizes)" in note
+
+
+def test_a_bracketed_minimum_adds_nothing_and_open_results_wait():
+    window = range(1, 6)
+    done = parabola("6k", SIZES[1:6])
+    assert bracket(3e11, window, ladder(done), 2) == (list(SIZES[1:6]), None)
+    waiting = ladder(parabola("50k", SIZES[1:6]), unresolved=("25k",))
+    assert bracket(3e11, window, waiting, 2) == (list(SIZES[1:6]), None)  # no decision before the round ends
+
+
+def test_sizes_too_big_for_the_budget_are_never_added_and_say_why():
+    chosen, note = bracket(1e10, range(3, 8), ladder(parabola("100k", SIZES[3:6]), unusable=("50k", "100k")), 2)
+    assert chosen == list(SIZES[3:6]) and "0 size(s) above it (the larger sizes get fewer than --min-steps" in note
+
+
+class SyntheticEngine:
+    """Final loss from a Chinchilla-shaped law of the run's N and D: an isoFLOP study without training."""
+
+    name = "fast"
+
+    def __init__(self, config):
+        self.trained: list[str] = []
+
+    def supports(self, runs, data):
+        return None
+
+    def pack_limit(self, pack_run, data, runs):
+        return 1
+
+    def train(self, pack, data, on_step):
+        for run in pack.runs:
+            shape = LADDER[run.model.split(":")[1]]
+            n, d = 12 * shape.n_layer * shape.n_embd**2, run.passes * data.seq_len
+            loss = 1.0 + 30.0 / n**0.4 + 60.0 / d**0.4
+            self.trained.append(run.label)
+            yield RunResult(key=run.key, engine=self.name, status="completed", error=None, wall_seconds=0.0,
+                            train_loss=[loss] * run.steps, val_loss=[loss], learning_rate=[0.0] * run.steps,
+                            eval_steps=[run.steps])
+
+
+def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path, monkeypatch):
+    train, valid = write_corpus(tmp_path / "train.txt", 4000), write_corpus(tmp_path / "valid.txt", 8)
+    settings = dict(budgets=(3e8, 3e9, 3e10), model_sizes=SIZES, train_data=str(train), validation_data=str(valid),
+                    seq_len=16, batch_size=2, eval_samples=2, min_steps=5, fit_bootstrap=0, executor="inprocess",
+                    output=str(tmp_path / "out"))
+    engines = []
+    monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: engines.append(SyntheticEngine(config)) or engines[-1])
+    outcome = run_study(build_config(overrides=settings, kind="isoflops"), echo=lambda line: None, progress=False)
+    with Store(tmp_path / "out", create=False) as store:
+        records = store.records()
+    N = np.array([r.non_embedding_parameters for r in records], dtype=float)
+    loss = np.array([r.final_val_loss for r in records])
+    C = np.array([r.budget_flops for r in records])
+    for budget in settings["budgets"]:
+        found = budget_minimum(N, N, loss, C, budget)
+        assert min(found.sizes_below, found.sizes_above) >= 2, budget
+    full_grid = len(SIZES) * len(settings["budgets"])
+    assert outcome.trained == len(records) < full_grid
+    assert any(f"{len(records)} of the" in line for line in (tmp_path / "out" / "summary.md").read_text().splitlines())
+    rerun = run_study(build_config(overrides=settings, kind="isoflops"), echo=lambda line: None, progress=False)
+    assert (rerun.trained, rerun.skipped) == (0, len(records))
+    everything = run_study(build_config(overrides=settings | {"bracket": 0}, kind="isoflops"), echo=lambda line: None,
+                           progress=False)
+    assert everything.skipped == len(records)  # the same study: bracketing changes which runs, never their keys
+    assert everything.trained + everything.skipped <= full_grid
