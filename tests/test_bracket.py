@@ -85,24 +85,31 @@ class SyntheticEngine:
                             eval_steps=[run.steps])
 
 
-def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path, monkeypatch):
+def synthetic_study(tmp_path, monkeypatch, **changes):
     train, valid = write_corpus(tmp_path / "train.txt", 4000), write_corpus(tmp_path / "valid.txt", 8)
     settings = dict(budgets=(3e8, 3e9, 3e10), model_sizes=SIZES, train_data=str(train), validation_data=str(valid),
                     seq_len=16, batch_size=2, eval_samples=2, min_steps=5, fit_bootstrap=0, executor="inprocess",
-                    output=str(tmp_path / "out"))
-    engines = []
-    monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: engines.append(SyntheticEngine(config)) or engines[-1])
-    outcome = run_study(build_config(overrides=settings, kind="isoflops"), echo=lambda line: None, progress=False)
+                    output=str(tmp_path / "out")) | changes
+    monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: SyntheticEngine(config))
+    lines = []
+    outcome = run_study(build_config(overrides=settings, kind="isoflops"), echo=lines.append, progress=False)
     with Store(tmp_path / "out", create=False) as store:
         records = store.records()
+    return settings, outcome, lines, records
+
+
+def sides(records, budget):
     N = np.array([r.non_embedding_parameters for r in records], dtype=float)
-    loss = np.array([r.final_val_loss for r in records])
-    C = np.array([r.budget_flops for r in records])
-    for budget in settings["budgets"]:
-        found = budget_minimum(N, N, loss, C, budget)
-        assert min(found.sizes_below, found.sizes_above) >= 2, budget
+    found = budget_minimum(N, N, np.array([r.final_val_loss for r in records]), np.array([r.budget_flops for r in records]),
+                           budget)
+    return found.sizes_below, found.sizes_above
+
+
+def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path, monkeypatch):
+    settings, outcome, lines, records = synthetic_study(tmp_path, monkeypatch)
+    assert all(min(sides(records, budget)) >= 2 for budget in settings["budgets"])
     full_grid = len(SIZES) * len(settings["budgets"])
-    assert outcome.trained == len(records) < full_grid
+    assert outcome.trained == len(records) == 15 < full_grid and lines == []  # the diagonal was right: one round
     assert any(f"{len(records)} of the" in line for line in (tmp_path / "out" / "summary.md").read_text().splitlines())
     rerun = run_study(build_config(overrides=settings, kind="isoflops"), echo=lambda line: None, progress=False)
     assert (rerun.trained, rerun.skipped) == (0, len(records))
@@ -110,3 +117,10 @@ def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path
                            progress=False)
     assert everything.skipped == len(records)  # the same study: bracketing changes which runs, never their keys
     assert everything.trained + everything.skipped <= full_grid
+
+
+def test_a_minimum_off_the_first_window_is_reached_in_a_second_round(tmp_path, monkeypatch):
+    # One budget starts on the middle of the ladder (3k–50k); its minimum lies lower, so round 2 adds 0.8k and 2k.
+    settings, outcome, lines, records = synthetic_study(tmp_path, monkeypatch, budgets=(3e8,))
+    assert lines == ["round 2: 2 more run(s), planned from the results so far"]
+    assert [r.grid["size"] for r in records] == list(SIZES[:7]) and min(sides(records, 3e8)) >= 2

@@ -66,7 +66,7 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
             answer.append(_unreliable("N*(C), D*(C) power law", problems, 2))
         else:
             answer.append(f"N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)}, D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} "
-                          "(Hoffmann et al. found about 0.5 and 0.5)")
+                          f"(Hoffmann et al. found about 0.5 and 0.5{_exponent_sum(table.budget_count())})")
             figures.append(Figure(plot_allocation(allocation, folder), "compute-optimal N* and D* vs C"))
         answer += [f"No compute-optimal size for C = {reason}." for reason in allocation.skipped]
         if len(allocation.minima) >= 3:
@@ -99,6 +99,17 @@ def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[
         sections.append(Section("Approach 3", [Paragraph(f"No fit ({error}).")]))
     sections.append(Section("Plots", figures))
     return answer, sections
+
+
+def _exponent_sum(count) -> str:
+    """Why a + b need not be 1: under the full count, FLOPs per token grow as N^k with k < 1 for small models."""
+    if count.convention == "6N" or len(count.sizes) < 2:
+        return ""
+    k = float(np.polyfit(np.log(count.sizes), np.log(count.per_token), 1)[0])
+    if abs(k - 1) < 0.05:
+        return ""
+    return (f"; here FLOPs per token grow as N^{k:.2f} over the trained sizes, attention, embeddings and the LM head "
+            f"weighing on small models, so C = D·FLOPs-per-token gives a·{k:.2f} + b = 1, not a + b = 1")
 
 
 def _holdout(table, budgets, config: IsoflopsConfig, power_law: bool):

@@ -93,7 +93,7 @@ def run_study(
         store.ensure_study(study_key, config.kind, identity)
         # Plan, train what is new, plan again with the results: a plan that grows with its results (bracketing)
         # takes several rounds, a fixed grid one. A run that fails is not retried within the study.
-        trained, skipped, failed, attempted = 0, None, [], set()
+        trained, skipped, failed, attempted, rounds = 0, None, [], set(), 0
         while True:
             plan = study.plan(config, vocab_size, facts_of, [r for r in store.records() if r.study_key == study_key])
             done = store.completed_keys() | attempted
@@ -104,6 +104,9 @@ def run_study(
                     echo(f"skipping {skipped} completed run(s) already in {folder}")
             if not todo:
                 break
+            rounds += 1
+            if rounds > 1:
+                echo(f"round {rounds}: {len(todo)} more run(s), planned from the results so far")
             if plan.train_samples() > len(data.train_chunks):
                 data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples,
                                     study.data_advice)
