@@ -77,7 +77,7 @@ BAD_INPUTS = [
     (("isoflops", "--budgets", "-1", "--output", "OUT"), "positive number of FLOPs"),
     (("isoflops", "--budgets", "nan", "--output", "OUT"), "budgets"),
     (("isoflops", "--model-sizes", "7b", "--output", "OUT"), "unknown ladder size"),
-    (("isoflops", "--size-learning-rates", "25M=1e-3", "--output", "OUT"), "not among model_sizes"),
+    (("isoflops", "--size-learning-rates", "25M=1e-3", "--output", "OUT"), "not a ladder size"),
     (("isoflops", "--size-learning-rates", "25k=-5", "--output", "OUT"), "positive finite"),
     (("show", "W/nothing"), "holds no isoflop results"),
     (("show", "W/scarcity", "--csv", "W/missing/runs.csv"), "its folder does not exist"),

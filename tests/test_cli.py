@@ -96,3 +96,10 @@ def test_a_study_whose_runs_all_failed_says_so_and_lists_only_written_files(caps
     assert "(summary.md, report.html)" in stdout and stderr.count("failed:") == 2
     code, stdout, _ = run_cli(capsys, "show", str(tmp_path / "out"))
     assert "failure" in stdout.splitlines()[0] and "at step" in stdout
+
+
+def test_a_mapping_option_reads_pairs_and_none_clears_it():
+    from isoflop.cli.options import CommaMapping
+
+    assert CommaMapping().convert("25k=1e-2, 50k=3e-3", None, None) == {"25k": 1e-2, "50k": 3e-3}
+    assert CommaMapping().convert("none", None, None) == {} == CommaMapping().convert("", None, None)

@@ -69,7 +69,7 @@ def test_seeds_out_of_range_are_refused(seeds):
 
 @pytest.mark.parametrize(
     ("rates", "message"),
-    [({"25k": -5.0}, "positive finite"), ({"25M": 1e-3}, "not among model_sizes"), ({"25k": float("inf")}, "finite")],
+    [({"25k": -5.0}, "positive finite"), ({"25M": 1e-3}, "not a ladder size"), ({"25k": float("inf")}, "finite")],
 )
 def test_size_learning_rates_are_validated(rates, message):
     with pytest.raises(UsageError, match=message):
@@ -79,6 +79,13 @@ def test_size_learning_rates_are_validated(rates, message):
 def test_size_learning_rate_replaces_the_peak_rate_for_its_size():
     config = build_config(overrides={"size_learning_rates": {"25k": 1e-2}}, kind="isoflops")
     assert config.learning_rate_of("25k") == 1e-2 and config.learning_rate_of("12k") == 3e-3
+
+
+def test_the_isoflop_default_uses_the_validated_rate_of_each_size_and_none_clears_them():
+    config = build_config(kind="isoflops")
+    assert [config.learning_rate_of(size) for size in ("0.4k", "6k", "100k")] == [6e-2, 1e-2, 3e-3]
+    assert set(config.model_sizes) <= set(config.size_learning_rates)
+    assert build_config(kind="isoflops", preset="vocab").learning_rate_of("6k") == 3e-3  # one rate across tokenizers
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, -1.0])

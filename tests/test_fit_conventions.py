@@ -22,7 +22,7 @@ GRID = {"a": np.array([0.0, 5.0]), "b": np.array([0.0, 5.0]), "e": np.array([-1.
         "alpha": np.array([0.0, 0.5, 1.0]), "beta": np.array([0.0, 0.5, 1.0])}
 
 
-SIZES = {name: size for name, size in LADDER.items() if name not in ("0.8k", "2k", "3k", "6k")}
+SIZES = {name: size for name, size in LADDER.items() if name not in ("0.4k", "0.8k", "2k", "3k", "6k")}
 
 
 def ladder_count() -> FlopCount:

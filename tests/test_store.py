@@ -99,7 +99,7 @@ def test_an_isoflop_0_1_isoflops_folder_is_rekeyed_to_the_plan(tmp_path):
     shutil.copy(FIXTURES / "v0-isoflops.sqlite", tmp_path / "results.sqlite")
     config = build_config(kind="isoflops", overrides=dict(
         budgets=(3e9,), model_sizes=("25k", "50k"), seq_len=32, batch_size=4, eval_samples=4, evals_per_run=3, min_steps=5,
-        engine="reference",
+        engine="reference", size_learning_rates={},  # isoflop 0.1 trained every size at --learning-rate
     ))
     planned = plan(config, 257, lambda spec: scratch_facts(LADDER[spec.split(":")[1]], 257))
     with Store(tmp_path) as store:

@@ -78,13 +78,15 @@ class CommaList(click.ParamType):
 
 
 class CommaMapping(click.ParamType):
-    """``25m=1e-3,50m=6e-4`` → {"25m": 0.001, "50m": 0.0006}."""
+    """``25m=1e-3,50m=6e-4`` → {"25m": 0.001, "50m": 0.0006}; ``none`` → {}."""
 
     name = "NAME=VALUE,..."
 
     def convert(self, value, param, ctx):
         if isinstance(value, dict):
             return value
+        if str(value).strip().lower() in ("", "none"):
+            return {}
         try:
             pairs = [part.split("=", 1) for part in str(value).split(",") if part.strip()]
             return {key.strip(): float(number) for key, number in pairs}

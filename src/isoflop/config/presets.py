@@ -28,10 +28,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "isoflops": {
         "offline": {},
-        # The vocabulary study's offline default (isoflop vocab): three budgets, four sizes, per tokenizer.
+        # The vocabulary study's offline default (isoflop vocab): three budgets, four sizes, per tokenizer, one
+        # learning rate (the per-size rates were validated for the byte tokenizer only).
         "vocab": {
             "budgets": (1e11, 3e11, 1e12),
             "model_sizes": ("6k", "12k", "25k", "50k"),
+            "size_learning_rates": {},
         },
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
         "gpu": {

@@ -178,8 +178,8 @@ class Frontier:
         law = (f"{self.A:.3g}{_bracket(self.intervals.get('A'), '.3g')}"
                f"·C^-{self.gamma:.3f}{_bracket(self.intervals.get('gamma'), '.3f')}")
         if self.power_law:
-            return (f"L*(C) = {law} (a pure power law: E + A·C^-γ put E at 0, these budgets do not identify an "
-                    "irreducible loss)")
+            return (f"L*(C) = {law} (a pure power law: these budgets do not identify an irreducible loss E, "
+                    "whose fit or 95 % interval reaches 0)")
         return f"L*(C) = {self.E:.3f}{_bracket(self.intervals.get('E'), '.3f')} + {law}"
 
     def as_dict(self) -> dict:
@@ -214,27 +214,35 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: 
                                                          maxfev=20000)
         return e, np.exp(log_a) * scale**gamma, gamma
 
+    def resampled(with_floor: bool) -> list[tuple[float, float, float]]:
+        # A resample needs as many distinct budgets as parameters; with no more budgets than that, every usable
+        # resample is the full set, so there is no interval.
+        parameters = 3 if with_floor else 2
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(bootstrap if len(np.unique(flops)) > parameters else 0):
+            pick = rng.integers(0, len(flops), len(flops))
+            if len(np.unique(flops[pick])) < parameters:
+                continue
+            try:
+                out.append(fit(flops[pick], losses[pick], with_floor))
+            except (RuntimeError, ValueError):
+                continue
+        return out
+
+    floor = E_AT_ZERO_SHARE * losses.min()
     try:
         E, A, gamma = fit(flops, losses, with_floor=not power_law)
+        samples = resampled(with_floor=not power_law) if power_law is not None or E >= floor else []
         if power_law is None:
-            power_law = bool(E < E_AT_ZERO_SHARE * losses.min())
+            # E is identified only if the fit keeps it off 0 and so do the resamples' 95 % interval: otherwise
+            # the budgets cannot tell E + A·C^-γ from the simpler A·C^-γ, which is then the law.
+            power_law = bool(E < floor or (samples and percentile_interval(np.array(samples)[:, 0])[0] < floor))
             if power_law:
                 E, A, gamma = fit(flops, losses, with_floor=False)
+                samples = resampled(with_floor=False)
     except RuntimeError as error:
         raise UsageError(f"the compute frontier fit did not converge ({error}); add budgets") from error
-    parameters = 2 if power_law else 3
-    rng = np.random.default_rng(seed)
-    samples = []
-    # A resample needs as many distinct budgets as parameters; with no more budgets than that, every usable
-    # resample is the full set, so there is no interval.
-    for _ in range(bootstrap if len(np.unique(flops)) > parameters else 0):
-        pick = rng.integers(0, len(flops), len(flops))
-        if len(np.unique(flops[pick])) < parameters:
-            continue
-        try:
-            samples.append(fit(flops[pick], losses[pick], with_floor=not power_law))
-        except (RuntimeError, ValueError):
-            continue
     intervals = {}
     if samples:
         columns = np.array(samples)

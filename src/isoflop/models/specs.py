@@ -25,6 +25,7 @@ class ScratchSize:
 # The from-scratch ladder of the isoFLOP study, named by non-embedding parameters (12·layers·width²).
 # Rule: width grows by ~1.5× per rung, depth ≈ width/64 (at least 2), heads of width 64 (32 below 256).
 LADDER: dict[str, ScratchSize] = {
+    "0.4k": ScratchSize(n_layer=1, n_embd=6, n_head=1),
     "0.8k": ScratchSize(n_layer=1, n_embd=8, n_head=1),
     "2k": ScratchSize(n_layer=1, n_embd=12, n_head=1),
     "3k": ScratchSize(n_layer=1, n_embd=16, n_head=1),

@@ -125,6 +125,9 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
            save_to: Path | None, progress: bool, echo: Callable[[str], None]) -> list[str]:
     """Train one round's runs on the configured executor, storing each result as it arrives; the failures."""
     folder = Path(config.output)
+    # Longest first, so that the round does not end on one long run while the other workers idle: the largest
+    # budgets, and within one the most steps (a small model's steps cost mostly their fixed overhead).
+    todo = sorted(todo, key=lambda run: (-run.budget_flops, -run.spec.steps))
     packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER)
     executor = load_executor(resolve(config.execution, engine, len(packs)))
     failed: list[str] = []
