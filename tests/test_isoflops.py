@@ -152,3 +152,10 @@ def test_fit_cli_bad_csv_is_one_line(capsys, tmp_path, content, message):
     path.write_text(content)
     code, _, err = run_cli(capsys, "fit", str(path))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_report_states_each_sizes_rate_when_they_differ():
+    from isoflop.report.isoflops import _setup
+
+    assert "lr per size 0.4k 0.06, 0.8k 0.06" in _setup(build_config(kind="isoflops"))
+    assert "lr 0.003 with" in _setup(build_config(kind="isoflops", overrides={"size_learning_rates": {}}))

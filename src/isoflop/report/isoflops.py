@@ -155,10 +155,18 @@ def _interval(law) -> str:
     return f" [{low:.3f}, {high:.3f}]"
 
 
+def _rates(config: IsoflopsConfig) -> str:
+    """The peak learning rate, or each size's where they differ."""
+    rates = {size: config.learning_rate_of(size) for size in config.model_sizes}
+    if len(set(rates.values())) == 1:
+        return f"lr {next(iter(rates.values())):g}"
+    return "lr per size " + ", ".join(f"{size} {rate:g}" for size, rate in rates.items())
+
+
 def _setup(config: IsoflopsConfig) -> str:
     data, optimizer = config.data, config.optimizer
     return (f"**Setup.** Budgets {', '.join(f'{b:.3g}' for b in config.budgets)} FLOPs ({config.flop_convention} convention), "
             f"sizes {', '.join(config.model_sizes)}, tokenizer `{config.tokenizer.tokenizer}`, data `{data.train_data}` "
-            f"({data.chunking}, {data.seq_len} tokens × batch {optimizer.batch_size}), lr {optimizer.learning_rate:g} "
+            f"({data.chunking}, {data.seq_len} tokens × batch {optimizer.batch_size}), {_rates(config)} "
             f"with {optimizer.schedule} decay and {optimizer.warmup_fraction:.0%} warmup"
             + (f", unique tokens capped at {config.unique_tokens:,}" if config.unique_tokens else "") + ".")
