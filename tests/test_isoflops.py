@@ -4,10 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from conftest import run_cli, write_corpus
+from conftest import coarse_fit_grid, run_cli, write_corpus
 from isoflop import UsageError, build_config, run_study
 from isoflop.data.prepare import bits_per_byte, bytes_per_token
-from isoflop.fit import chinchilla
 from isoflop.fit.points import fit_table_from
 from isoflop.models.specs import LADDER, scratch_facts
 from isoflop.results.store import Store
@@ -62,11 +61,6 @@ def test_byte_tokenizer_counts_one_token_per_byte():
     assert len(ids) == len("héllo\n".encode()) and len(tokenizer) == 257
     assert bytes_per_token([ids], tokenizer) == 1.0
     assert bits_per_byte(math.log(2), 1.0) == 1.0
-
-
-def coarse_fit_grid(monkeypatch):
-    # The report's approach-3 fit uses 4,500 starts; a coarse grid keeps these tests fast.
-    monkeypatch.setattr(chinchilla, "DEFAULT_GRID", {k: v[::3] for k, v in chinchilla.DEFAULT_GRID.items()})
 
 
 def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch):

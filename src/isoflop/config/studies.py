@@ -191,10 +191,10 @@ class IsoflopsConfig(StudyConfig):
     def _rates_for_ladder_sizes(cls, rates: dict[str, float]) -> dict[str, float]:
         for size, rate in rates.items():
             if size not in LADDER:
-                raise ValueError(f"size_learning_rates names {size!r}, which is not a ladder size; choose from "
+                raise ValueError(f"{size!r} is not a ladder size; choose from "
                                  f"{', '.join(LADDER)}")
             if not (math.isfinite(rate) and rate > 0):
-                raise ValueError(f"size_learning_rates: the rate of {size} must be a positive finite number, got {rate}")
+                raise ValueError(f"the rate of {size} must be a positive finite number, got {rate}")
         return rates
 
     def learning_rate_of(self, size: str) -> float:

@@ -231,16 +231,17 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: 
         return out
 
     floor = E_AT_ZERO_SHARE * losses.min()
+    samples = None
     try:
-        E, A, gamma = fit(flops, losses, with_floor=not power_law)
-        samples = resampled(with_floor=not power_law) if power_law is not None or E >= floor else []
         if power_law is None:
-            # E is identified only if the fit keeps it off 0 and so do the resamples' 95 % interval: otherwise
+            # E is identified only if the fit keeps it off 0 and so does the resamples' 95 % interval: otherwise
             # the budgets cannot tell E + A·C^-γ from the simpler A·C^-γ, which is then the law.
+            E, A, gamma = fit(flops, losses, with_floor=True)
+            samples = resampled(with_floor=True) if E >= floor else []
             power_law = bool(E < floor or (samples and percentile_interval(np.array(samples)[:, 0])[0] < floor))
-            if power_law:
-                E, A, gamma = fit(flops, losses, with_floor=False)
-                samples = resampled(with_floor=False)
+        if power_law or samples is None:
+            E, A, gamma = fit(flops, losses, with_floor=not power_law)
+            samples = resampled(with_floor=not power_law)
     except RuntimeError as error:
         raise UsageError(f"the compute frontier fit did not converge ({error}); add budgets") from error
     intervals = {}

@@ -24,7 +24,8 @@ def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf, records: Se
     """The (budget, size, seed) runs to train given the study's stored ``records``: with ``bracket`` K, the
     sizes each budget needs to have K on each side of its loss minimum (``studies.bracket``; more as results
     come in); with 0, every size at every budget. Sizes with fewer than ``min_steps`` steps are left out."""
-    by_budget = {budget: [_planned(config, budget, size, facts_of) for size in config.model_sizes]
+    identity = config.identity()
+    by_budget = {budget: [_planned(config, identity, budget, size, facts_of) for size in config.model_sizes]
                  for budget in config.budgets}
     if not any(runs for sizes in by_budget.values() for runs in sizes):
         raise UsageError(
@@ -51,7 +52,7 @@ def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf, records: Se
     return Plan(runs, notes)
 
 
-def _planned(config: IsoflopsConfig, budget: float, size: str, facts_of: FactsOf) -> list[PlannedRun]:
+def _planned(config: IsoflopsConfig, identity: dict, budget: float, size: str, facts_of: FactsOf) -> list[PlannedRun]:
     """One run per seed of ``size`` at ``budget``; none when the budget buys it fewer than ``min_steps`` steps."""
     seq_len, batch_size = config.data.seq_len, config.optimizer.batch_size
     facts = facts_of(SCRATCH_PREFIX + size)
@@ -64,7 +65,6 @@ def _planned(config: IsoflopsConfig, budget: float, size: str, facts_of: FactsOf
     if unique_samples < 1:
         raise UsageError(f"--unique-tokens {config.unique_tokens} is less than one {seq_len}-token sample")
     optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
-    identity = config.identity()
     runs = []
     for seed in config.seeds:
         grid = {"budget": budget, "size": size}
