@@ -7,6 +7,8 @@ huge, tiny) and malformed files at the commands that take them.
 import contextlib
 import io
 import json
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,7 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def workspace(tmp_path):
+def workspace(tmp_path, pretrained_folder, gpt2_tokenizer):
     """Files the bad inputs point at: a law, CSVs good and bad, a scarcity folder, a plain file."""
     (tmp_path / "law.json").write_text(json.dumps(LAW))
     (tmp_path / "list.json").write_text("[1, 2]")
@@ -54,6 +56,16 @@ def workspace(tmp_path):
     with Store(tmp_path / "scarcity") as store:
         store.ensure_study("s", "scarcity", {"study": "scarcity"})
         store.save(record())
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "results.sqlite").write_text("not a database")
+    (tmp_path / "foreign").mkdir()
+    with sqlite3.connect(tmp_path / "foreign" / "results.sqlite") as connection:
+        connection.execute("CREATE TABLE people (name TEXT)")
+    connection.close()
+    shutil.copytree(pretrained_folder, tmp_path / "no-tokenizer")  # a model saved alone (n_positions 128)
+    shutil.copytree(pretrained_folder, tmp_path / "model")
+    gpt2_tokenizer.save_pretrained(tmp_path / "model")
+    (tmp_path / "finished" / "model").mkdir(parents=True)  # a pretraining run that ended
     return tmp_path
 
 
@@ -108,6 +120,30 @@ BAD_INPUTS = [
     (("advise", "--flops", "1e20", "--fit", "W/list.json"), "holds no fit"),
     (("advise", "--flops", "1e20", "--fit", "W/nolaw.json"), "holds no fitted law"),
     (("advise", "--flops", "1e20", "--fit", "W/partial.json"), "holds no complete L(N, D) law"),
+    # Issue 22: results that are not ours, generate's prompt and context, paths that do not exist, combinations
+    (("show", "W/corrupt"), "results.sqlite is not a readable SQLite database (file is not a database); it was left untouched"),
+    (("show", "W/foreign"), "results.sqlite is another program's SQLite database (tables: people)"),
+    (("scarcity", *STUDY, "--output", "W/corrupt"), "is not a readable SQLite database"),
+    (("scarcity", *STUDY, "--output", "W/foreign"), "another program's SQLite database"),
+    (("isoflops", "--output", "W/scarcity"), "holds a scarcity study, not a isoflops one; read it with 'isoflop show"),
+    (("show", "W/scarcity", "--per-step"), "--per-step shapes the CSV export and does nothing alone; add --csv PATH"),
+    (("generate", "W/model", "--prompt", ""), "--prompt is empty"),
+    (("generate", "W/model", "--prompt", "Hello there", "--max-new-tokens", "200"),
+     "the prompt's 2 tokens plus --max-new-tokens 200 exceed the model's context of 128 tokens; use --max-new-tokens "
+     "126 or less"),
+    (("generate", "W/model", "--prompt", "word " * 130), "shorten the prompt"),
+    (("generate", "W/no-tokenizer", "--prompt", "Hello"), "holds no tokenizer files"),
+    (("generate", "W/model", "W/no-tokenizer", "--prompt", "Hello"), "holds no tokenizer files"),
+    (("generate", "./nope", "--prompt", "Hello"), "tokenizer './nope': no such folder"),
+    (("scarcity", "--model", "./nope", *STUDY, "--output", "OUT"), "model './nope': no such folder"),
+    (("tokenizer", "inspect", "~/nope-folder"), "no such folder"),
+    (("scarcity", "--tokenizer", "o/nope-tok", *STUDY, "--output", "OUT"),
+     "tokenizer 'o/nope-tok' is no folder here, and as a Hub name it needs the Hugging Face Hub"),
+    (("vocab", "--tokenizers", "bytes,bpe:10", "--output", "OUT"),
+     "--tokenizers bpe:10: a vocabulary of 10 is smaller than the 256-byte alphabet"),
+    (("pretrain", "--mixed-precision", "fp16", "--out", "OUT"), "--mixed-precision fp16 needs a CUDA GPU"),
+    (("pretrain", "--resume", "--out", "W/finished"), "--resume: nothing to resume, the run in"),
+    (("pretrain", "--out", "W/finished"), "holds a finished pretraining run"),
 ]
 
 

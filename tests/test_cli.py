@@ -103,3 +103,46 @@ def test_a_mapping_option_reads_pairs_and_none_clears_it():
 
     assert CommaMapping().convert("25k=1e-2, 50k=3e-3", None, None) == {"25k": 1e-2, "50k": 3e-3}
     assert CommaMapping().convert("none", None, None) == {} == CommaMapping().convert("", None, None)
+
+
+def test_predict_with_unique_tokens_says_how_a_law_without_repetition_terms_treats_repeats(capsys):
+    code, stdout, _ = run_cli(capsys, "predict", "--law", "chinchilla", "--params", "1e9", "--tokens", "1e11",
+                              "--unique-tokens", "1e10")
+    assert code == 0
+    assert "note: this law has no repetition terms: D is capped at U = 1e+10" in stdout
+    code, stdout, _ = run_cli(capsys, "predict", "--law", "chinchilla", "--params", "1e9", "--tokens", "1e11",
+                              "--unique-tokens", "1e10", "--json")
+    assert "no repetition terms" in json.loads(stdout)["notes"][0]
+    code, stdout, _ = run_cli(capsys, "predict", "--law", "datablations", "--params", "1e9", "--tokens", "1e11",
+                              "--unique-tokens", "1e10")
+    assert code == 0 and "note:" not in stdout
+
+
+def test_show_on_a_vocabulary_study_lists_its_arms(capsys, tmp_path):
+    from isoflop.results.store import Store
+    from test_store import record
+
+    for arm in ("bpe-1024", "bytes"):
+        with Store(tmp_path / "vocab" / arm) as store:
+            store.ensure_study("s", "isoflops", {"study": "isoflops"})
+            store.save(record(kind="isoflops"))
+    (tmp_path / "vocab" / "tokenizers").mkdir()
+    code, stdout, stderr = run_cli(capsys, "show", str(tmp_path / "vocab"))
+    assert code == 0, stderr
+    headings = [line for line in stdout.splitlines() if line.startswith("──")]
+    assert headings == [f"── bpe-1024 ({tmp_path / 'vocab' / 'bpe-1024'})", f"── bytes ({tmp_path / 'vocab' / 'bytes'})"]
+
+
+def test_pretrain_interruption_advice_agrees_with_what_the_next_command_accepts(tmp_path):
+    from isoflop.errors import UsageError
+    from isoflop.training.pretrain import CHECKPOINTS, POSITION, interruption_advice, starting_point
+
+    assert "run the same command again to start over" in interruption_advice(tmp_path)
+    assert starting_point(tmp_path, resume=False) is None  # ... and the same command starts
+    checkpoint = tmp_path / CHECKPOINTS / "step-200"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / POSITION).write_text('{"step": 200, "windows": 800}')
+    assert "run the same command with --resume" in interruption_advice(tmp_path)
+    assert starting_point(tmp_path, resume=True) == checkpoint  # ... and --resume resumes it
+    with pytest.raises(UsageError, match="pass --resume to continue it"):
+        starting_point(tmp_path, resume=False)

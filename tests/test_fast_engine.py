@@ -92,3 +92,29 @@ def test_without_a_working_compiler_the_head_falls_back_to_pytorch(monkeypatch, 
     assert kernels.load.__wrapped__() is None
     monkeypatch.setenv("ISOFLOP_HEAD_KERNEL", "pytorch")
     assert kernels.load.__wrapped__() is None
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_with_the_numbers_of_an_uninterrupted_one(gpt2_tokenizer, tmp_path):
+    from isoflop.engines.base import Pack
+
+    data = make_data(gpt2_tokenizer)
+    run = make_run("a", 3, 5, 12, dropout=0.1, eval_steps=(4, 8, 12))
+    whole, _ = train(engine("fast"), [run], data)
+    fast = engine("fast", checkpoint_seconds=0)  # a checkpoint after every step
+    pack = Pack((run,), checkpoint_dir=tmp_path)
+    trained = []
+
+    def stop_at_step_7(steps):
+        trained.append(steps)
+        if sum(trained) == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(fast.train(pack, data, stop_at_step_7))
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    reported = []
+    resumed = list(fast.train(pack, data, reported.append))
+    assert reported[0] == 6 and sum(reported) == 12  # the checkpoint's steps, then the rest
+    assert resumed[0].train_loss == whole["a"].train_loss and resumed[0].val_loss == whole["a"].val_loss
+    assert resumed[0].learning_rate == whole["a"].learning_rate and resumed[0].eval_steps == [4, 8, 12]
+    assert not list(tmp_path.glob("*.pt")), "a run's checkpoint is removed once its result is handed on"

@@ -170,7 +170,7 @@ def test_generate_is_reproducible_for_a_seed(capsys, tmp_path, pretrained_folder
     (("pretrain", "--tokenizer", "bytes", "--resume", "--out", "OUT"), "holds no checkpoint"),
     (("pretrain", "--tokenizer", "bytes", "--seq-len", "2048", "--out", "OUT"), "exceeds the model's context"),
     (("pretrain", "--tokenizer", "bytes", "--size", "huge", "--out", "OUT"), "unknown --size 'huge'"),
-    (("finetune", "--model", "MISSING", "--out", "OUT"), "needs the Hugging Face Hub"),
+    (("finetune", "--model", "MISSING", "--out", "OUT"), "no such folder"),
     (("pretrain", "--tokenizer", "bytes", "--report-to", "neptune", "--out", "OUT"), "unknown tracker(s) neptune"),
 ])
 def test_bad_recipe_input_is_one_line(capsys, tmp_path, args, message):

@@ -105,3 +105,59 @@ def test_an_isoflop_0_1_isoflops_folder_is_rekeyed_to_the_plan(tmp_path):
     with Store(tmp_path) as store:
         assert store.completed_keys() == {run.spec.key for run in planned.runs}
         assert {r.grid["size"] for r in store.records()} == {"25k", "50k"}
+
+
+def test_a_refused_database_is_left_byte_for_byte_as_it_was(tmp_path):
+    (tmp_path / "results.sqlite").write_bytes(b"SQLite format 3\x00" + bytes(200))  # a header, then nothing sound
+    before = (tmp_path / "results.sqlite").read_bytes()
+    with pytest.raises(UsageError, match="it was left untouched"):
+        Store(tmp_path)
+    assert (tmp_path / "results.sqlite").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]
+
+
+def test_a_database_of_a_newer_isoflop_is_refused(tmp_path):
+    with Store(tmp_path) as store:
+        store.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(UsageError, match=f"newer isoflop \\(results schema {SCHEMA_VERSION + 1}"):
+        Store(tmp_path)
+
+
+def test_a_long_list_of_changed_settings_is_cut_to_the_first_few(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("a", "scarcity", {f"setting_{i}": i for i in range(17)})
+        with pytest.raises(UsageError) as refused:
+            store.ensure_study("b", "scarcity", {f"setting_{i}": -i for i in range(17)})
+    assert "and 12 more" in str(refused.value) and len(str(refused.value)) < 300
+
+
+def test_the_report_is_written_under_the_folder_lock(tmp_path, monkeypatch):
+    from isoflop.lock import FolderLock
+    from isoflop.studies import runner
+
+    written = []
+
+    def write_report(document, folder):
+        with pytest.raises(UsageError, match="is in use by"):  # a second writer (--wait would queue) is kept out
+            FolderLock(folder).__enter__()
+        written.append(folder)
+        return []
+
+    monkeypatch.setattr("isoflop.report.write.write_report", write_report)
+    train = tmp_path / "train.txt"
+    train.write_text("".join(f"{i}: some words of text for a tiny corpus.\n" for i in range(40)))
+    config = build_config(overrides=dict(train_data=str(train), validation_data=str(train), tokenizer="bytes", seq_len=16,
+                                         budget_passes=2, unique_samples=(1,), eval_samples=1, output=str(tmp_path / "out")))
+    runner.run_study(config, echo=lambda _: None, progress=False)
+    assert written == [tmp_path / "out"]
+
+
+def test_two_writers_of_one_file_never_share_a_temporary_file(tmp_path):
+    from isoflop.files import atomic_target
+
+    with atomic_target(tmp_path / "plot.svg") as first, atomic_target(tmp_path / "plot.svg") as second:
+        assert first != second and first.suffix == second.suffix == ".svg"
+        first.write_text("one")
+        second.write_text("two")
+    assert (tmp_path / "plot.svg").read_text() == "one"  # the last rename wins, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.svg"]

@@ -15,6 +15,10 @@ class UnreliableResult(UsageError):
     exit_code = 1
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM, with what the command left behind and how to go on (the CLI prints it after 'interrupted:')."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an underlying library's message, to quote inside a one-line UsageError."""
     text = str(error).strip()

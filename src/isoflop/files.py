@@ -1,8 +1,13 @@
-"""Writing files so that a reader never sees half of one: write beside, then rename over."""
+"""Writing files so that a reader never sees half of one: write beside, then rename over.
+
+The file written beside is named for this process and a random token, so two processes writing
+the same target never touch each other's temporary file (the last rename wins, whole).
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +21,7 @@ PARTIAL = ".partial"
 def atomic_target(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) that replaces ``path`` when the block succeeds."""
     target = Path(path)
-    partial = target.with_name(f"{target.stem}{PARTIAL}{target.suffix}")
+    partial = target.with_name(f".{target.stem}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL}{target.suffix}")
     try:
         yield partial
         os.replace(partial, target)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 from urllib.parse import urlparse
 
@@ -16,6 +17,8 @@ from .errors import UsageError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CONNECT_TIMEOUT_SECONDS = 3.0
+# What a Hub repository id can be: NAME or OWNER/NAME. Anything else (./x, ~/x, /x, a/b/c) can only be a path.
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 def offline_mode() -> bool:
@@ -39,3 +42,18 @@ def ensure_reachable(what: str, advice: str) -> None:
     if offline_mode() or hub_reachable():
         return
     raise UsageError(f"{what} needs the Hugging Face Hub, which is unreachable from here; {advice}")
+
+
+def looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "~", "/")) or REPO_ID.fullmatch(spec) is None
+
+
+def ensure_folder_or_hub(what: str, spec: str, advice: str) -> None:
+    """For a model or tokenizer ``spec`` that is not an existing folder: refuse a path at once ("no such folder"),
+    and a Hub name when the Hub is unreachable, saying that it is not a folder here either."""
+    if looks_like_path(spec):
+        raise UsageError(f"{what} {spec!r}: no such folder; check the path, or {advice}")
+    if offline_mode() or hub_reachable():
+        return
+    raise UsageError(f"{what} {spec!r} is no folder here, and as a Hub name it needs the Hugging Face Hub, which is "
+                     f"unreachable from here; check the path, or {advice}")

@@ -1,21 +1,43 @@
-"""Worker process pools that stop at once when their parent is interrupted.
+"""Worker processes that stop at once when their parent is interrupted, and never outlive it.
 
 Workers leave interruption to their parent: they ignore Ctrl-C (which reaches the whole
 process group) and die quietly on SIGTERM, which the parent sends them when it is
-interrupted itself, instead of waiting for them to finish their share of the work.
+interrupted itself, instead of waiting for them to finish their share of the work. A parent
+that is killed outright (SIGKILL, the OOM killer) cannot tell them: a watchdog thread in each
+worker ends it within ``WATCHDOG_SECONDS`` of its parent's death.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
+WATCHDOG_SECONDS = 0.2
 
-def quiet_worker() -> None:
-    """Call first in every worker (a pool's ``initializer``); each worker has one core's work, so one BLAS thread."""
+
+def quiet_worker(parent: int) -> None:
+    """Call first in every worker (a pool's ``initializer``, with ``initargs=(os.getpid(),)``); each worker has one
+    core's work, so one BLAS thread."""
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     one_blas_thread()
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` is no longer its parent (it died and this one was re-parented).
+
+    ``parent`` is passed in, not read here: a parent that died before this call would otherwise be missed."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="isoflop-parent-watchdog", daemon=True).start()
 
 
 def one_blas_thread():

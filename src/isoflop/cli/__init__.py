@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..errors import UsageError
+from ..errors import Interrupted, UsageError
 from .data import data
 from .fits import advise, fit, predict
 from .tokenizers import tokenizer
@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(getattr(error, "exit_code", 2))
+    except Interrupted as interrupted:
+        click.echo(f"interrupted: {interrupted}", err=True)
+        sys.exit(130)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted: every finished run is stored; run the same command again to go on", err=True)
         sys.exit(130)

@@ -147,13 +147,17 @@ def predict(law_spec: str, params: float, tokens: float, unique_tokens: float | 
     loss, interval = float(loss_of(params, tokens)), interval_of(params, tokens)
     if not math.isfinite(loss):
         raise UsageError(f"the law gives no finite loss at N = {params:.3g}, D = {tokens:.3g}; ask for values near its fitted range")
+    notes = loaded.repetition_notes(unique_tokens)
     if as_json:
         click.echo(json.dumps(without_nan({"law": loaded.label, "N": params, "D": tokens, "U": unique_tokens, "loss": loss,
-                                           "loss_interval": list(interval) if interval else None}), indent=2))
+                                           "loss_interval": list(interval) if interval else None, "notes": notes}),
+                              indent=2))
         return
     epochs = f" ({tokens / unique_tokens:.3g} epochs of {unique_tokens:.3g} unique tokens)" if unique_tokens else ""
     click.echo(f"N = {params:.4g} parameters, D = {tokens:.4g} tokens{epochs}: predicted loss {loss!r} {_loss_interval(interval)}")
     click.echo(f"law: {loaded.label}")
+    for note in notes:
+        click.echo(f"note: {note}")
 
 
 def _loss_interval(interval) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ..config.recipes import FinetuneConfig, PretrainConfig
+from ..errors import Interrupted
 from .options import part_options
 
 
@@ -18,11 +20,15 @@ def pretrain(resume: bool, quiet: bool, **values: Any) -> None:
     """Pretrain a GPT-2 from scratch on a streamed corpus (runs under `accelerate launch` too)."""
     from ..config.recipes import build_recipe
     from ..quiet import silence_libraries
+    from ..training.pretrain import interruption_advice
     from ..training.pretrain import pretrain as run
 
     silence_libraries()
     config = build_recipe(PretrainConfig, values)
-    result = run(config, resume=resume, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+    try:
+        result = run(config, resume=resume, echo=lambda line: click.echo(line, err=True), progress=not quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(interruption_advice(Path(config.out))) from None
     if not result.main_process:
         return
     click.echo(f"GPT-2 {config.size}: {result.parameters:,} parameters ({result.non_embedding:,} non-embedding); "
@@ -73,13 +79,14 @@ def generate(models: tuple[str, ...], prompt: str, max_new_tokens: int, num_retu
              top_k: int, top_p: float, seed: int) -> None:
     """Complete a prompt with each MODEL (a folder, a study's saved run, or a Hub name), side by side."""
     from ..quiet import silence_libraries
-    from ..training.generate import Sampling
+    from ..training.generate import Sampling, prepare
     from ..training.generate import generate as complete
 
     silence_libraries()
     sampling = Sampling(max_new_tokens, num_return_sequences, temperature, top_k, top_p, seed)
-    for spec in models:
-        result = complete(spec, prompt, sampling)
+    generators = [prepare(spec, prompt, sampling) for spec in models]  # every model checked before any output
+    for spec, generator in zip(models, generators):
+        result = complete(generator, sampling)
         click.echo(f"── {spec} ({result.parameters:,} parameters), seed {seed}" + (", greedy" if temperature == 0 else ""))
         for number, text in enumerate(result.texts, start=1):
             prefix = f"[{number}] " if len(result.texts) > 1 else ""

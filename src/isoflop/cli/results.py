@@ -15,11 +15,29 @@ from ..errors import UsageError
 @click.option("--per-step", is_flag=True, help="CSV with one row per run and step")
 def show(folder: str, csv_path: str | None, per_step: bool) -> None:
     """Print the runs of a results folder as a table, with the columns of its study kind."""
+    from ..results.store import DATABASE_NAME
+
+    if per_step and not csv_path:
+        raise UsageError("--per-step shapes the CSV export and does nothing alone; add --csv PATH")
+    if csv_path and not Path(csv_path).resolve().parent.is_dir():
+        raise UsageError(f"--csv {csv_path!r}: its folder does not exist; create it or choose another path")
+    arms = sorted(p.parent for p in Path(folder).glob(f"*/{DATABASE_NAME}")) if Path(folder).is_dir() else []
+    if not (Path(folder) / DATABASE_NAME).exists() and arms:
+        # A vocabulary study: one isoFLOP study per tokenizer, each in its own sub-folder.
+        if csv_path:
+            raise UsageError(f"{folder!r} holds a vocabulary study of {len(arms)} tokenizers; export one of them: "
+                             f"isoflop show {arms[0]} --csv PATH")
+        for arm in arms:
+            click.echo(f"── {arm.name} ({arm})")
+            _show_one(str(arm), None, False)
+        return
+    _show_one(folder, csv_path, per_step)
+
+
+def _show_one(folder: str, csv_path: str | None, per_step: bool) -> None:
     from ..report.tables import run_table
     from ..results.store import Store
 
-    if csv_path and not Path(csv_path).resolve().parent.is_dir():
-        raise UsageError(f"--csv {csv_path!r}: its folder does not exist; create it or choose another path")
     with Store(folder, create=False) as store:
         kind = store.study_kind()
         records = store.records()

@@ -25,15 +25,13 @@ from .options import study_options
 def vocab(tokenizers: str, preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
     """Fixed compute, several vocabularies: which tokenizer gives the lowest compute-optimal bits per byte
     (output: isoflop-runs/vocab unless --output)."""
-    from ..report.vocab import build_vocab_report
     from ..studies.vocab import run_vocab_study
 
     specs = tuple(t.strip() for t in tokenizers.split(",") if t.strip())
     if overrides.pop("tokenizer", None):
         raise UsageError("the vocabulary study takes --tokenizers A,B,… (each gets its own ladder), not --tokenizer")
-    root, arms, _ = run_vocab_study(specs, preset, config_file, overrides, echo=lambda line: click.echo(line, err=True),
-                                    progress=not quiet)
-    document, files = build_vocab_report(root, arms)
+    root, arms, document, files = run_vocab_study(specs, preset, config_file, overrides,
+                                                  echo=lambda line: click.echo(line, err=True), progress=not quiet)
     for arm in arms:
         outcome = arm.outcome
         click.echo(f"{arm.name}: {outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, create_model, field_validator
+from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 
 from ..data.chunking import ChunkingRule
 from ..engines.registry import AUTO, ENGINES, engine_names
@@ -108,6 +108,11 @@ class _EngineChoice(Part):
         + ", ".join(f"{e.name} ({e.summary})" for e in ENGINES),
     )
     precision: Precision = Field("fp32", description="fp32, or bf16 autocast (CUDA GPU only)")
+    checkpoint_seconds: float = Field(
+        60.0, ge=0, description="seconds between checkpoints of a run (fast engine) or pack (batched) in training "
+        "(0: after every step); a killed or interrupted study resumes it from its last checkpoint, with the numbers "
+        "of an uninterrupted run", json_schema_extra=NOT_IDENTITY,
+    )
 
     @field_validator("engine")
     @classmethod
@@ -115,6 +120,21 @@ class _EngineChoice(Part):
         if value != AUTO and value not in engine_names():
             raise ValueError(f"unknown engine {value!r}; choose {AUTO}, {', '.join(engine_names())}")
         return value
+
+    @model_validator(mode="after")
+    def _options_apply(self):
+        """An engine's own option set for another engine does nothing: refuse it (``auto`` may pick any engine)."""
+        if self.engine == AUTO:
+            return self
+        for other in ENGINES:
+            for name, field in other.options.model_fields.items():
+                if other.name != self.engine and getattr(self, name) != field.default:
+                    raise ValueError(f"--{_flag(name)} is an option of the {other.name} engine and does nothing with "
+                                     f"--engine {self.engine}; drop it")
+        if self.engine == "reference" and self.checkpoint_seconds != type(self).model_fields["checkpoint_seconds"].default:
+            raise ValueError("--checkpoint-seconds does nothing with --engine reference (the Trainer's runs are not "
+                             "checkpointed: a killed run starts over); drop it, or use the fast or batched engine")
+        return self
 
     def options_for(self, name: str) -> Part:
         """The typed options of engine ``name``, taken from this config."""
@@ -149,10 +169,31 @@ class ExecutionConfig(Part):
         None, ge=0, description="GPUs each Ray task requests (default: 1 when the cluster has GPUs, else 0)",
         json_schema_extra=NOT_IDENTITY,
     )
-    ray_max_attempts: int = Field(
-        3, gt=0, description="times a pack is started before its worker's death stops the study (a run that fails "
-        "on its own, e.g. NaN, is never retried)", json_schema_extra=NOT_IDENTITY,
+    max_attempts: int = Field(
+        3, gt=0, validation_alias=AliasChoices("max_attempts", "ray_max_attempts"),
+        description="times a pack is started on the processes or ray executor when its worker dies (killed, out "
+        "of memory); then processes stores its runs as failed and ray stops the study (a run that fails on its "
+        "own, e.g. NaN, is never retried)", json_schema_extra=NOT_IDENTITY,
     )
+
+
+    @model_validator(mode="after")
+    def _options_apply(self):
+        """Options of another executor do nothing: refuse them instead of ignoring them."""
+        if self.executor == "inprocess" and self.workers is not None:
+            raise ValueError("--workers does nothing with --executor inprocess (one process trains every pack); drop it")
+        if self.executor != "ray":
+            for name in RAY_ONLY:
+                if getattr(self, name) != type(self).model_fields[name].default:
+                    raise ValueError(f"--{_flag(name)} applies to --executor ray only; add --executor ray, or drop it")
+        return self
+
+
+RAY_ONLY = ("ray_address", "ray_cpus_per_pack", "ray_gpus_per_pack")
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
 
 
 class FitConfig(Part):

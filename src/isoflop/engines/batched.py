@@ -18,17 +18,15 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.order import sample_order
-from ..files import atomic_target
-from ..keys import stable_key
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
+from ..training.checkpoints import PackCheckpoint
 from ..training.schedule import lr_factor
 from .base import Pack, RunResult, RunSpec, StepCallback, not_gpt2
 
@@ -63,6 +61,7 @@ class BatchedEngine:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.precision = config.precision
         self.options = config.options_for(self.name)
+        self.checkpoint_seconds = config.checkpoint_seconds
 
     def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
         if self.precision == "bf16" and self.device.type != "cuda":
@@ -89,7 +88,7 @@ class BatchedEngine:
         pending = [pack.runs]
         while pending:
             runs = pending.pop(0)
-            checkpoint = _Checkpoint(pack.checkpoint_dir, runs, self.options.checkpoint_seconds)
+            checkpoint = PackCheckpoint(pack.checkpoint_dir, [run.key for run in runs], self.checkpoint_seconds)
             try:
                 results = self._train_pack(Pack(runs, pack.save_models_to), data, on_step, checkpoint)
             except torch.OutOfMemoryError:
@@ -104,7 +103,7 @@ class BatchedEngine:
             yield from results
             checkpoint.remove()  # every result of the pack has been taken (and stored) by now
 
-    def _train_pack(self, pack: Pack, data: PreparedData, on_step: StepCallback, checkpoint: _Checkpoint) -> list[RunResult]:
+    def _train_pack(self, pack: Pack, data: PreparedData, on_step: StepCallback, checkpoint: PackCheckpoint) -> list[RunResult]:
         started = time.perf_counter()
         first = pack.first
         optimizer_config, steps, batch_size = first.optimizer, first.steps, first.optimizer.batch_size
@@ -150,7 +149,7 @@ class BatchedEngine:
             # Token embeddings are gathered outside vmap: its batched embedding backward is dense and slow.
             return vmapped(params, buffers, params["wte.weight"][member_index, ids])
 
-        first_step, elapsed = checkpoint.restore(trainable, optimizer, members)
+        first_step, elapsed = _restore(checkpoint.load(self.device), trainable, optimizer, members)
         started -= elapsed
         on_step(first_step * len(members))
         for step in range(first_step, steps):
@@ -177,7 +176,7 @@ class BatchedEngine:
             _record(members, losses.detach(), val_losses, lr, step + 1)
             on_step(len(members))  # one step of every member
             if step + 1 < steps:
-                checkpoint.maybe_save(step + 1, trainable, optimizer, members, time.perf_counter() - started)
+                checkpoint.maybe_save(lambda: _state(step + 1, trainable, optimizer, members, time.perf_counter() - started))
         wall = time.perf_counter() - started
         if pack.save_models_to is not None:
             for k, member in enumerate(members):
@@ -204,56 +203,35 @@ class BatchedEngine:
         return torch.autocast(self.device.type, enabled=False)
 
 
-class _Checkpoint:
-    """A pack's training state on disk, written every ``seconds``, so a killed pack resumes where it was.
-
-    It holds the stacked weights, the optimizer state, the global RNG state (dropout) and every
-    member's metrics so far: resuming gives the numbers an uninterrupted pack would have given.
-    The file is named by the pack's run keys; the runner removes the folder when a study ends.
-    """
-
-    def __init__(self, folder: Path | None, runs: tuple[RunSpec, ...], seconds: float):
-        self.path = None if folder is None else folder / f"{stable_key({'runs': [r.key for r in runs]})}.pt"
-        self.seconds = seconds
-        self.last = time.perf_counter()
-
-    def restore(self, trainable, optimizer, members: list[_Member]) -> tuple[int, float]:
-        """Load a saved state into the pack; returns the steps already done and the seconds they took."""
-        if self.path is None or not self.path.exists():
-            return 0, 0.0
-        state = torch.load(self.path, map_location=next(iter(trainable.values())).device, weights_only=True)
-        with torch.no_grad():
-            for name, tensor in trainable.items():
-                tensor.copy_(state["trainable"][name])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        for member, saved in zip(members, state["members"]):
-            for field in _MEMBER_PROGRESS:
-                setattr(member, field, saved[field])
-        return int(state["step"]), float(state["elapsed"])
-
-    def maybe_save(self, step: int, trainable, optimizer, members: list[_Member], elapsed: float) -> None:
-        if self.path is None or time.perf_counter() - self.last < self.seconds:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "step": step,
-            "elapsed": elapsed,
-            "trainable": {name: tensor.detach() for name, tensor in trainable.items()},
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "members": [{field: getattr(m, field) for field in _MEMBER_PROGRESS} for m in members],
-        }
-        with atomic_target(self.path) as partial:
-            torch.save(state, partial)
-        self.last = time.perf_counter()
-
-    def remove(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
-
 _MEMBER_PROGRESS = ("train_loss", "val_loss", "learning_rate", "eval_steps", "error")
+
+
+def _state(step: int, trainable, optimizer, members: list[_Member], elapsed: float) -> dict:
+    """What a checkpoint holds: the stacked weights, the optimizer state, the global RNG state (dropout) and every
+    member's metrics so far."""
+    return {
+        "step": step,
+        "elapsed": elapsed,
+        "trainable": {name: tensor.detach() for name, tensor in trainable.items()},
+        "optimizer": optimizer.state_dict(),
+        "rng": torch.get_rng_state(),
+        "members": [{field: getattr(m, field) for field in _MEMBER_PROGRESS} for m in members],
+    }
+
+
+def _restore(state: dict | None, trainable, optimizer, members: list[_Member]) -> tuple[int, float]:
+    """Load a saved state into the pack; returns the steps already done and the seconds they took."""
+    if state is None:
+        return 0, 0.0
+    with torch.no_grad():
+        for name, tensor in trainable.items():
+            tensor.copy_(state["trainable"][name])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    for member, saved in zip(members, state["members"]):
+        for field in _MEMBER_PROGRESS:
+            setattr(member, field, saved[field])
+    return int(state["step"]), float(state["elapsed"])
 
 
 def _no_decay(name: str) -> bool:

@@ -25,6 +25,7 @@ from ..data.order import sample_order
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
 from ..training import kernels
+from ..training.checkpoints import PackCheckpoint
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
 from ..training.schedule import lr_factor
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite, not_gpt2
@@ -35,6 +36,7 @@ class FastEngine:
 
     def __init__(self, config):
         self.precision = config.precision
+        self.checkpoint_seconds = config.checkpoint_seconds
         self.device = torch.device("cpu")
 
     def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
@@ -57,11 +59,14 @@ class FastEngine:
         torch.set_num_threads(1)
         try:
             for run in pack.runs:
-                yield self._train_one(pack, run, data, on_step)
+                checkpoint = PackCheckpoint(pack.checkpoint_dir, [run.key], self.checkpoint_seconds)
+                yield self._train_one(pack, run, data, on_step, checkpoint)
+                checkpoint.remove()  # the result has been taken (and stored) by now
         finally:
             torch.set_num_threads(threads)
 
-    def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback) -> RunResult:
+    def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback,
+                   checkpoint: PackCheckpoint) -> RunResult:
         started = time.perf_counter()
         optimizer_config = run.optimizer
         config = model_config(run.model, data.vocab_size, run.dropout)
@@ -85,10 +90,14 @@ class FastEngine:
         eval_steps = set(run.eval_steps)
         # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
         torch.manual_seed(run.seed)
-        train_loss, val_loss, learning_rate, evaluated = [], [], [], []
+        metrics = {"train_loss": [], "val_loss": [], "learning_rate": [], "eval_steps": []}
+        first_step, elapsed = _restore(checkpoint.load(self.device), model, optimizer, metrics)
+        started -= elapsed
+        on_step(first_step)
+        train_loss, val_loss, learning_rate, evaluated = (metrics[name] for name in _PROGRESS)
         status, error = "completed", None
         try:
-            for step in range(steps):
+            for step in range(first_step, steps):
                 lr = optimizer_config.learning_rate * lr_factor(step, steps, warmup, optimizer_config.schedule)
                 ids = train_chunks[order[step * batch_size : (step + 1) * batch_size]]
                 model.train()
@@ -113,6 +122,8 @@ class FastEngine:
                     val_loss.append(value)
                     evaluated.append(step + 1)
                 on_step(1)
+                if step + 1 < steps:
+                    checkpoint.maybe_save(lambda: _state(step + 1, model, optimizer, metrics, time.perf_counter() - started))
         except NonFiniteLoss as failure:
             status, error = "failed", str(failure)
         if pack.save_models_to is not None:
@@ -121,6 +132,26 @@ class FastEngine:
             key=run.key, engine=self.name, status=status, error=error, wall_seconds=time.perf_counter() - started,
             train_loss=train_loss, val_loss=val_loss, learning_rate=learning_rate, eval_steps=evaluated,
         )
+
+
+_PROGRESS = ("train_loss", "val_loss", "learning_rate", "eval_steps")
+
+
+def _state(step: int, model, optimizer, metrics: dict[str, list], elapsed: float) -> dict:
+    """What a run's checkpoint holds: weights, optimizer state, the RNG state (dropout) and the metrics so far."""
+    return {"step": step, "elapsed": elapsed, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": torch.get_rng_state(), "metrics": metrics}
+
+
+def _restore(state: dict | None, model, optimizer, metrics: dict[str, list]) -> tuple[int, float]:
+    """Load a saved state into the run; returns the steps already done and the seconds they took."""
+    if state is None:
+        return 0, 0.0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    metrics.update(state["metrics"])
+    return int(state["step"]), float(state["elapsed"])
 
 
 def _fuse_activation(model) -> None:

@@ -25,10 +25,6 @@ class BatchedOptions(Part):
         None, gt=0, description="runs trained together in one pack (default: what fits in half the free memory)",
         json_schema_extra=NOT_IDENTITY,
     )
-    checkpoint_seconds: float = Field(
-        60.0, ge=0, description="seconds between checkpoints of a pack in training (0: after every step); a killed "
-        "pack resumes from its last checkpoint", json_schema_extra=NOT_IDENTITY,
-    )
 
 
 @dataclass(frozen=True)

@@ -39,5 +39,5 @@ def load_executor(config) -> Executor:
     """The executor a concrete ``ExecutionConfig`` names."""
     executor = importlib.import_module(EXECUTORS[config.executor]).EXECUTOR
     if config.executor == "processes":
-        return executor(config.workers)
+        return executor(config.workers, config.max_attempts)
     return executor(config) if config.executor == "ray" else executor()

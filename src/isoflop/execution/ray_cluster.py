@@ -6,7 +6,7 @@ goes to the object store once; each pack is one task requesting the CPUs (and GP
 needs. Results come back to this process, which writes each run as it arrives.
 
 Faults: a task whose worker process or node dies is started again, up to
-``ray_max_attempts`` times in all, and its runs record how many attempts it took; a pack
+``max_attempts`` times in all, and its runs record how many attempts it took; a pack
 whose results arrived is never started again. A run that fails on its own (NaN) is a
 result, not a fault, and is never retried. An error inside a task stops the study with
 one line naming the runs and the node. Progress comes back as steps through a small actor.
@@ -105,7 +105,7 @@ class RayExecutor:
                     try:
                         results = ray.get(ref)
                     except lost_worker as error:
-                        if attempts[index] >= self.config.ray_max_attempts:
+                        if attempts[index] >= self.config.max_attempts:
                             raise UsageError(
                                 f"{_labels(packs[index])}: the worker was lost {attempts[index]} times "
                                 f"({first_line(error)}); check the cluster's nodes, or raise --ray-max-attempts"

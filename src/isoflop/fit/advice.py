@@ -75,11 +75,7 @@ def advise(loaded: LoadedLaw, flops: float, unique_tokens: float | None = None) 
     epochs = None
     if unique_tokens is not None:
         epochs = d_opt / unique_tokens
-        if loaded.constrained is None:
-            notes.append(
-                "no data-constrained fit: repeated tokens are counted as worthless (a pessimistic prediction); "
-                "fit runs that repeat data to value them"
-            )
+    notes += loaded.repetition_notes(unique_tokens)
     notes += _extrapolation_notes(n_opt, d_opt, flops, loaded.fitted_range)
     loss = float(loss_of(n_opt, d_opt))
     return Advice(flops, n_opt, d_opt, epochs, loss, interval_of(n_opt, d_opt), method, notes)

@@ -188,7 +188,7 @@ def _best_fit(log_n, log_d, log_l, starts, objective: Objective, progress=None) 
 def _in_pool(function, arguments: list[tuple], progress, sizes: list[int]) -> list:
     """``function(*args)`` for each args on every core, in order, advancing ``progress`` as each finishes."""
     workers = os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(function, *args) for args in arguments]
         for future, size in zip(futures, sizes):

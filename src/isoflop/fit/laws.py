@@ -31,6 +31,13 @@ class LoadedLaw:
         constrained = law if isinstance(law, DataConstrainedLaw) else None
         return cls(label, law.chinchilla if constrained else law, constrained, None, count or FlopCount.from_dict(None), None, [])
 
+    def repetition_notes(self, unique_tokens: float | None) -> list[str]:
+        """How ``predictor`` treats repeated tokens, when that is a choice made for the user."""
+        if unique_tokens is None or self.constrained is not None:
+            return []
+        return [f"this law has no repetition terms: D is capped at U = {unique_tokens:.3g}, i.e. repeated tokens count "
+                "as worthless (a pessimistic prediction); use --law datablations, or fit runs that repeat data, to value them"]
+
     def predictor(self, unique_tokens: float | None):
         """(N, D) → loss and (N, D) → 95% interval or None, for data with ``unique_tokens`` unique tokens."""
         if self.constrained is not None and (unique_tokens is not None or self.law is None):

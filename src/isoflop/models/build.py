@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError, first_line
-from ..hub import ensure_reachable
+from ..hub import ensure_folder_or_hub
 from .specs import (
     GPT2_CONTEXT,
     SCRATCH_PREFIX,
@@ -94,7 +94,7 @@ def load_pretrained(spec: str, load):
         try:
             return load(spec, local_files_only=True)
         except (OSError, ValueError):  # not in the local cache: the Hub has to provide it
-            ensure_reachable(f"model {spec!r}", advice)
+            ensure_folder_or_hub("model", spec, advice)
     try:
         return load(spec)
     except (OSError, ValueError) as error:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from ..files import atomic_target
 from .migrations import SCHEMA_VERSION, migrate
 from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
@@ -97,6 +97,13 @@ class Store:
     def _open(self) -> None:
         self.connection = sqlite3.connect(self.path)
         self.connection.row_factory = sqlite3.Row
+        try:
+            problem = not_ours(self.connection)
+        except sqlite3.DatabaseError as error:
+            problem = f"is not a readable SQLite database ({first_line(error)})"
+        if problem:
+            self.connection.close()
+            raise UsageError(f"{self.path} {problem}; it was left untouched: move it aside, or choose another folder")
         self.notes = migrate(self.connection)
         if self.connection.execute("PRAGMA user_version").fetchone()[0] == 0:
             with self.connection:
@@ -132,6 +139,8 @@ class Store:
         for row in self.connection.execute("SELECT key, kind, identity_json FROM studies").fetchall():
             if row["key"] == key:
                 return
+            if row["kind"] != kind:
+                raise UsageError(other_kind(self.path.parent, row["kind"], kind))
             changed = _changed_settings(json.loads(row["identity_json"]), identity)
             raise UsageError(
                 f"this output folder holds a different {row['kind']} study (changed: {changed}); "
@@ -200,9 +209,58 @@ class Store:
         return len(rows)
 
 
+def check_existing(folder: str | Path, kind: str) -> None:
+    """Before a study touches ``folder``: refuse, reading only, a results database that is not isoflop's or that
+    holds another kind of study."""
+    path = database_path(folder)
+    if not path.is_file():
+        return
+    # immutable: no -wal or -shm file is created beside a database we may refuse (a running study's newest rows
+    # may be missed; ensure_study checks again under the folder lock).
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+    try:
+        problem = not_ours(connection)
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        held = connection.execute("SELECT kind FROM studies").fetchone() if "studies" in tables and not problem else None
+    except sqlite3.DatabaseError as error:
+        problem, held = f"is not a readable SQLite database ({first_line(error)})", None
+    finally:
+        connection.close()
+    if problem:
+        raise UsageError(f"{path} {problem}; it was left untouched: move it aside, or choose another folder")
+    if held is not None and held[0] != kind:
+        raise UsageError(other_kind(Path(folder), held[0], kind))
+
+
+def other_kind(folder: Path, held: str, asked: str) -> str:
+    return (f"{str(folder)!r} holds a {held} study, not a {asked} one; read it with 'isoflop show {folder}', add runs "
+            f"to it with 'isoflop {held} --output {folder} ...', or choose another --output")
+
+
+def not_ours(connection: sqlite3.Connection) -> str | None:
+    """Why this database is not one isoflop can read and write (damaged, another program's, a newer isoflop's), or None.
+
+    Only reads: nothing is written to a database that is refused."""
+    damaged = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall() if row[0] != "ok"]
+    if damaged:
+        return f"is damaged ({damaged[0]})"
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and not {"studies", "runs", "metrics"} <= tables:
+        return f"is another program's SQLite database (tables: {', '.join(sorted(tables)[:5])}), not isoflop results"
+    schema = connection.execute("PRAGMA user_version").fetchone()[0]
+    if schema > SCHEMA_VERSION:
+        return f"was written by a newer isoflop (results schema {schema}; this one reads up to {SCHEMA_VERSION}): upgrade isoflop"
+    return None
+
+
+SHOWN_CHANGES = 4
+
+
 def _changed_settings(old: dict[str, Any], new: dict[str, Any]) -> str:
     names = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(f"{n} {old.get(n)!r} -> {new.get(n)!r}" for n in names) or "study kind"
+    shown = ", ".join(f"{n} {old.get(n)!r} -> {new.get(n)!r}" for n in names[:SHOWN_CHANGES])
+    more = f" and {len(names) - SHOWN_CHANGES} more" if len(names) > SHOWN_CHANGES else ""
+    return (shown + more) or "its identity"
 
 
 def _now() -> str:

@@ -27,7 +27,7 @@ from ..keys import stable_key
 from ..lock import FolderLock
 from ..provenance import library_versions
 from ..quiet import silence_libraries
-from ..results.store import Store
+from ..results.store import Store, check_existing
 from .base import PlannedRun
 from .recording import make_record
 from .registry import STUDIES
@@ -61,8 +61,8 @@ def run_study(
 ) -> StudyOutcome:
     """Plan, prepare, skip what the folder already holds, train the rest, write the report.
 
-    The output folder is locked for the whole study (``wait``: queue behind another writer
-    instead of refusing). Stored runs must have seen the same data as this run would give
+    The output folder is locked for the whole study, its report included (``wait``: queue
+    behind another writer instead of refusing). Stored runs must have seen the same data as this run would give
     them; ``force_new_data`` moves a study on other data aside instead of refusing.
     """
     from ..models.build import model_facts
@@ -73,6 +73,7 @@ def run_study(
     study = STUDIES[config.kind]
     folder = Path(config.output)
     check_output_folder(folder)
+    check_existing(folder, config.kind)
     tokenizer = load_tokenizer(config.tokenizer.tokenizer)
     vocab_size = len(tokenizer)
     facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
@@ -116,8 +117,9 @@ def run_study(
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
-    document = study.build_report(records, config, plan.notes)
-    files = write_report(document, folder)
+        # Still under the lock: a process queued with --wait must not rewrite the report while it is written.
+        document = study.build_report(records, config, plan.notes)
+        files = write_report(document, folder)
     return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, document.answer, files)
 
 

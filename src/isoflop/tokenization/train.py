@@ -46,16 +46,21 @@ class TrainSettings:
         return []
 
 
-def check(settings: TrainSettings, out: Path) -> None:
-    """Every bad input, before any work: one line each."""
+def check_settings(settings: TrainSettings, size_option: str = "--vocab-size") -> None:
+    """Every bad setting, before any work: one line each (``size_option`` names where the size was given)."""
     if settings.base not in BASES and not Path(settings.base).is_dir():
         raise UsageError(f"unknown --base {settings.base!r}: give gpt2, bytes or a tokenizer folder saved with save_pretrained")
     least = BYTE_ALPHABET + 1 + len(settings.special_tokens)
     if settings.vocab_size < least:
-        raise UsageError(f"--vocab-size {settings.vocab_size} is smaller than the 256-byte alphabet plus "
+        raise UsageError(f"{size_option}: a vocabulary of {settings.vocab_size} is smaller than the 256-byte alphabet plus "
                          f"{1 + len(settings.special_tokens)} special token(s); choose at least {least}")
     if settings.min_frequency < 1:
         raise UsageError(f"--min-frequency must be at least 1, got {settings.min_frequency}")
+
+
+def check(settings: TrainSettings, out: Path) -> None:
+    """Every bad input, before any work: one line each."""
+    check_settings(settings)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"--out {str(out)!r} already exists; choose a new folder or remove it")
 

@@ -55,6 +55,30 @@ def latest_checkpoint(out: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def starting_point(out: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from (None: start afresh), or one line saying why this --out cannot go on as asked."""
+    checkpoint = latest_checkpoint(out)
+    if (out / MODEL).exists():
+        if resume:
+            raise UsageError(f"--resume: nothing to resume, the run in {str(out)!r} finished (its model is in {out / MODEL}); "
+                             "nothing was changed; choose a new --out to train again")
+        raise UsageError(f"--out {str(out)!r} holds a finished pretraining run ({out / MODEL}); choose a new --out")
+    if resume and checkpoint is None:
+        raise UsageError(f"--resume: {out}/{CHECKPOINTS}/ holds no checkpoint; run without --resume to start")
+    if not resume and checkpoint is not None:
+        raise UsageError(f"--out {str(out)!r} holds an interrupted pretraining run (last checkpoint: {checkpoint.name}); "
+                         "pass --resume to continue it, or choose a new --out")
+    return checkpoint
+
+
+def interruption_advice(out: Path) -> str:
+    """What to do after Ctrl-C or SIGTERM, from what the run left in ``out``."""
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is None:
+        return f"no checkpoint was written yet in {out}; run the same command again to start over"
+    return f"the last checkpoint ({checkpoint}) is kept; run the same command with --resume to continue from it"
+
+
 def load_recipe_tokenizer(spec: str):
     from ..tokenization.resolve import load_tokenizer
 
@@ -91,11 +115,10 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo=print, progress:
     from ..training.schedule import lr_factor
 
     out = Path(config.out)
-    checkpoint = latest_checkpoint(out) if resume else None
-    if resume and checkpoint is None:
-        raise UsageError(f"--resume: {out}/{CHECKPOINTS}/ holds no checkpoint; run without --resume to start")
-    if not resume and (latest_checkpoint(out) or (out / MODEL).exists()):
-        raise UsageError(f"--out {str(out)!r} holds a pretraining run already; pass --resume to continue it, or choose a new --out")
+    checkpoint = starting_point(out, resume)
+    if config.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise UsageError("--mixed-precision fp16 needs a CUDA GPU (here Accelerate would train in fp32 without a word); "
+                         "use no, or bf16")
     tokenizer = load_recipe_tokenizer(config.tokenizer)
     model_config = gpt2_config(config, len(tokenizer), tokenizer.eos_token_id)
     train_options = StreamOptions(split="train", text_column=config.text_column, buffer_size=config.shuffle_buffer, seed=config.seed)
