@@ -51,6 +51,8 @@ def workspace(tmp_path, pretrained_folder, gpt2_tokenizer):
     (tmp_path / "two.csv").write_text("N,D,loss\n1e6,1e9,3.0\n2e6,2e9,2.9\n")
     (tmp_path / "three.csv").write_text("N,D,loss\n1e6,1e9,3.0\n2e6,2e9,2.9\n3e6,3e9,2.8\n")
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "swapped.csv").write_text("N,D,U,loss\n1e6,1e8,1e9,3.0\n2e6,1e8,1e7,2.9\n3e6,2e8,1e10,2.8\n")
+    (tmp_path / "inverted.csv").write_text("N,D,loss,C\n1e6,1e9,3.0,1.6e-16\n2e6,1e9,2.9,8e-17\n3e6,1e9,2.8,5e-17\n")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81")
     (tmp_path / "plain.txt").write_text("x")
     with Store(tmp_path / "scarcity") as store:
@@ -120,6 +122,8 @@ BAD_INPUTS = [
     (("advise", "--flops", "1e20", "--fit", "W/list.json"), "holds no fit"),
     (("advise", "--flops", "1e20", "--fit", "W/nolaw.json"), "holds no fitted law"),
     (("advise", "--flops", "1e20", "--fit", "W/partial.json"), "holds no complete L(N, D) law"),
+    (("fit", "W/swapped.csv"), "line(s) 2, 4: U exceeds D"),
+    (("fit", "W/inverted.csv", "--approach", "2"), "line(s) 2, 3, 4: C/(N·D) = 1.6e-31 lies outside [2, 12]"),
     # Issue 22: results that are not ours, generate's prompt and context, paths that do not exist, combinations
     (("show", "W/corrupt"), "results.sqlite is not a readable SQLite database (file is not a database); it was left untouched"),
     (("show", "W/foreign"), "results.sqlite is another program's SQLite database (tables: people)"),

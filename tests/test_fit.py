@@ -108,3 +108,28 @@ def test_the_screened_fit_finds_the_optimum_of_l_bfgs_from_every_start(seed, noi
     screened = _best_fit(*logs, starts, Objective(kind))
     every = _minimise_from(starts, *logs, Objective(kind))
     assert screened.value == pytest.approx(every.value, rel=1e-6, abs=1e-9)
+
+
+def test_designs_that_cannot_identify_a_law_are_warned_about():
+    from isoflop.fit.checks import input_warnings
+    from isoflop.fit.table import FitTable
+
+    N = np.array([1e6, 1e6, 1e6, 2e6, 2e6, 2e6])
+    D = np.array([1e9, 2e9, 4e9, 1e9, 2e9, 4e9])
+    table = FitTable(N=N, D=D, loss=2 + 0 * N, C=None, U=None, seed=None)
+    warnings = input_warnings(table, {}, parameters=5)
+    assert any("N takes 2 value(s)" in w for w in warnings)
+    assert any("span less than a decade" in w for w in warnings)
+    wide = FitTable(N=np.repeat([1e6, 2e6, 4e6], 3), D=np.tile([1e8, 1e9, 1e10], 3), loss=2 + 0 * np.ones(9), C=None,
+                    U=None, seed=None)
+    assert not [w for w in input_warnings(wide, {}, parameters=5) if "value(s)" in w or "decade" in w]
+
+
+def test_an_ill_conditioned_fit_is_warned_about_and_a_well_posed_one_is_not():
+    from isoflop.fit.checks import conditioning_warning
+
+    law = ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.3478, beta=0.3658)
+    N = np.geomspace(1e7, 1e10, 20)
+    assert "ill-conditioned" in conditioning_warning(law, N, 20 * N)[0]  # one tokens-per-parameter ratio
+    grid_n, grid_d = (v.ravel() for v in np.meshgrid(np.geomspace(1e7, 1e10, 6), np.geomspace(1e9, 1e12, 6)))
+    assert conditioning_warning(law, grid_n, grid_d) == []

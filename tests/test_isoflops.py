@@ -153,3 +153,50 @@ def test_the_report_states_each_sizes_rate_when_they_differ():
 
     assert "lr per size 0.4k 0.06, 0.8k 0.06" in _setup(build_config(kind="isoflops"))
     assert "lr 0.003 with" in _setup(build_config(kind="isoflops", overrides={"size_learning_rates": {}}))
+
+
+@pytest.mark.slow
+def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_counts(tmp_path, monkeypatch, capsys):
+    from isoflop.fit.api import without_nan
+    from isoflop.fit.points import PARAMETER_COUNTS, table_from_records
+    from isoflop.report.isoflops import study_fits
+    from test_bracket import synthetic_study
+
+    # Four budgets, and unique tokens capped so that the larger budgets repeat data: approach 3 fits L(N, D) on the
+    # points that do not repeat, the data-constrained law on all of them, in the report as in isoflop fit.
+    settings, _, _, records = synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10), fit_bootstrap=4,
+                                              unique_tokens=16 * 2000)
+    assert any(r.tokens > r.unique_tokens for r in records) and any(r.tokens <= r.unique_tokens for r in records)
+    config = build_config(overrides=settings, kind="isoflops")
+    fits = study_fits({count: table_from_records(records, count=count) for count in PARAMETER_COUNTS}, config)
+    for approach in (2, 3):
+        extra = ["--holdout-largest"] if approach == 2 else []
+        code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", str(approach), "--bootstrap", "4",
+                                 "--leave-one-out", *extra, "--json")
+        assert code == 0, err
+        cli, report = json.loads(out), without_nan(fits[approach].result)
+        assert cli["parameters"] == "total" and cli["other_count"]["parameters"] == "non-embedding"
+        for key in ("law", "constrained", "N_opt", "D_opt", "minima", "frontier", "holdout", "leave_one_out",
+                    "other_count", "embedding_shares", "problems"):
+            assert cli.get(key) == report.get(key), (approach, key)
+    assert "constrained" in fits[3].result and fits[3].result["points_used"]["law"] < len(records)
+    assert fits[2].result["leave_one_out"]["refits"] and fits[3].result["leave_one_out"]["refits"]
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "Parameter counts" in summary and "non-embedding N" in summary and "Leave-one-budget-out" in summary
+
+
+def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, monkeypatch, capsys):
+    from test_bracket import synthetic_study
+
+    synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10))
+    code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out")
+    assert code == 0, err
+    assert "N as total parameters" in out and "parameter counts: the headline counts total" in out
+    assert "embedding share of each trained size" in out and "k = C/(N*·D*) = " in out
+    assert "warning: embeddings are over 25%" in out  # the byte vocabulary's embeddings dominate the small sizes
+    assert "leave-one-budget-out (approach 2)" in out and "worst change" in out
+    code, out, _ = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--params", "non-embedding",
+                           "--json")
+    result = json.loads(out)
+    assert result["parameters"] == "non-embedding" and result["other_count"]["parameters"] == "total"
+    assert result["a"] != result["other_count"]["a"]

@@ -12,6 +12,7 @@ from isoflop.fit.constrained import DataConstrainedLaw, effective_data, fit_cons
 from isoflop.fit.holdout import holdout_largest
 from isoflop.fit.laws import LoadedLaw
 from isoflop.fit.published import PUBLISHED
+from isoflop import UsageError
 from test_fit_data import write
 
 DATABLATIONS = PUBLISHED["datablations"].law
@@ -174,3 +175,65 @@ def test_a_frontier_whose_coefficient_is_not_determined_is_unreliable():
     assert any("A's 95% interval" in p and "22 orders of magnitude" in p for p in frontier_problems(loose, [1.65, 1.9]))
     tight = Frontier(E=1.17, A=7.79e4, gamma=0.436, intervals={"A": (5e4, 9e4)})
     assert frontier_problems(tight, [1.65, 1.9]) == []
+
+
+def five_budget_design():
+    """7 sizes around the optimum of each of 5 budgets (C = 6ND), losses exactly on a Chinchilla-shaped law."""
+    rows = []
+    for C in (1e18, 1e19, 1e20, 1e21, 1e22):
+        n_opt = 0.1 * (C / 6) ** 0.5
+        rows += [(n, C / (6 * n), C) for n in n_opt * np.geomspace(0.2, 5, 7)]
+    N, D, C = (np.array(column) for column in zip(*rows))
+    return N, D, C, 1.7 + 400 / N**0.34 + 400 / D**0.28
+
+
+def test_leave_one_budget_out_moves_an_exact_law_by_nothing_and_names_the_worst_budget():
+    from isoflop.fit.leave_one_out import leave_one_budget_out
+    from isoflop.fit.table import FitTable
+
+    N, D, C, loss = five_budget_design()
+    exact = FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None)
+    from isoflop.fit.chinchilla import fit_chinchilla
+
+    law = fit_chinchilla(N, D, exact.loss, bootstrap=0)
+    approach3 = leave_one_budget_out(exact, 3, C, law=law)
+    assert len(approach3.refits) == 5 and approach3.target == 1e22
+    assert np.abs(approach3.changes("loss")).max() < 1e-3  # an exact law is the same without any one budget
+    noisy = FitTable(N=N, D=D, loss=exact.loss * np.where(C == 1e19, 1.03, 1.0), C=C, U=None, seed=None)
+    approach2 = leave_one_budget_out(noisy, 2, C).as_dict()
+    assert len(approach2["refits"]) == 5 and approach2["summary"]["loss"]["worst_change"] is not None
+    with pytest.raises(UsageError, match="at least 4 budgets"):
+        leave_one_budget_out(exact.subset(C < 1e20), 2, C[C < 1e20])
+
+
+@pytest.mark.parametrize("flops", [1e19, 5.76e23, 1e26])
+def test_the_allocation_agrees_three_ways_closed_form_numeric_minimum_and_advise(flops, capsys):
+    from scipy.optimize import minimize_scalar
+
+    law = PUBLISHED["chinchilla"].law
+    closed_n, closed_d = (float(v) for v in law.optimal(flops))
+    along_budget = minimize_scalar(lambda log_n: law.loss(np.exp(log_n), flops / (6 * np.exp(log_n))),
+                                   bounds=(np.log(closed_n) - 5, np.log(closed_n) + 5), method="bounded",
+                                   options={"xatol": 1e-12})
+    numeric_n = float(np.exp(along_budget.x))
+    code, out, _ = run_cli(capsys, "advise", "--flops", repr(flops), "--law", "chinchilla", "--json")
+    advised = json.loads(out)
+    assert code == 0
+    assert numeric_n == pytest.approx(closed_n, rel=1e-6) and advised["N"] == pytest.approx(closed_n, rel=1e-6)
+    assert advised["D"] == pytest.approx(closed_d, rel=1e-6) and advised["N"] * advised["D"] * 6 == pytest.approx(flops)
+
+
+def test_the_robustness_panel_of_an_exact_law_barely_moves_and_names_every_variant():
+    from isoflop.fit.robustness import describe_panel, robustness_panel
+    from isoflop.fit.table import FitTable
+
+    N, D, C, loss = five_budget_design()
+    tables = {"total": FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None, parameter_count="total"),
+              "non-embedding": FitTable(N=N * 0.9, D=D, loss=loss, C=C, U=None, seed=None, parameter_count="non-embedding")}
+    panel = robustness_panel(tables, C)
+    names = [v["name"] for v in panel["variants"]]
+    assert len(names) == 9 and not panel["missing"] and panel["target_C"] == 1e23
+    approach3 = [v for v in panel["variants"] if v["name"].startswith("approach 3") and "non-embedding" not in v["name"]]
+    assert max(v["a"] for v in approach3) - min(v["a"] for v in approach3) < 1e-3  # exact data: choices do not matter
+    assert approach3[0]["a"] == pytest.approx(0.28 / 0.62, abs=1e-3)
+    assert any("spread: a" in line for line in describe_panel(panel))

@@ -32,6 +32,14 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
 @click.option("--budgets", default=None, help="approach 2: the budgets C1,C2,… to snap each point's C to")
 @click.option("--holdout-largest", is_flag=True,
               help="approach 2: also fit on every budget but the largest and compare its predicted L* and N* with the measured ones")
+@click.option("--leave-one-out", is_flag=True,
+              help="approach 2 or 3: refit with each budget left out and show each refit's forecast of the largest budget's L* and N*")
+@click.option("--robustness", is_flag=True,
+              help="approach 2 or 3: also fit every variant of the robustness panel (approach 2 vs 3, Huber δ, smallest size "
+                   "or budget dropped, total vs non-embedding N) and show how far a, b, N* and L* move")
+@click.option("--params", type=click.Choice(["total", "non-embedding"]), default=None,
+              help="what N counts: for a study folder, the headline count (default total; the other is fitted beside it); "
+                   "for a CSV, what its N column holds (recorded in the law's provenance)")
 @click.option("--columns", default=None, help="which header holds which column, e.g. N=params,D=tokens,loss=val")
 @click.option("--dedupe", is_flag=True, help="drop rows that repeat an earlier row exactly")
 @click.option("--json", "as_json", is_flag=True, help="print the fitted values and intervals as JSON")
@@ -41,12 +49,14 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def fit(source: str, approach: str, base: str | None, bootstrap: int | None, seed: int, objective: str, huber_delta: float,
-        budget_tolerance: float, budgets: str | None, holdout_largest: bool, columns: str | None, dedupe: bool, as_json: bool,
+        budget_tolerance: float, budgets: str | None, holdout_largest: bool, leave_one_out: bool, robustness: bool,
+        params: str | None,
+        columns: str | None, dedupe: bool, as_json: bool,
         save: str | None, flop_convention: str | None, force: bool) -> None:
     """Fit a scaling law to SOURCE: a CSV or TSV with N, D, loss (optional C, U, seed; aliases such as params,
     tokens, flops, val_loss are understood) or an isoflops results folder."""
     from ..files import write_atomic
-    from ..fit.api import DEFAULT_BOOTSTRAP, FitSettings, describe, run_fit, without_nan
+    from ..fit.api import DEFAULT_BOOTSTRAP, FitSettings, add_other_count, add_robustness, describe, fit_outcome, without_nan
     from ..fit.checks import unreliable_line
     from ..fit.objectives import Objective
     from ..fit.points import fit_table_from
@@ -58,10 +68,19 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
         approach=int(approach) if approach.isdigit() else approach, base=base, bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
         objective=Objective(objective, huber_delta), budget_tolerance=budget_tolerance,
         budgets=_numbers("--budgets", budgets), progress=not as_json, holdout_largest=holdout_largest,
+        leave_one_out=leave_one_out, robustness=robustness,
     )
     table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,
-                                         mapping=parse_mapping(columns), dedupe=dedupe)
-    result = without_nan(run_fit(table, settings, source_facts))
+                                         mapping=parse_mapping(columns), dedupe=dedupe, count=params)
+    outcome = fit_outcome(table, settings, source_facts)
+    result, tables = outcome.result, {table.parameter_count or "given": table}
+    if Path(source).is_dir() and settings.approach in (1, 2, 3):  # a study folder: both parameter counts, always
+        other = "non-embedding" if table.parameter_count == "total" else "total"
+        tables[other] = fit_table_from(source, curves=approach == "1", count=other)[0]
+        add_other_count(result, table, tables[other], settings)
+    if robustness:
+        add_robustness(outcome, tables, settings)
+    result = without_nan(result)
     if result["problems"] and not force:
         raise UnreliableResult(unreliable_line("law", result["problems"]) + "; --force shows it anyway")
     if save:

@@ -176,7 +176,6 @@ class ExecutionConfig(Part):
         "own, e.g. NaN, is never retried)", json_schema_extra=NOT_IDENTITY,
     )
 
-
     @model_validator(mode="after")
     def _options_apply(self):
         """Options of another executor do nothing: refuse them instead of ignoring them."""
@@ -203,4 +202,12 @@ class FitConfig(Part):
     holdout_largest: bool = Field(
         True, description="the report also fits on every budget but the largest and checks its prediction of the largest",
         json_schema_extra=NOT_IDENTITY,
+    )
+    leave_one_out: bool = Field(
+        True, description="the report also refits approaches 2 and 3 with each budget left out and shows each refit's "
+        "forecast of the largest budget", json_schema_extra=NOT_IDENTITY,
+    )
+    robustness: bool = Field(
+        True, description="the report also fits the robustness panel (approach 2 vs 3, Huber δ, smallest size or budget "
+        "dropped, total vs non-embedding N)", json_schema_extra=NOT_IDENTITY,
     )

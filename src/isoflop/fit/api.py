@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,13 +10,16 @@ import numpy as np
 
 from ..errors import UsageError
 from .budgets import DEFAULT_TOLERANCE, group_budgets, grouping_hint
-from .checks import allocation_problems, chinchilla_problems, fit_warnings, frontier_problems, input_warnings, unreliable_line
-from .chinchilla import DEFAULT_GRID, LBFGS_OPTIONS, fit_chinchilla
+from .checks import (allocation_problems, chinchilla_problems, conditioning_warning, fit_warnings, frontier_problems,
+                     input_warnings, unreliable_line)
+from .chinchilla import DEFAULT_GRID, LBFGS_OPTIONS, ChinchillaLaw, fit_chinchilla
 from .objectives import Objective
 from .constrained import fit_constrained
 from .holdout import Holdout, holdout_largest
 from .laws import load_law
-from .isoflop_profiles import approach1, approach2, fit_frontier
+from .isoflop_profiles import AllocationFit, Frontier, approach1, approach2, fit_frontier
+from .leave_one_out import leave_one_budget_out
+from .robustness import describe_panel, robustness_panel
 from .table import FitTable
 
 APPROACHES = (1, 2, 3, "constrained")
@@ -46,11 +50,14 @@ class FitSettings:
     grid: dict | None = None
     progress: bool = False
     holdout_largest: bool = False
+    leave_one_out: bool = False
+    robustness: bool = False
 
     def as_dict(self) -> dict:
         grid = self.grid or DEFAULT_GRID
         return {
-            "approach": self.approach, "base": self.base, "holdout_largest": self.holdout_largest, "objective": self.objective.as_dict(), "bootstrap": self.bootstrap,
+            "approach": self.approach, "base": self.base, "holdout_largest": self.holdout_largest,
+            "leave_one_out": self.leave_one_out, "robustness": self.robustness, "objective": self.objective.as_dict(), "bootstrap": self.bootstrap,
             "seed": self.seed, "budget_tolerance": self.budget_tolerance,
             "budgets": list(self.budgets) if self.budgets else None,
             "start_grid": {name: [float(v) for v in values] for name, values in grid.items()},
@@ -58,17 +65,39 @@ class FitSettings:
         }
 
 
+@dataclass
+class FitOutcome:
+    """A fit as JSON-ready ``result`` (what ``isoflop fit`` prints and saves) and as the objects behind it (for plots)."""
+
+    result: dict[str, Any]
+    allocation: AllocationFit | None = None
+    frontier: Frontier | None = None
+    law: ChinchillaLaw | None = None
+    holdout: Holdout | None = None
+
+
 def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict | None = None) -> dict[str, Any]:
     """The fit as a JSON-ready dict: values, intervals, problems (a degenerate fit), warnings and provenance."""
+    return fit_outcome(table, settings, source).result
+
+
+def fit_outcome(table: FitTable, settings: FitSettings = FitSettings(), source: dict | None = None) -> FitOutcome:
+    """The one fit sequence behind ``isoflop fit`` and the study reports: which points each approach uses,
+    problems, the frontier, the hold-out and leave-one-budget-out."""
     approach = settings.approach
     if approach not in APPROACHES:
         raise UsageError(f"unknown approach {approach}; choose 1, 2, 3 or constrained")
     if settings.holdout_largest and approach != 2:
         raise UsageError("--holdout-largest checks approach 2's frontier; use it with --approach 2")
+    if (settings.leave_one_out or settings.robustness) and approach not in (2, 3):
+        raise UsageError("--leave-one-out and --robustness refit approach 2 or 3; use them with --approach 2 or 3")
+    if settings.leave_one_out and approach not in (2, 3):
+        raise UsageError("--leave-one-out refits approach 2 or 3; use it with --approach 2 or 3")
     if settings.base and approach != "constrained":
         raise UsageError("--base freezes the law of a data-constrained fit; use it with --approach constrained")
     result: dict[str, Any] = {"approach": approach, "points": int(len(table.N)), "range": fitted_range(table),
-                              "flops": table.flop_count.as_dict()}
+                              "flops": table.flop_count.as_dict(), "parameters": table.parameter_count or "not stated"}
+    outcome = FitOutcome(result)
     problems: list[str] = []
     notes = input_warnings(table, source or {}, settings.objective.parameters if approach == 3 else None)
     if approach == 1:
@@ -76,51 +105,126 @@ def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict
         result.update(allocation.as_dict())
         problems += allocation_problems(allocation)
     elif approach == 2:
-        budgets, groups = group_budgets(table.budgets(), settings.budget_tolerance, settings.budgets)
-        result["budget_groups"] = groups
-        try:
-            allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
-        except UsageError as error:
-            hint = grouping_hint(groups, len(table.N), settings.budget_tolerance)
-            raise UsageError(hint or str(error)) from None
-        result.update(allocation.as_dict())
-        problems += allocation_problems(allocation)
-        frontier = None
-        if len(allocation.minima) >= 3:
-            losses = [m.loss for m in allocation.minima]
-            frontier = fit_frontier([m.flops for m in allocation.minima], losses)
-            result["frontier"] = frontier.as_dict()
-            problems += frontier_problems(frontier, losses)
-        if settings.holdout_largest:
-            form = frontier.power_law if frontier is not None else None
-            result["holdout"] = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), form).as_dict()
+        problems += _approach2(table, settings, outcome)
     elif approach == "constrained":
         result["constrained"] = _constrained(table, settings).as_dict()
         result["points_used"] = {"constrained": int(len(table.N))}
     else:
-        repeats = table.U is not None and bool((table.D > table.U * (1 + 1e-9)).any())
-        fresh = np.ones(len(table.N), dtype=bool) if not repeats else table.D <= table.U * (1 + 1e-9)
-        if repeats and fresh.sum() < 5:
-            fresh[:] = True
-        law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
-                             grid=settings.grid, bootstrap=settings.bootstrap, objective=settings.objective,
-                             seed=settings.seed, progress=settings.progress)
-        result["law"] = law.as_dict()
-        result["points_used"] = {"law": int(fresh.sum())}
-        if not fresh.all():
-            result["dropped"] = [{"points": int((~fresh).sum()), "from": "law",
-                                  "reason": "repeat data (D > U), so only the data-constrained fit uses them"}]
-        grid = settings.grid or DEFAULT_GRID
-        problems += chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid)
-        notes += fit_warnings(law, grid)
-        if repeats:
-            result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.grid,
-                                                    bootstrap=settings.bootstrap, seed=settings.seed).as_dict()
-            result["points_used"]["constrained"] = int(len(table.N))
+        found, warned = _approach3(table, settings, outcome)
+        problems, notes = problems + found, notes + warned
+    if settings.leave_one_out:
+        budgets = _grouped_budgets(table, settings)[0] if approach == 2 else table.budgets()
+        form = outcome.frontier.power_law if outcome.frontier is not None else None
+        used = _fresh_points(table) if approach == 3 else np.ones(len(table.N), dtype=bool)
+        try:
+            result["leave_one_out"] = leave_one_budget_out(
+                table.subset(used), approach, budgets[used], law=outcome.law, objective=settings.objective,
+                power_law=form).as_dict()
+        except UsageError as error:
+            result["leave_one_out_not_run"] = str(error)
     result["problems"] = problems
     result["warnings"] = notes
     result["provenance"] = {"isoflop": _version(), "input": source or {}, "settings": settings.as_dict()}
-    return result
+    return outcome
+
+
+# Why the headline counts total parameters, in one sentence (the report and isoflop fit both say it).
+HEADLINE_WHY = ("N counts total parameters, as Chinchilla does: C counts the FLOPs of the embeddings and the LM head "
+                "too, and fitting non-embedding N against such a C pushes the exponent of N* up at small scale, where "
+                "embeddings are much of a model (Pearce & Song 2024)")
+# An embedding share above this makes the two counts' laws differ visibly.
+EMBEDDING_SHARE_WARNING = 0.25
+
+
+def add_robustness(outcome: FitOutcome, tables: dict[str, FitTable], settings: FitSettings) -> None:
+    """The robustness panel of the headline table (the first of ``tables``) into ``outcome.result``."""
+    headline = next(iter(tables))
+    try:
+        outcome.result["robustness"] = robustness_panel(
+            tables, _grouped_budgets(tables[headline], settings)[0], headline, settings.objective, outcome.law)
+    except UsageError as error:
+        outcome.result["robustness_not_run"] = str(error)
+
+
+def add_other_count(result: dict[str, Any], table: FitTable, other: FitTable, settings: FitSettings) -> None:
+    """Fit ``other`` (the same runs with N under the other parameter count) and put it beside ``result``, with each
+    trained size's embedding share; warn where embeddings are over a quarter of a model."""
+    beside = fit_outcome(other, dataclasses.replace(settings, progress=False)).result
+    result["other_count"] = {key: value for key, value in beside.items() if key != "provenance"}
+    totals, inner = (table.N, other.N) if table.parameter_count == "total" else (other.N, table.N)
+    pairs = sorted({(float(t), float(n)) for t, n in zip(totals, inner)})
+    result["embedding_shares"] = [{"total": t, "non_embedding": n, "embedding_share": 1 - n / t} for t, n in pairs]
+    heavy = [p for p in result["embedding_shares"] if p["embedding_share"] > EMBEDDING_SHARE_WARNING]
+    if heavy:
+        result["warnings"].append(
+            f"embeddings are over {EMBEDDING_SHARE_WARNING:.0%} of {len(heavy)} of the {len(pairs)} trained sizes "
+            f"(up to {max(p['embedding_share'] for p in heavy):.0%}): the laws under total and non-embedding N differ, "
+            "both are shown")
+
+
+def _grouped_budgets(table: FitTable, settings: FitSettings):
+    return group_budgets(table.budgets(), settings.budget_tolerance, settings.budgets)
+
+
+def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> list[str]:
+    """Approach 2 into ``outcome``: the per-budget minima, N*(C) and D*(C), the frontier and the hold-out; the problems."""
+    result = outcome.result
+    budgets, groups = _grouped_budgets(table, settings)
+    result["budget_groups"] = groups
+    try:
+        allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
+    except UsageError as error:
+        hint = grouping_hint(groups, len(table.N), settings.budget_tolerance)
+        raise UsageError(hint or str(error)) from None
+    outcome.allocation = allocation
+    result.update(allocation.as_dict())
+    for minimum in result["minima"]:  # C = k·N·D: Chinchilla's 6, larger where attention and the head weigh
+        minimum["flop_factor"] = minimum["C"] / (minimum["N_opt"] * minimum["D_opt"])
+    problems = allocation_problems(allocation)
+    if len(allocation.minima) >= 3:
+        losses = [m.loss for m in allocation.minima]
+        outcome.frontier = fit_frontier([m.flops for m in allocation.minima], losses)
+        result["frontier"] = outcome.frontier.as_dict()
+        problems += frontier_problems(outcome.frontier, losses)
+    if settings.holdout_largest:
+        form = outcome.frontier.power_law if outcome.frontier is not None else None
+        try:
+            outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), form)
+            result["holdout"] = outcome.holdout.as_dict()
+        except UsageError as error:
+            result["holdout_not_run"] = str(error)
+    return problems
+
+
+def _fresh_points(table: FitTable) -> np.ndarray:
+    """The points that do not repeat data (D ≤ U): L(N, D) is fitted on them, the data-constrained law on all."""
+    if table.U is None:
+        return np.ones(len(table.N), dtype=bool)
+    fresh = table.D <= table.U * (1 + 1e-9)
+    return fresh if fresh.sum() >= 5 else np.ones(len(table.N), dtype=bool)
+
+
+def _approach3(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> tuple[list[str], list[str]]:
+    """Approach 3 into ``outcome`` (and the data-constrained law where points repeat data); problems and warnings."""
+    result = outcome.result
+    repeats = table.U is not None and bool((table.D > table.U * (1 + 1e-9)).any())
+    fresh = _fresh_points(table)
+    law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
+                         grid=settings.grid, bootstrap=settings.bootstrap, objective=settings.objective,
+                         seed=settings.seed, progress=settings.progress)
+    outcome.law = law
+    result["law"] = law.as_dict()
+    result["points_used"] = {"law": int(fresh.sum())}
+    if not fresh.all():
+        result["dropped"] = [{"points": int((~fresh).sum()), "from": "law",
+                              "reason": "repeat data (D > U), so only the data-constrained fit uses them"}]
+    grid = settings.grid or DEFAULT_GRID
+    problems = chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid)
+    if repeats:
+        result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.grid,
+                                                bootstrap=settings.bootstrap, seed=settings.seed).as_dict()
+        result["points_used"]["constrained"] = int(len(table.N))
+    return problems, fit_warnings(law, grid) + conditioning_warning(law, table.N[fresh], table.D[fresh])
 
 
 def _constrained(table: FitTable, settings: FitSettings):
@@ -153,7 +257,7 @@ def describe(result: dict[str, Any]) -> str:
         lines.append("UNRELIABLE, shown because of --force: " + unreliable_line("law", result["problems"]))
     lines.append(f"approach {result['approach']} on {result['points']} points "
                  f"(N {_span(result['range']['N'])}, D {_span(result['range']['D'])}, C {_span(result['range']['C'])})")
-    lines.append(f"compute counted as {result['flops']['description']}")
+    lines.append(f"compute counted as {result['flops']['description']}; N as {_count_words(result['parameters'])}")
     for drop in result.get("dropped", []):
         lines.append(f"{result['points_used']['law']} of {result['points']} points fit L(N, D): {drop['points']} {drop['reason']}")
     if "budget_groups" in result:
@@ -185,7 +289,8 @@ def describe(result: dict[str, Any]) -> str:
             lines.append(f"  {symbol}(C) = {law['coefficient']:.3g} · C^{law['exponent']:.3f}  {_interval(law['exponent_interval'], '.3f')}")
         for m in result["minima"]:
             sides = f" ({m['sizes_below']} sizes below, {m['sizes_above']} above)" if "sizes_below" in m else ""
-            lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}{sides}")
+            lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}, "
+                         f"k = C/(N*·D*) = {m['flop_factor']:.2f}{sides}")
     if "frontier" in result:
         f = result["frontier"]
         why = ""
@@ -195,10 +300,61 @@ def describe(result: dict[str, Any]) -> str:
         lines.append(f"  frontier {f['law']}{why}")
     if "holdout" in result:
         lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
+    for check in ("holdout", "leave_one_out", "robustness"):
+        if f"{check}_not_run" in result:
+            lines.append(f"  {check.replace('_', '-')} check not run: {result[f'{check}_not_run']}")
+    if "leave_one_out" in result:
+        lines += _describe_leave_one_out(result["leave_one_out"])
     if "constrained" in result:
         lines += _describe_constrained(result["constrained"])
+    if "other_count" in result:
+        lines += describe_counts(result)
+    if "robustness" in result:
+        lines += describe_panel(result["robustness"])
     lines += [f"warning: {warning}" for warning in result.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _count_words(count: str) -> str:
+    return {"total": "total parameters", "non-embedding": "non-embedding parameters"}.get(count, f"given ({count})")
+
+
+def describe_counts(result: dict[str, Any]) -> list[str]:
+    """The headline law beside the same fit under the other parameter count, quantity by quantity."""
+    other = result["other_count"]
+    names = (result["parameters"], other["parameters"])
+    rows = [("quantity", *names)]
+    if "N_opt" in result and "N_opt" in other:
+        for key, symbol in (("N_opt", "N*(C) ∝ C^a"), ("D_opt", "D*(C) ∝ C^b")):
+            rows.append((symbol, *(f"{r[key]['exponent']:.3f} {_interval(r[key]['exponent_interval'], '.3f')}"
+                                   for r in (result, other))))
+    if "law" in result and "law" in other:
+        for name in ("E", "alpha", "beta", "a", "b"):
+            rows.append((name, *(f"{r['law'][name]:.4g} {_interval(r['law']['intervals'].get(name), '.4g')}"
+                                 for r in (result, other))))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"parameter counts: the headline counts {names[0]}; {HEADLINE_WHY}." if names[0] == "total" else
+             f"parameter counts: the headline counts {names[0]} (--params); the total count is beside it."]
+    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    shares = ", ".join(f"{p['total']:,.0f} ({p['embedding_share']:.0%})" for p in result.get("embedding_shares", []))
+    if shares:
+        lines.append(f"  embedding share of each trained size (total N): {shares}")
+    return lines
+
+
+def _describe_leave_one_out(loo: dict) -> list[str]:
+    lines = [f"  leave-one-budget-out (approach {loo['approach']}): forecasts of the largest budget C = {loo['target_C']:.3g}"
+             f" (on every budget: L* {loo['full']['loss']:.4f}, N* {loo['full']['N_opt']:.4g})"]
+    for row in loo["refits"]:
+        lines.append(f"    without C={row['left_out']:.3g}: L* {row['loss']:.4f} ({row['loss_change']:+.1%}), "
+                     f"N* {row['N_opt']:.4g} ({row['N_opt_change']:+.0%})")
+    summary = loo["summary"]
+    if loo["refits"]:
+        lines.append(f"    worst change: L* {summary['loss']['worst_change']:+.1%} (without C="
+                     f"{summary['loss']['worst_left_out']:.3g}), N* {summary['N_opt']['worst_change']:+.0%} "
+                     f"(without C={summary['N_opt']['worst_left_out']:.3g})")
+    lines += [f"    no refit without C={reason}" for reason in loo["skipped"]]
+    return lines
 
 
 def _describe_constrained(c: dict) -> list[str]:

@@ -86,7 +86,23 @@ def input_warnings(table, source: dict, parameters: int | None) -> list[str]:
     if parameters is not None and len(np.unique(table.budgets())) == 1:
         warnings.append("all points share one compute budget: N and D are not varied independently, so α and β "
                         "cannot be told apart")
+    for name, values in (("N", table.N), ("D", table.D), ("C", table.budgets())):
+        if len(np.unique(values)) < MIN_LEVELS:
+            warnings.append(f"{name} takes {len(np.unique(values))} value(s): a power law in {name} needs at least "
+                            f"{MIN_LEVELS} levels to be told from a curve through them")
+    if parameters is not None and _narrow_ratio(table):
+        warnings.append("at every N the tokens per parameter D/N span less than a decade: the N and D terms move "
+                        "together, so α and β are nearly collinear and their intervals are wide")
     return warnings
+
+
+MIN_LEVELS = 3
+
+
+def _narrow_ratio(table) -> bool:
+    """True when no model size was trained over a decade or more of D/N (one size with several budgets, say)."""
+    ratios = np.log10(table.D / table.N)
+    return all(np.ptp(ratios[table.N == n]) < 1 for n in np.unique(table.N))
 
 
 def fit_warnings(law, grid) -> list[str]:
@@ -105,3 +121,24 @@ def fit_warnings(law, grid) -> list[str]:
         if high is not None and high >= top:
             warnings.append(f"{symbol}'s interval reaches the edge of the grid of starts ({top:g}): widen the grid")
     return warnings
+
+
+# The residuals' Jacobian at the optimum: ~1e3 on Epoch-shaped data (6 budgets, 40 sizes each), ~6e7 when every run
+# has one tokens-per-parameter ratio. Past this, some combination of the parameters is not pinned by the points.
+CONDITION_WARNING = 1e6
+
+
+def conditioning_warning(law, N, D) -> list[str]:
+    """A warning when L(N, D) is ill-conditioned at its optimum: the Jacobian of the log-space residuals with respect
+    to (log A, log B, log E, α, β) has a condition number above ``CONDITION_WARNING``."""
+    log_n, log_d = np.log(np.asarray(N, dtype=float)), np.log(np.asarray(D, dtype=float))
+    terms = np.stack([np.log(law.A) - law.alpha * log_n, np.log(law.B) - law.beta * log_d,
+                      np.full(len(log_n), np.log(law.E))])
+    shares = np.exp(terms - terms.max(axis=0))
+    shares /= shares.sum(axis=0)
+    jacobian = np.column_stack([shares[0], shares[1], shares[2], -shares[0] * log_n, -shares[1] * log_d])
+    condition = float(np.linalg.cond(jacobian))
+    if condition <= CONDITION_WARNING:
+        return []
+    return [f"the fit is ill-conditioned at its optimum (Jacobian condition number {condition:.2g}): the points do not "
+            "pin some combination of E, A, B, α and β; vary N and D independently (several budgets per size)"]

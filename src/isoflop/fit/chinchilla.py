@@ -264,6 +264,18 @@ def fit_chinchilla(
                                samples=[tuple(float(getattr(f, name)) for name in PARAMETERS) for f in fitted])
 
 
+def refit_weighted(law: ChinchillaLaw, N, D, loss, weights, objective: Objective = Objective()) -> ChinchillaLaw:
+    """``law`` refitted with each point counted ``weights`` times (0: left out), by L-BFGS-B from ``law`` itself, as
+    every bootstrap resample is: a few points more or less move the optimum little."""
+    log_n, log_d, log_l = (np.log(np.asarray(v, dtype=float)) for v in (N, D, loss))
+    start = objective.with_scale(np.log([law.A, law.B, law.E]).tolist() + [law.alpha, law.beta], log_n, log_d, log_l)
+    with one_blas_thread():
+        refit = _polish(np.asarray(start, dtype=float), log_n, log_d, log_l, objective, np.asarray(weights, dtype=float))
+    if refit.theta is None:
+        raise UsageError("the refit did not converge")
+    return _law(refit.theta, refit.value, objective)
+
+
 def _resample(groups: np.ndarray, rng) -> np.ndarray:
     """Points resampled with replacement; with several groups (seeds), one group per point position."""
     unique = np.unique(groups)

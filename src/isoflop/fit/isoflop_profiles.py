@@ -81,9 +81,10 @@ def budget_minimum(N, D, loss, C, budget: float, count=None) -> BudgetMinimum | 
                          int((sizes < n_opt).sum()), int((sizes > n_opt).sum()))
 
 
-def approach2(N, D, loss, C, count=None) -> AllocationFit:
+def approach2(N, D, loss, C, count=None, bootstrap: int = 1000) -> AllocationFit:
     """Per budget C: parabola of loss vs ln N → N*, L*; D* = the tokens C buys for N* under the FLOP
-    ``count`` the budgets follow, or, without one, read off the budget's own line ln D vs ln N."""
+    ``count`` the budgets follow, or, without one, read off the budget's own line ln D vs ln N. ``bootstrap``:
+    resamples of the minima behind the power laws' intervals (0: none, for callers that resample runs)."""
     N, D, loss, C = (np.asarray(v, dtype=float) for v in (N, D, loss, C))
     _check_positive(N=N, D=D, loss=loss, C=C)
     minima, skipped = [], []
@@ -98,7 +99,7 @@ def approach2(N, D, loss, C, count=None) -> AllocationFit:
             f"approach 2 needs at least {MIN_BUDGETS} budgets with a fitted minimum, got {len(minima)}"
             + (f"; skipped budgets: {_listed(skipped)}" if skipped else "")
         )
-    return _allocation(2, minima, skipped)
+    return _allocation(2, minima, skipped, bootstrap)
 
 
 def _listed(skipped: list[str], shown: int = 3) -> str:
@@ -130,14 +131,15 @@ def approach1(N, D, loss, C=None, bins: int = ENVELOPE_BINS) -> AllocationFit:
     return _allocation(1, minima)
 
 
-def _allocation(approach: int, minima: list[BudgetMinimum], skipped: list[str] | None = None) -> AllocationFit:
+def _allocation(approach: int, minima: list[BudgetMinimum], skipped: list[str] | None = None,
+                bootstrap: int = 1000) -> AllocationFit:
     flops = [m.flops for m in minima]
     return AllocationFit(
         approach=approach,
         minima=minima,
         skipped=skipped or [],
-        n_law=fit_power_law(flops, [m.n_opt for m in minima]),
-        d_law=fit_power_law(flops, [m.d_opt for m in minima]),
+        n_law=fit_power_law(flops, [m.n_opt for m in minima], bootstrap),
+        d_law=fit_power_law(flops, [m.d_opt for m in minima], bootstrap),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -13,35 +14,60 @@ from .flops import knots_to_count
 from .table import FitTable, read_table
 
 
-def table_from_records(runs: list[RunRecord], curves: bool = False) -> FitTable:
-    """Completed isoFLOP runs as points: N = non-embedding parameters, D = tokens trained, C = budget.
+PARAMETER_COUNTS = ("total", "non-embedding")
+# The headline count of a study's fits: Chinchilla's, and the one whose exponents do not drift at small scale.
+HEADLINE_COUNT = "total"
+
+
+def parameters_of(run: RunRecord, count: str) -> int:
+    """N of a run under ``count``: all its parameters, or those outside the token and position embeddings."""
+    return run.parameters if count == "total" else run.non_embedding_parameters
+
+
+def table_from_records(runs: list[RunRecord], curves: bool = False, count: str = HEADLINE_COUNT) -> FitTable:
+    """Completed isoFLOP runs as points: N = parameters (``count``: total or non-embedding), D = tokens trained,
+    C = budget (the study's own FLOP count, whichever N is fitted).
 
     With ``curves``, every evaluated step is a point (for approach 1's envelope)."""
+    if count not in PARAMETER_COUNTS:
+        raise UsageError(f"--params {count!r}: choose {' or '.join(PARAMETER_COUNTS)}")
     rows, conventions, knots = [], set(), []
     for run in runs:
         if not run.completed or run.kind != "isoflops":
             continue
         conventions.add(run.flop_convention)
-        knots.append((run.non_embedding_parameters, run.flops_per_token))
+        n = parameters_of(run, count)
+        knots.append((n, run.flops_per_token))
         tokens_per_step = run.tokens / len(run.metrics)
         points = run.evaluated() if curves else [run.evaluated()[-1]]
         for metric in points:
             tokens = tokens_per_step * metric.step
             flops = run.flops_per_token * tokens if curves else run.budget_flops
-            rows.append((run.non_embedding_parameters, tokens, metric.val_loss, flops, run.unique_tokens, run.seed))
+            rows.append((n, tokens, metric.val_loss, flops, run.unique_tokens, run.seed))
     if not rows:
         raise UsageError("the results hold no completed isoflops run to fit")
     if len(conventions) > 1:
         raise UsageError(f"the results mix FLOP conventions ({', '.join(sorted(conventions))}); fit runs counted one way")
     N, D, loss, C, U, seed = (np.array(column, dtype=float) for column in zip(*rows))
-    count = knots_to_count(conventions.pop(), *zip(*knots))
-    return FitTable(N=N, D=D, loss=loss, C=C, U=U, seed=seed, flop_count=count)
+    return FitTable(N=N, D=D, loss=loss, C=C, U=U, seed=seed, flop_count=knots_to_count(conventions.pop(), *zip(*knots)),
+                    parameter_count=count)
+
+
+def embedding_shares(runs: list[RunRecord]) -> list[dict]:
+    """Each trained size's parameters under both counts and the share its embeddings take of the total."""
+    sizes = {}
+    for run in runs:
+        if run.completed and run.kind == "isoflops":
+            sizes[run.model] = (run.parameters, run.non_embedding_parameters)
+    return [{"size": size, "total": total, "non_embedding": inner, "embedding_share": 1 - inner / total}
+            for size, (total, inner) in sorted(sizes.items(), key=lambda item: item[1][0])]
 
 
 def fit_table_from(source: str, curves: bool = False, convention: str | None = None, mapping: dict | None = None,
-                   dedupe: bool = False) -> tuple[FitTable, dict]:
+                   dedupe: bool = False, count: str | None = None) -> tuple[FitTable, dict]:
     """A CSV/TSV file (its FLOPs counted by ``convention``, default 6N), or an isoflops results folder (its own
-    convention); and the input's provenance (what it was, its hash, rows, columns, duplicates)."""
+    convention); and the input's provenance (what it was, its hash, rows, columns, duplicates). ``count`` is the
+    parameter count N holds: a folder's runs are counted that way (default total), a table's N is declared so."""
     from ..results.store import Store
 
     path = Path(source)
@@ -56,11 +82,13 @@ def fit_table_from(source: str, curves: bool = False, convention: str | None = N
                 f"{source!r} holds a scarcity study (one model at one budget): N–D scaling laws need runs at several "
                 "model sizes and budgets; run isoflop isoflops, or pass a CSV of N, D, loss"
             )
-        table = table_from_records(records, curves=curves)
+        table = table_from_records(records, curves=curves, count=count or HEADLINE_COUNT)
         keys = "".join(sorted(r.key for r in records if r.completed))
         return table, {"source": str(path), "kind": "isoflops results folder", "rows": len(table.N),
                        "sha256": hashlib.sha256(keys.encode()).hexdigest(), "hash_of": "the completed runs' keys"}
     table, origin = read_table(path, convention or "6N", mapping, dedupe)
+    if count is not None:
+        table = dataclasses.replace(table, parameter_count=count)
     return table, {"source": str(path), "kind": "table", "rows": origin.rows, "sha256": origin.sha256,
                    "hash_of": "the file's bytes", "columns": origin.columns, "duplicate_rows": origin.duplicates,
                    "dropped_duplicates": origin.dropped}

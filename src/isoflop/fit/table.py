@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,15 @@ class FitTable:
     U: np.ndarray | None
     seed: np.ndarray | None
     flop_count: FlopCount = FlopCount("6N")
+    parameter_count: str | None = None  # what N counts: total or non-embedding parameters (None: not stated)
+
+    def subset(self, keep: np.ndarray) -> FitTable:
+        """The rows where ``keep`` holds."""
+        def pick(column):
+            return None if column is None else column[keep]
+
+        return dataclasses.replace(self, N=self.N[keep], D=self.D[keep], loss=self.loss[keep], C=pick(self.C),
+                                   U=pick(self.U), seed=pick(self.seed))
 
     def budgets(self) -> np.ndarray:
         """The C column, or C counted by the table's convention, rounded to 3 significant digits so equal budgets group."""
@@ -111,6 +121,7 @@ def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str]
         values = columns[name]
         if values is not None and ((values <= 0).any() or not np.isfinite(values).all()):
             raise UsageError(f"{str(path)!r}: column {_label(name, found)} must be positive and finite in every row")
+    _check_consistency(path, columns, found, convention)
     keep = _first_occurrences(columns)
     duplicates = int(len(keep) - keep.sum())
     if dedupe and duplicates:
@@ -123,6 +134,34 @@ def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str]
     count = knots_to_count(convention, columns["N"], columns["C"] / columns["D"] if convention == "table" else [])
     source = TableSource(hashlib.sha256(raw).hexdigest(), len(body), found, duplicates, duplicates if dedupe else 0)
     return FitTable(**columns, flop_count=count), source
+
+
+# C = k·N·D: 6 under Chinchilla's count; the full count of small models, or a forward-only count, stays inside this.
+FLOP_FACTOR_RANGE = (2.0, 12.0)
+ROWS_SHOWN = 3
+
+
+def _check_consistency(path: Path, columns: dict, found: dict, convention: str) -> None:
+    """Refuse, naming the rows, a table whose columns contradict each other (swapped U and D; under the 6N count, a
+    C column in other units or inverted). Under the 'table' count C is the table's own FLOP count: any k is its own."""
+    N, D, U, C = columns["N"], columns["D"], columns["U"], columns["C"]
+
+    def refuse(bad: np.ndarray, what: str, advice: str) -> None:
+        rows = np.flatnonzero(bad) + 2  # line numbers: the header is line 1
+        shown = ", ".join(str(r) for r in rows[:ROWS_SHOWN]) + (f" and {len(rows) - ROWS_SHOWN} more" if len(rows) > ROWS_SHOWN else "")
+        raise UsageError(f"{str(path)!r} line(s) {shown}: {what}; {advice}")
+
+    if U is not None and (U > D * (1 + 1e-9)).any():
+        refuse(U > D * (1 + 1e-9), f"{_label('U', found)} exceeds {_label('D', found)} (fewer than 1 epoch of the unique "
+               "tokens is impossible: a run cannot see more unique tokens than it trains on)",
+               "check whether the two columns are swapped, or map them with --columns")
+    if C is not None and convention == "6N":
+        factor = C / (N * D)
+        low, high = FLOP_FACTOR_RANGE
+        bad = (factor < low) | (factor > high)
+        if bad.any():
+            refuse(bad, f"C/(N·D) = {factor[bad][0]:.3g} lies outside [{low:g}, {high:g}] (6 under C = 6ND)",
+                   "check the C column's units and direction (FLOPs, not PF-days or its inverse), or drop it")
 
 
 def _find_columns(path: Path, header: list[str], mapping: dict[str, str]) -> dict[str, str]:

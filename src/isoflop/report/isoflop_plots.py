@@ -29,7 +29,7 @@ def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
             axes.scatter([minima[budget].n_opt], [minima[budget].loss], color=colour, marker="*", s=180, edgecolor="k")
             drawn = True
     axes.set_xscale("log")
-    axes.set_xlabel("non-embedding parameters N (log)")
+    axes.set_xlabel("parameters N, total (log)")
     axes.set_ylabel("final validation loss (nats/token)")
     axes.set_title("isoFLOP profiles" + (": parabolas in log N, ★ = compute-optimal" if drawn else " (no parabola fitted)"),
                    fontsize=9)
@@ -107,7 +107,30 @@ def plot_contours(law, table, folder: Path) -> Path:
     axes.scatter(table.N, table.D, color="r", s=12, label="runs")
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlabel("N")
+    axes.set_xlabel("parameters N, total")
     axes.set_ylabel("D (tokens)")
     axes.legend(fontsize=8)
     return save_figure(figure, folder / CONTOURS)
+
+
+ROBUSTNESS = "robustness"
+
+
+def plot_robustness(panel: dict, folder: Path) -> Path:
+    """One row per variant of the robustness panel, one panel per quantity: how far the answer moves with choices."""
+    variants = panel["variants"]
+    figure, axes = plt.subplots(1, 4, figsize=(11, 0.35 * len(variants) + 1.6), sharey=True)
+    rows = np.arange(len(variants))
+    quantities = (("a", "a (N* ∝ C^a)", False), ("b", "b (D* ∝ C^b)", False),
+                  ("n_opt", f"N* at C = {panel['target_C']:.2g}", True), ("loss", f"L* at C = {panel['target_C']:.2g}", False))
+    for ax, (key, label, log) in zip(axes, quantities):
+        values = [v[key] for v in variants]
+        ax.scatter(values, rows, color=["C0" if v["name"].startswith("approach 2") else "C3" for v in variants])
+        ax.set_xlabel(label, fontsize=8)
+        if log:
+            ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0].set_yticks(rows, [v["name"] for v in variants], fontsize=7)
+    axes[0].invert_yaxis()
+    return save_figure(figure, folder / ROBUSTNESS)

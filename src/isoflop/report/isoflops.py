@@ -9,15 +9,14 @@ import numpy as np
 
 from ..config.studies import IsoflopsConfig
 from ..errors import UsageError
-from ..fit.api import fitted_range
-from ..fit.checks import allocation_problems, chinchilla_problems, frontier_problems, unreliable_line
-from ..fit.chinchilla import DEFAULT_GRID, fit_chinchilla
-from ..fit.holdout import holdout_largest
-from ..fit.isoflop_profiles import approach2, fit_frontier
-from ..fit.points import table_from_records
+from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, FitSettings, add_other_count, add_robustness,
+                       fit_outcome, fitted_range)
+from ..fit.checks import allocation_problems, frontier_problems, unreliable_line
+from ..fit.leave_one_out import LeaveOneOut
+from ..fit.points import HEADLINE_COUNT, PARAMETER_COUNTS, table_from_records
 from ..results.records import RunRecord
 from .document import Document, Figure, Paragraph, Section, Table
-from .isoflop_plots import plot_allocation, plot_contours, plot_frontier, plot_profiles
+from .isoflop_plots import plot_allocation, plot_contours, plot_frontier, plot_profiles, plot_robustness
 from .tables import closing_sections
 
 TITLE = "isoFLOP profiles and the compute-optimal model"
@@ -29,76 +28,174 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
     sections: list[Section] = []
     answer: list[str] = []
     try:
-        table = table_from_records(runs)
+        tables = {count: table_from_records(runs, count=count) for count in PARAMETER_COUNTS}
     except UsageError as error:
-        table = None
+        tables = None
         answer.append(f"No fit: {error}.")
-    if table is not None:
+    if tables is not None:
         sections.append(Section("Compute-optimal runs", [_runs_table(runs)]))
-        answer, fit_sections = _fits(table, config, folder)
+        answer, fit_sections = _fits(tables, config, folder)
         sections += fit_sections
     sections += closing_sections("isoflops", runs, notes)
     return Document(TITLE, intro, answer, sections, runs)
 
 
-def _fits(table, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[Section]]:
-    budgets = table.budgets()
+def study_fits(tables: dict, config: IsoflopsConfig) -> dict[int, FitOutcome | str]:
+    """Approaches 2 and 3 on the headline count with the other count beside each: what ``isoflop fit FOLDER
+    --approach 2|3`` gives with the report's settings (``fit_settings``), or why there is no fit."""
+    headline, other = tables[HEADLINE_COUNT], tables[next(c for c in PARAMETER_COUNTS if c != HEADLINE_COUNT)]
+    fits: dict[int, FitOutcome | str] = {}
+    for approach in (2, 3):
+        settings = fit_settings(config, approach)
+        try:
+            fits[approach] = fit_outcome(headline, settings)
+            add_other_count(fits[approach].result, headline, other, settings)
+        except UsageError as error:
+            fits[approach] = str(error)
+    if config.fit.robustness and isinstance(fits[3], FitOutcome):
+        add_robustness(fits[3], {HEADLINE_COUNT: headline, other.parameter_count: other}, fit_settings(config, 3))
+    return fits
+
+
+def fit_settings(config: IsoflopsConfig, approach: int) -> FitSettings:
+    """The report's fit settings for ``approach``, as ``isoflop fit`` options would give them."""
+    return FitSettings(approach=approach, bootstrap=config.fit.fit_bootstrap,
+                       holdout_largest=config.fit.holdout_largest and approach == 2,
+                       leave_one_out=config.fit.leave_one_out)
+
+
+def _fits(tables: dict, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[Section]]:
+    table = tables[HEADLINE_COUNT]
+    fits = study_fits(tables, config)
     answer: list[str] = []
     figures: list[Figure] = []
     sections: list[Section] = []
-    try:
-        allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
-    except UsageError as error:
-        allocation = None
-        answer.append(f"Approach 2: no fit ({error}).")
-    figures.append(Figure(plot_profiles(table, budgets, allocation, folder), "isoFLOP profiles"))
-    if allocation is not None:
-        answer.append("Approach 2 (a parabola of loss in log N per budget):")
-        for m in allocation.minima:
-            answer.append(f"C = {m.flops:.3g} FLOPs: compute-optimal N* = {m.n_opt:,.0f} non-embedding parameters, "
-                          f"D* = {m.d_opt:,.0f} tokens ({m.d_opt / m.n_opt:.1f} tokens per parameter), loss {m.loss:.4f} "
-                          f"({m.sizes_below} sizes trained below N*, {m.sizes_above} above"
-                          + (": pinned on both sides)" if min(m.sizes_below, m.sizes_above) >= 2 else
-                             "; fewer than 2 on a side: this minimum leans on the parabola's shape)"))
-        n_law, d_law = allocation.n_law, allocation.d_law
-        problems = allocation_problems(allocation)
-        if problems:
-            answer.append(_unreliable("N*(C), D*(C) power law", problems, 2))
-        else:
-            answer.append(f"N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)}, D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} "
-                          f"(Hoffmann et al. found about 0.5 and 0.5{_exponent_sum(table.budget_count())})")
-            figures.append(Figure(plot_allocation(allocation, folder), "compute-optimal N* and D* vs C"))
-        answer += [f"No compute-optimal size for C = {reason}." for reason in allocation.skipped]
-        if len(allocation.minima) >= 3:
-            losses = [m.loss for m in allocation.minima]
-            frontier = fit_frontier([m.flops for m in allocation.minima], losses)
-            problems = frontier_problems(frontier, losses)
-            holdout = _holdout(table, budgets, config, frontier.power_law)
-            if problems:
-                answer.append(_unreliable("loss frontier L*(C)", problems, 2))
-            else:
-                allocation_line = ("" if allocation_problems(allocation) else
-                                   f", with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} and "
-                                   f"D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)}")
-                answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% bootstrap intervals).")
-                figures.append(Figure(plot_frontier(allocation, frontier, folder, holdout), "the loss frontier L*(C)"))
-            if isinstance(holdout, str):
-                answer.append(holdout)
-            elif holdout is not None:
-                answer.append(holdout.sentence())
-    try:
-        law = fit_chinchilla(table.N, table.D, table.loss, groups=table.seed, bootstrap=config.fit.fit_bootstrap)
-        problems = chinchilla_problems(law, table.N, table.D, table.loss, DEFAULT_GRID)
+    second = fits[2]
+    allocation = second.allocation if isinstance(second, FitOutcome) else None
+    figures.append(Figure(plot_profiles(table, table.budgets(), allocation, folder), "isoFLOP profiles"))
+    if isinstance(second, str):
+        answer.append(f"Approach 2: no fit ({second}).")
+    else:
+        answer += _approach2_answer(second, table, folder, figures)
+    third = fits[3]
+    if isinstance(third, str):
+        sections.append(Section("Approach 3", [Paragraph(f"No fit ({third}).")]))
+    else:
+        problems = third.result["problems"]
         if problems:
             line = _unreliable("L(N, D) law", problems, 3)
         else:
-            line = _law_line(law, table)
-            figures.append(Figure(plot_contours(law, table, folder), "predicted loss contours and the compute-optimal path"))
-        sections.append(Section("Approach 3: L(N, D) = E + A/N^α + B/D^β", [Paragraph(line)]))
-    except UsageError as error:
-        sections.append(Section("Approach 3", [Paragraph(f"No fit ({error}).")]))
+            line = _law_line(third.law, table)
+            figures.append(Figure(plot_contours(third.law, table, folder), "predicted loss contours and the compute-optimal path"))
+        paragraphs = [Paragraph(line)]
+        if "leave_one_out" in third.result and not problems:  # an unreliable law's forecasts say nothing
+            paragraphs.append(Paragraph(LeaveOneOut.from_dict(third.result["leave_one_out"]).sentence()))
+        sections.append(Section("Approach 3: L(N, D) = E + A/N^α + B/D^β", paragraphs))
+    sections.append(_counts_section(fits))
+    if isinstance(third, FitOutcome) and "robustness" in third.result:
+        panel = third.result["robustness"]
+        sections.append(_robustness_section(panel))
+        figures.append(Figure(plot_robustness(panel, folder), "the robustness panel: a, b, N* and L* under each choice"))
     sections.append(Section("Plots", figures))
     return answer, sections
+
+
+def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure]) -> list[str]:
+    allocation, result = fit.allocation, fit.result
+    answer = ["Approach 2 (a parabola of loss in log N per budget; N counts total parameters):"]
+    for m in allocation.minima:
+        answer.append(f"C = {m.flops:.3g} FLOPs: compute-optimal N* = {m.n_opt:,.0f} parameters, "
+                      f"D* = {m.d_opt:,.0f} tokens ({m.d_opt / m.n_opt:.1f} tokens per parameter), loss {m.loss:.4f} "
+                      f"({m.sizes_below} sizes trained below N*, {m.sizes_above} above"
+                      + (": pinned on both sides)" if min(m.sizes_below, m.sizes_above) >= 2 else
+                         "; fewer than 2 on a side: this minimum leans on the parabola's shape)"))
+    n_law, d_law = allocation.n_law, allocation.d_law
+    problems = allocation_problems(allocation)
+    other = result["other_count"]
+    beside = (f"; with non-embedding N, N*(C) ∝ C^{other['N_opt']['exponent']:.3f}"
+              f"{_pair(other['N_opt']['exponent_interval'])}" if "N_opt" in other else "")
+    if problems:
+        answer.append(_unreliable("N*(C), D*(C) power law", problems, 2))
+    else:
+        answer.append(f"N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)}, D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)} "
+                      f"(Hoffmann et al. found about 0.5 and 0.5{_exponent_sum(table.budget_count())}){beside}")
+        figures.append(Figure(plot_allocation(allocation, folder), "compute-optimal N* and D* vs C"))
+    answer += [f"No compute-optimal size for C = {reason}." for reason in allocation.skipped]
+    frontier = fit.frontier
+    if frontier is not None:
+        problems = frontier_problems(frontier, [m.loss for m in allocation.minima])
+        if problems:
+            answer.append(_unreliable("loss frontier L*(C)", problems, 2))
+        else:
+            allocation_line = ("" if allocation_problems(allocation) else
+                               f", with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} and "
+                               f"D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)}")
+            answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% bootstrap intervals; N "
+                          "counts total parameters).")
+            figures.append(Figure(plot_frontier(allocation, frontier, folder, fit.holdout), "the loss frontier L*(C)"))
+        if fit.holdout is not None:
+            answer.append(fit.holdout.sentence())
+    if "leave_one_out" in result:
+        answer.append(LeaveOneOut.from_dict(result["leave_one_out"]).sentence())
+    answer += [f"{name} check not run: {result[key]}." for name, key in
+               (("Hold-out", "holdout_not_run"), ("Leave-one-budget-out", "leave_one_out_not_run")) if key in result]
+    return answer
+
+
+def _counts_section(fits: dict) -> Section:
+    """Both parameter counts side by side, the embedding share of every size, and C/(N·D) per budget."""
+    blocks = [Paragraph(f"{HEADLINE_WHY}. The same runs fitted with N = non-embedding parameters (C unchanged) give:")]
+    rows = []
+    for approach, fit in fits.items():
+        if isinstance(fit, str):
+            continue
+        result, other = fit.result, fit.result["other_count"]
+        if approach == 2 and "N_opt" in other:
+            for key, symbol in (("N_opt", "a: N*(C) ∝ C^a"), ("D_opt", "b: D*(C) ∝ C^b")):
+                rows.append([f"approach 2, {symbol}", *(f"{r[key]['exponent']:.3f}{_pair(r[key]['exponent_interval'])}"
+                                                         for r in (result, other))])
+        if approach == 3 and "law" in other and (result["problems"] or other["problems"]):
+            rows.append(["approach 3", *("unreliable (see Approach 3)" if r["problems"] else "reliable"
+                                         for r in (result, other))])
+        elif approach == 3 and "law" in other:
+            for name in ("alpha", "beta", "a", "b"):
+                rows.append([f"approach 3, {name}", *(f"{r['law'][name]:.3f}{_pair(r['law']['intervals'].get(name))}"
+                                                      for r in (result, other))])
+    blocks.append(Table(["quantity", "total N (headline)", "non-embedding N"], rows, [False, True, True]))
+    shares = next((fit.result["embedding_shares"] for fit in fits.values() if isinstance(fit, FitOutcome)), [])
+    heavy = [s for s in shares if s["embedding_share"] > EMBEDDING_SHARE_WARNING]
+    blocks.append(Table(["total N", "non-embedding N", "embedding share"],
+                        [[f"{s['total']:,.0f}", f"{s['non_embedding']:,.0f}", f"{s['embedding_share']:.0%}"] for s in shares],
+                        [True, True, True]))
+    if heavy:
+        blocks.append(Paragraph(f"**Warning:** embeddings are over {EMBEDDING_SHARE_WARNING:.0%} of {len(heavy)} of the "
+                                f"{len(shares)} trained sizes, so the two counts' laws differ; quote the count with the law."))
+    second = fits.get(2)
+    if isinstance(second, FitOutcome):
+        factors = ", ".join(f"C = {m['C']:.3g}: {m['flop_factor']:.2f}" for m in second.result["minima"])
+        blocks.append(Paragraph(f"The FLOP factor k = C/(N*·D*) at each budget's minimum (total N; Chinchilla's 6N "
+                                f"convention has k = 6): {factors}."))
+    return Section("Parameter counts", blocks)
+
+
+def _robustness_section(panel: dict) -> Section:
+    rows = [[v["name"], f"{v['a']:.3f}", f"{v['b']:.3f}", f"{v['n_opt']:,.0f}", f"{v['loss']:.4f}"] for v in panel["variants"]]
+    spread = panel["spread"]
+    text = (f"The same runs under each reasonable choice, forecasting C = {panel['target_C']:.3g} (ten times the largest "
+            f"budget). Across the rows a spans {spread['a'][0]:.3f}–{spread['a'][1]:.3f} and N* "
+            f"{spread['n_opt'][0]:,.0f}–{spread['n_opt'][1]:,.0f} ({spread['n_opt'][1] / spread['n_opt'][0]:.1f}×): that "
+            "much of the answer is choice, not data." if spread else "No variant had an answer.")
+    blocks = [Paragraph(text), Table(["variant", "a", "b", "N* at target", "L* at target"], rows,
+                                     [False, True, True, True, True])]
+    if panel["missing"]:
+        blocks.append(Paragraph("No answer: " + "; ".join(panel["missing"]) + "."))
+    return Section("Robustness", blocks)
+
+
+def _pair(pair) -> str:
+    if pair is None or not all(v is not None and np.isfinite(v) for v in pair):
+        return ""
+    return f" [{pair[0]:.3f}, {pair[1]:.3f}]"
 
 
 def _exponent_sum(count) -> str:
@@ -110,16 +207,6 @@ def _exponent_sum(count) -> str:
         return ""
     return (f"; here FLOPs per token grow as N^{k:.2f} over the trained sizes, attention, embeddings and the LM head "
             f"weighing on small models, so C = D·FLOPs-per-token gives a·{k:.2f} + b = 1, not a + b = 1")
-
-
-def _holdout(table, budgets, config: IsoflopsConfig, power_law: bool):
-    """The hold-out check of the frontier's form, a sentence saying why it could not run, or None when not asked for."""
-    if not config.fit.holdout_largest:
-        return None
-    try:
-        return holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), power_law)
-    except UsageError as error:
-        return f"Hold-out check not run: {error}."
 
 
 def _law_line(law, table) -> str:
@@ -142,10 +229,10 @@ def _unreliable(what: str, problems: list[str], approach: int) -> str:
 
 def _runs_table(runs: list[RunRecord]) -> Table:
     done = sorted((r for r in runs if r.completed), key=lambda r: (r.budget_flops, r.non_embedding_parameters, r.seed))
-    rows = [[f"{r.budget_flops:.3g}", r.model, f"{r.non_embedding_parameters:,}", f"{r.tokens:,.0f}", f"{r.epochs:.2f}",
-             f"{r.final_val_loss:.4f}", f"{r.bits_per_byte:.4f}"] for r in done]
-    header = ["C (FLOPs)", "size", "N (non-embedding)", "D (tokens)", "epochs", "final loss", "bits/byte"]
-    return Table(header, rows, [True, False, True, True, True, True, True])
+    rows = [[f"{r.budget_flops:.3g}", r.model, f"{r.parameters:,}", f"{r.non_embedding_parameters:,}", f"{r.tokens:,.0f}",
+             f"{r.epochs:.2f}", f"{r.final_val_loss:.4f}", f"{r.bits_per_byte:.4f}"] for r in done]
+    header = ["C (FLOPs)", "size", "N (total)", "N (non-embedding)", "D (tokens)", "epochs", "final loss", "bits/byte"]
+    return Table(header, rows, [True, False, True, True, True, True, True, True])
 
 
 def _interval(law) -> str:
