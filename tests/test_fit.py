@@ -1,5 +1,6 @@
 """Scaling-law fits recover known laws from synthetic data."""
 
+import json
 import numpy as np
 import pytest
 
@@ -133,3 +134,32 @@ def test_an_ill_conditioned_fit_is_warned_about_and_a_well_posed_one_is_not():
     assert "ill-conditioned" in conditioning_warning(law, N, 20 * N)[0]  # one tokens-per-parameter ratio
     grid_n, grid_d = (v.ravel() for v in np.meshgrid(np.geomspace(1e7, 1e10, 6), np.geomspace(1e9, 1e12, 6)))
     assert conditioning_warning(law, grid_n, grid_d) == []
+
+
+def test_variable_projection_recovers_a_law_and_its_bootstrap_is_seeded():
+    from isoflop.fit.varpro import fit_varpro
+
+    truth = ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.3478, beta=0.3658)
+    rng = np.random.default_rng(0)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 60))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 60))
+    exact = fit_varpro(N, D, truth.loss(N, D), bootstrap=0)
+    for name in ("E", "A", "B", "alpha", "beta"):
+        assert getattr(exact, name) == pytest.approx(getattr(truth, name), rel=1e-3)
+    noisy = truth.loss(N, D) * np.exp(rng.normal(0, 0.005, 60))
+    first, again = fit_varpro(N, D, noisy, bootstrap=20, seed=3), fit_varpro(N, D, noisy, bootstrap=20, seed=3)
+    assert first.intervals == again.intervals and first.intervals["alpha"][0] < truth.alpha < first.intervals["alpha"][1]
+
+
+def test_isoflop_fit_method_varpro_is_approach_3_only(tmp_path, capsys):
+    from conftest import run_cli
+
+    truth = ChinchillaLaw(E=1.82, A=482.0, B=2085.0, alpha=0.3478, beta=0.3658)
+    N, D = np.repeat(np.geomspace(1e7, 1e10, 6), 5), np.tile(np.geomspace(1e9, 1e12, 5), 6)
+    path = tmp_path / "points.csv"
+    path.write_text("N,D,loss\n" + "".join(f"{n},{d},{l}\n" for n, d, l in zip(N, D, truth.loss(N, D))))
+    code, out, err = run_cli(capsys, "fit", str(path), "--method", "varpro", "--bootstrap", "10", "--json")
+    assert code == 0, err
+    assert json.loads(out)["law"]["alpha"] == pytest.approx(0.3478, rel=1e-3)
+    code, _, err = run_cli(capsys, "fit", str(path), "--method", "varpro", "--approach", "2")
+    assert code == 2 and "--method varpro fits approach 3" in err

@@ -165,7 +165,7 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     # Four budgets, and unique tokens capped so that the larger budgets repeat data: approach 3 fits L(N, D) on the
     # points that do not repeat, the data-constrained law on all of them, in the report as in isoflop fit.
     settings, _, _, records = synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10), fit_bootstrap=4,
-                                              unique_tokens=16 * 2000)
+                                              unique_tokens=16 * 2000, leave_one_out=True, robustness=True)
     assert any(r.tokens > r.unique_tokens for r in records) and any(r.tokens <= r.unique_tokens for r in records)
     config = build_config(overrides=settings, kind="isoflops")
     fits = study_fits({count: table_from_records(records, count=count) for count in PARAMETER_COUNTS}, config)
@@ -188,7 +188,8 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
 def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, monkeypatch, capsys):
     from test_bracket import synthetic_study
 
-    synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10))
+    synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10), robustness=True)  # the report's panel too
+    assert "## Robustness" in (tmp_path / "out" / "summary.md").read_text()
     code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out")
     assert code == 0, err
     assert "N as total parameters" in out and "parameter counts: the headline counts total" in out

@@ -26,6 +26,9 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="seed of the bootstrap resamples")
 @click.option("--objective", type=click.Choice(OBJECTIVES), default="huber", show_default=True,
               help="what approach 3 minimises over log-space residuals (huber-likelihood: Epoch AI's headline fit)")
+@click.option("--method", type=click.Choice(["huber", "varpro"]), default="huber", show_default=True,
+              help="approach 3: the Huber fit (L-BFGS-B from Hoffmann et al.'s grid of starts), or variable projection "
+                   "(least squares in loss space: NNLS for E, A, B, a 2-D search over α, β; fast bootstraps)")
 @click.option("--huber-delta", type=float, default=HUBER_DELTA, show_default=True, help="δ of the Huber loss or likelihood")
 @click.option("--budget-tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
               help="approach 2: C values within this relative distance share a budget")
@@ -48,7 +51,8 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
               help="how a CSV's compute is counted: 6N (C = 6ND, the default) or table (FLOPs per token = C / D from its C column); "
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-def fit(source: str, approach: str, base: str | None, bootstrap: int | None, seed: int, objective: str, huber_delta: float,
+def fit(source: str, approach: str, base: str | None, bootstrap: int | None, seed: int, objective: str, method: str,
+        huber_delta: float,
         budget_tolerance: float, budgets: str | None, holdout_largest: bool, leave_one_out: bool, robustness: bool,
         params: str | None,
         columns: str | None, dedupe: bool, as_json: bool,
@@ -68,7 +72,7 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
         approach=int(approach) if approach.isdigit() else approach, base=base, bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
         objective=Objective(objective, huber_delta), budget_tolerance=budget_tolerance,
         budgets=_numbers("--budgets", budgets), progress=not as_json, holdout_largest=holdout_largest,
-        leave_one_out=leave_one_out, robustness=robustness,
+        leave_one_out=leave_one_out, robustness=robustness, method=method,
     )
     table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,
                                          mapping=parse_mapping(columns), dedupe=dedupe, count=params)

@@ -32,7 +32,7 @@ class AllocationIntervals:
     b: tuple[float, float]
     loss_at_largest: tuple[float, float]
     resamples: int
-    usable: int
+    usable: int  # resamples that kept a minimum at every budget
 
     def as_dict(self) -> dict:
         return {"a": list(self.a), "b": list(self.b), "loss_at_largest": list(self.loss_at_largest),
@@ -67,33 +67,37 @@ def configuration_resamples(N, loss, budgets, resamples: int, seed: int = 0, inf
 
 
 def allocation_intervals(N, D, loss, budgets, count=None, resamples: int = 200, seed: int = 0,
-                         power_law: bool | None = None, inflate: bool = True, basic: bool = True) -> AllocationIntervals:
+                         power_law: bool | None = None, inflate: bool = True, basic: bool = False,
+                         frontier: bool = True) -> AllocationIntervals:
     """Intervals of a, b and the frontier's L* at the largest budget from ``configuration_resamples``; ``basic``:
     the basic bootstrap interval [2θ̂ − q97.5, 2θ̂ − q2.5], which reflects the resamples about the estimate θ̂ and so
-    corrects the bias a minimum of noisy losses has (it lies low, and its resamples lower still)."""
+    corrects the bias a minimum of noisy losses has (it lies low, and its resamples lower still). Without
+    ``frontier``, L* is not refitted (its interval is NaN)."""
     a, b, top = [], [], []
     largest = float(np.max(budgets))
+    estimate = approach2(N, D, loss, budgets, count, bootstrap=0)
     for column in configuration_resamples(N, loss, budgets, resamples, seed, inflate):
         try:
             fitted = approach2(N, D, column, budgets, count, bootstrap=0)
         except UsageError:  # a resample whose parabolas have no minimum has no answer
             continue
-        if len(fitted.minima) < 3:
-            continue
+        if len(fitted.minima) < len(estimate.minima):
+            continue  # a budget lost its minimum: the slope would be over other budgets
         a.append(fitted.n_law.exponent)
         b.append(fitted.d_law.exponent)
+        if len(fitted.minima) < 3 or not frontier:
+            continue
         try:
             frontier = fit_frontier([m.flops for m in fitted.minima], [m.loss for m in fitted.minima], bootstrap=0,
                                     power_law=power_law)
         except UsageError:
             continue
         top.append(float(frontier(largest)))
-    estimate = approach2(N, D, loss, budgets, count, bootstrap=0)
-    frontier = fit_frontier([m.flops for m in estimate.minima], [m.loss for m in estimate.minima], bootstrap=0,
-                            power_law=power_law)
-    centres = (estimate.n_law.exponent, estimate.d_law.exponent, float(frontier(largest)))
+    centres = (estimate.n_law.exponent, estimate.d_law.exponent,
+               float(fit_frontier([m.flops for m in estimate.minima], [m.loss for m in estimate.minima], bootstrap=0,
+                                  power_law=power_law)(largest)) if frontier and len(estimate.minima) >= 3 else float("nan"))
     return AllocationIntervals(*(_interval(values, centre, basic) for values, centre in zip((a, b, top), centres)),
-                               resamples, len(top))
+                               resamples, len(a))
 
 
 def _interval(values: list[float], estimate: float, basic: bool) -> tuple[float, float]:

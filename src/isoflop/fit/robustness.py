@@ -1,6 +1,6 @@
 """The robustness panel: the same runs fitted under each choice a researcher could reasonably have made.
 
-Approaches 2 and 3, total vs non-embedding N, the Huber δ (1e-3 vs 1e-4), the smallest size or
+Approaches 2 and 3 (3 also by variable projection), total vs non-embedding N, the Huber δ (1e-3 vs 1e-4), the smallest size or
 the smallest budget dropped: each variant gives the allocation exponents a, b and a forecast of
 N* and L* at a target budget (ten times the largest trained one, where a law is used). The spread
 across the rows is how much the answer depends on choices rather than on the runs.
@@ -19,6 +19,7 @@ from .chinchilla import ChinchillaLaw, fit_chinchilla, refit_weighted
 from .isoflop_profiles import approach2, fit_frontier
 from .objectives import Objective
 from .table import FitTable
+from .varpro import fit_varpro
 
 TARGET_FACTOR = 10.0  # the target budget, as a multiple of the largest trained one
 SMALL_DELTA = 1e-4
@@ -34,13 +35,22 @@ class Variant:
 
 
 def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline: str = "total",
-                     objective: Objective = Objective(), law: ChinchillaLaw | None = None) -> dict:
+                     objective: Objective = Objective(), laws: dict[str, ChinchillaLaw | None] | None = None) -> dict:
     """Every variant that has an answer, and the ones that have none (with why). ``tables``: the runs under each
-    parameter count (the headline first); ``budgets``: each point's budget; ``law``: the headline approach-3 fit."""
+    parameter count (the headline first); ``budgets``: each point's budget; ``laws``: approach-3 fits already made,
+    by count (the others are fitted here)."""
     table = tables[headline]
     target = TARGET_FACTOR * float(np.max(budgets))
     smallest_size, smallest_budget = table.N == table.N.min(), budgets == budgets.min()
-    base = law or fit_chinchilla(table.N, table.D, table.loss, bootstrap=0, objective=objective)
+    laws = dict(laws or {})
+
+    def law_of(count: str) -> ChinchillaLaw:
+        if laws.get(count) is None:
+            fitted = tables[count]
+            laws[count] = fit_chinchilla(fitted.N, fitted.D, fitted.loss, bootstrap=0, objective=objective)
+        return laws[count]
+
+    base = law_of(headline)
     attempts = [
         (f"approach 2, {headline} N", lambda: _approach2(table, budgets, target)),
         (f"approach 2, smallest size dropped", lambda: _approach2(table.subset(~smallest_size), budgets[~smallest_size], target)),
@@ -53,12 +63,14 @@ def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline:
             base, table.N, table.D, table.loss, (~smallest_size).astype(float), objective), target)),
         ("approach 3, smallest budget dropped", lambda: _approach3(table, refit_weighted(
             base, table.N, table.D, table.loss, (~smallest_budget).astype(float), objective), target)),
+        ("approach 3, variable projection (least squares)",
+         lambda: _approach3(table, fit_varpro(table.N, table.D, table.loss, bootstrap=0), target)),
     ]
     for count, other in tables.items():
         if count != headline:
             attempts += [(f"approach 2, {count} N", lambda other=other: _approach2(other, budgets, target)),
-                         (f"approach 3, {count} N", lambda other=other: _approach3(
-                             other, fit_chinchilla(other.N, other.D, other.loss, bootstrap=0, objective=objective), target))]
+                         (f"approach 3, {count} N", lambda other=other, count=count: _approach3(
+                             other, law_of(count), target))]
     variants, missing = [], []
     for name, attempt in attempts:
         try:

@@ -130,7 +130,8 @@ def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure
             allocation_line = ("" if allocation_problems(allocation) else
                                f", with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} and "
                                f"D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)}")
-            answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% bootstrap intervals; N "
+            answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% bootstrap intervals: a and b "
+                          "from resampled runs with each budget's parabola refitted, L*(C) from resampled minima; N "
                           "counts total parameters).")
             figures.append(Figure(plot_frontier(allocation, frontier, folder, fit.holdout), "the loss frontier L*(C)"))
         if fit.holdout is not None:
