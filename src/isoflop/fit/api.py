@@ -153,7 +153,8 @@ def add_robustness(outcome: FitOutcome, tables: dict[str, FitTable], settings: F
     laws = {headline: outcome.law} | ({other["parameters"]: ChinchillaLaw.from_dict(other["law"])} if "law" in other else {})
     try:
         outcome.result["robustness"] = robustness_panel(
-            tables, _grouped_budgets(tables[headline], settings)[0], headline, settings.objective, laws)
+            tables, _grouped_budgets(tables[headline], settings)[0], headline, settings.objective, laws,
+            approach3_reliable=not (outcome.law is not None and outcome.result.get("problems")))
     except UsageError as error:
         outcome.result["robustness_not_run"] = str(error)
 

@@ -32,13 +32,16 @@ class Variant:
     b: float
     n_opt: float  # at the target budget
     loss: float
+    reliable: bool = True  # False: a refit of an approach-3 law the points do not determine (not in the spread)
 
 
 def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline: str = "total",
-                     objective: Objective = Objective(), laws: dict[str, ChinchillaLaw | None] | None = None) -> dict:
+                     objective: Objective = Objective(), laws: dict[str, ChinchillaLaw | None] | None = None,
+                     approach3_reliable: bool = True) -> dict:
     """Every variant that has an answer, and the ones that have none (with why). ``tables``: the runs under each
     parameter count (the headline first); ``budgets``: each point's budget; ``laws``: approach-3 fits already made,
-    by count (the others are fitted here)."""
+    by count (the others are fitted here). When the headline approach-3 law is not reliable, its variants are shown
+    marked and left out of the spread: they are refits of a law the points do not determine."""
     table = tables[headline]
     target = TARGET_FACTOR * float(np.max(budgets))
     smallest_size, smallest_budget = table.N == table.N.min(), budgets == budgets.min()
@@ -78,10 +81,11 @@ def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline:
         except UsageError as error:
             missing.append(f"{name} ({error})")
             continue
-        variants.append(Variant(name, a, b, n_opt, loss))
+        variants.append(Variant(name, a, b, n_opt, loss, approach3_reliable or not name.startswith("approach 3")))
+    counted = [v for v in variants if v.reliable]
     return {"target_C": target, "variants": [vars(v) for v in variants], "missing": missing,
-            "spread": {key: [min(getattr(v, key) for v in variants), max(getattr(v, key) for v in variants)]
-                       for key in ("a", "b", "n_opt", "loss")} if variants else {}}
+            "spread": {key: [min(getattr(v, key) for v in counted), max(getattr(v, key) for v in counted)]
+                       for key in ("a", "b", "n_opt", "loss")} if counted else {}}
 
 
 def _approach2(table: FitTable, budgets, target: float) -> tuple[float, float, float, float]:
@@ -97,10 +101,15 @@ def _approach3(table: FitTable, law: ChinchillaLaw, target: float) -> tuple[floa
     return law.a, law.b, n_opt, float(law.loss(n_opt, d_opt))
 
 
+def variant_name(variant: dict) -> str:
+    return variant["name"] + ("" if variant["reliable"] else " (unreliable law: not in the spread)")
+
+
 def describe_panel(panel: dict) -> list[str]:
     """The panel as aligned text rows."""
     rows = [("variant", "a", "b", f"N* at {panel['target_C']:.3g}", "L* there")]
-    rows += [(v["name"], f"{v['a']:.3f}", f"{v['b']:.3f}", f"{v['n_opt']:,.0f}", f"{v['loss']:.4f}") for v in panel["variants"]]
+    rows += [(variant_name(v), f"{v['a']:.3f}", f"{v['b']:.3f}", f"{v['n_opt']:,.0f}", f"{v['loss']:.4f}")
+             for v in panel["variants"]]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [f"robustness panel (target C = {panel['target_C']:.3g}, {TARGET_FACTOR:g}× the largest budget):"]
     lines += ["  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))

@@ -117,7 +117,8 @@ ROBUSTNESS = "robustness"
 
 
 def plot_robustness(panel: dict, folder: Path) -> Path:
-    """One row per variant of the robustness panel, one panel per quantity: how far the answer moves with choices."""
+    """One row per variant of the robustness panel, one panel per quantity: how far the answer moves with choices
+    (approach 2 blue, approach 3 red, refits of an unreliable law grey)."""
     variants = panel["variants"]
     figure, axes = plt.subplots(1, 4, figsize=(11, 0.35 * len(variants) + 1.6), sharey=True)
     rows = np.arange(len(variants))
@@ -125,7 +126,8 @@ def plot_robustness(panel: dict, folder: Path) -> Path:
                   ("n_opt", f"N* at C = {panel['target_C']:.2g}", True), ("loss", f"L* at C = {panel['target_C']:.2g}", False))
     for ax, (key, label, log) in zip(axes, quantities):
         values = [v[key] for v in variants]
-        ax.scatter(values, rows, color=["C0" if v["name"].startswith("approach 2") else "C3" for v in variants])
+        ax.scatter(values, rows, color=["0.7" if not v["reliable"] else "C0" if v["name"].startswith("approach 2") else "C3"
+                                        for v in variants])
         ax.set_xlabel(label, fontsize=8)
         if log:
             ax.set_xscale("log")

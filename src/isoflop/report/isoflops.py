@@ -13,6 +13,7 @@ from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, FitSet
                        fit_outcome, fitted_range)
 from ..fit.checks import allocation_problems, frontier_problems, unreliable_line
 from ..fit.leave_one_out import LeaveOneOut
+from ..fit.robustness import variant_name
 from ..fit.points import HEADLINE_COUNT, PARAMETER_COUNTS, table_from_records
 from ..results.records import RunRecord
 from .document import Document, Figure, Paragraph, Section, Table
@@ -180,7 +181,8 @@ def _counts_section(fits: dict) -> Section:
 
 
 def _robustness_section(panel: dict) -> Section:
-    rows = [[v["name"], f"{v['a']:.3f}", f"{v['b']:.3f}", f"{v['n_opt']:,.0f}", f"{v['loss']:.4f}"] for v in panel["variants"]]
+    rows = [[variant_name(v), f"{v['a']:.3f}", f"{v['b']:.3f}", f"{v['n_opt']:,.0f}", f"{v['loss']:.4f}"]
+            for v in panel["variants"]]
     spread = panel["spread"]
     text = (f"The same runs under each reasonable choice, forecasting C = {panel['target_C']:.3g} (ten times the largest "
             f"budget). Across the rows a spans {spread['a'][0]:.3f}–{spread['a'][1]:.3f} and N* "
