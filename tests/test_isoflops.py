@@ -74,7 +74,7 @@ def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch)
     assert all(len(r.evaluated()) >= 3 and r.evaluated()[-1].step == len(r.metrics) for r in records)
     assert {r.grid["size"] for r in records} == {"25k", "50k"}
     assert "isoFLOP" in (tmp_path / "out" / "summary.md").read_text()
-    assert len(fit_table_from(str(tmp_path / "out"))[0].N) == len(records)
+    assert len(fit_table_from(str(tmp_path / "out"), study=("isoflops", records))[0].N) == len(records)
     assert run_study(config, echo=lambda line: None, progress=False).trained == 0
 
 
@@ -201,3 +201,13 @@ def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop
     result = json.loads(out)
     assert result["parameters"] == "non-embedding" and result["other_count"]["parameters"] == "total"
     assert result["a"] != result["other_count"]["a"]
+
+
+def test_a_saved_approach_2_law_keeps_its_frontier_samples_and_advise_gives_the_interval(capsys, tmp_path):
+    csv = write_isoflop_csv(tmp_path / "points.csv")
+    saved = tmp_path / "law.json"
+    code, _, err = run_cli(capsys, "fit", str(csv), "--approach", "2", "--save", str(saved), "--json")
+    assert code == 0, err
+    assert json.loads(saved.read_text())["frontier"]["bootstrap_samples"]
+    code, out, _ = run_cli(capsys, "advise", "--flops", "1e20", "--law", str(saved))
+    assert code == 0 and "no interval" not in out and "predicted loss" in out and "[" in out

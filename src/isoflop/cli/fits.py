@@ -74,13 +74,14 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
         budgets=_numbers("--budgets", budgets), progress=not as_json, holdout_largest=holdout_largest,
         leave_one_out=leave_one_out, robustness=robustness, method=method,
     )
+    study = _study(source)
     table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,
-                                         mapping=parse_mapping(columns), dedupe=dedupe, count=params)
+                                         mapping=parse_mapping(columns), dedupe=dedupe, count=params, study=study)
     outcome = fit_outcome(table, settings, source_facts)
     result, tables = outcome.result, {table.parameter_count or "given": table}
-    if Path(source).is_dir() and settings.approach in (1, 2, 3):  # a study folder: both parameter counts, always
+    if study is not None and settings.approach in (1, 2, 3):  # a study folder: both parameter counts, always
         other = "non-embedding" if table.parameter_count == "total" else "total"
-        tables[other] = fit_table_from(source, curves=approach == "1", count=other)[0]
+        tables[other] = fit_table_from(source, curves=approach == "1", count=other, study=study)[0]
         add_other_count(result, table, tables[other], settings)
     if robustness:
         add_robustness(outcome, tables, settings)
@@ -90,6 +91,16 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
     if save:
         write_atomic(Path(save), json.dumps(result, indent=2))
     click.echo(json.dumps(result, indent=2) if as_json else describe(result))
+
+
+def _study(source: str):
+    """A study folder's kind and records (the store is opened here, at the edge), or None for a table file."""
+    from ..results.store import Store
+
+    if not Path(source).is_dir():
+        return None
+    with Store(source, create=False) as store:
+        return store.study_kind(), store.records()
 
 
 def _numbers(option: str, text: str | None) -> tuple[float, ...] | None:

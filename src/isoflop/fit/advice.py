@@ -15,6 +15,7 @@ from ..errors import UsageError
 from .chinchilla import ChinchillaLaw
 from .flops import FlopCount
 from .laws import LoadedLaw
+from .powerlaw import percentile_interval
 
 # Model sizes searched around the 6N closed-form optimum when there is no closed form.
 SEARCH_SPAN = 1e4
@@ -92,6 +93,9 @@ def advise_allocation(fit: dict, flops: float, count: FlopCount, fitted_range: d
     trained = [m for m in fit.get("minima", []) if abs(m["C"] / flops - 1) < 1e-9]
     if frontier:
         loss = float(frontier["E"] + frontier["A"] * flops ** -frontier["gamma"])
+        samples = frontier.get("bootstrap_samples") or []  # saved since 2026-12: older files have none
+        if samples:
+            interval = percentile_interval([e + a * flops**-g for e, a, g in samples])
     elif trained:
         loss = float(trained[0]["loss"])
         notes.append("loss: the minimum of this budget's fitted parabola (a budget the runs trained; there is no frontier L*(C))")

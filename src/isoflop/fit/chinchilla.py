@@ -23,6 +23,7 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
+from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
 from ..pools import one_blas_thread, quiet_worker, stop_now
 from .objectives import Objective, evaluate, evaluate_many
@@ -82,7 +83,7 @@ class ChinchillaLaw:
         """Compute-optimal N*, D* for budget ``flops`` under C = 6·N·D (Hoffmann et al. eq. 4); other FLOP
         counts: ``fit.advice.compute_optimal``."""
         G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
-        scaled = np.asarray(flops, dtype=float) / 6.0
+        scaled = np.asarray(flops, dtype=float) / TRAIN_FLOPS_PER_PARAM_TOKEN
         n_opt = G * scaled**self.a
         return n_opt, scaled / n_opt
 

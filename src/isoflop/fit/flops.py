@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
 
 CONVENTIONS = ("6N", "full", "table")
@@ -41,7 +42,7 @@ class FlopCount:
         """Training FLOPs per token of a model with N (non-embedding) parameters."""
         N = np.asarray(N, dtype=float)
         if self.convention == "6N":
-            return 6.0 * N
+            return TRAIN_FLOPS_PER_PARAM_TOKEN * N
         log_n, log_f = np.log(self.sizes), np.log(self.per_token)
         if len(log_n) == 1:
             return np.exp(log_f[0] + (np.log(N) - log_n[0]))  # one size known: proportional to N

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
 from .powerlaw import CONFIDENCE, PowerLaw, fit_power_law, percentile_interval
 
@@ -112,7 +113,7 @@ def approach1(N, D, loss, C=None, bins: int = ENVELOPE_BINS) -> AllocationFit:
     """The lowest loss reached at each compute (log-spaced bins of C, default 6·N·D) → N*, D* per bin."""
     N, D, loss = (np.asarray(v, dtype=float) for v in (N, D, loss))
     _check_positive(N=N, D=D, loss=loss)
-    C = 6.0 * N * D if C is None else np.asarray(C, dtype=float)
+    C = TRAIN_FLOPS_PER_PARAM_TOKEN * N * D if C is None else np.asarray(C, dtype=float)
     edges = np.geomspace(C.min(), C.max() * (1 + 1e-9), bins + 1)
     minima = []
     for low, high in zip(edges[:-1], edges[1:]):
@@ -186,7 +187,8 @@ class Frontier:
 
     def as_dict(self) -> dict:
         return {"E": self.E, "A": self.A, "gamma": self.gamma, "form": "A*C^-gamma" if self.power_law else "E+A*C^-gamma",
-                "law": self.describe(), "intervals": {k: list(v) for k, v in self.intervals.items()}}
+                "law": self.describe(), "intervals": {k: list(v) for k, v in self.intervals.items()},
+                "bootstrap_samples": [list(sample) for sample in self.samples]}
 
 
 def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: bool | None = None) -> Frontier:

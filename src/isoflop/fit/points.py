@@ -1,4 +1,4 @@
-"""Fit input from stored runs: completed isoFLOP run records, or a results folder, or a CSV."""
+"""Fit input from stored runs: completed isoFLOP run records (a study folder's, read by the caller), or a CSV."""
 
 from __future__ import annotations
 
@@ -64,19 +64,18 @@ def embedding_shares(runs: list[RunRecord]) -> list[dict]:
 
 
 def fit_table_from(source: str, curves: bool = False, convention: str | None = None, mapping: dict | None = None,
-                   dedupe: bool = False, count: str | None = None) -> tuple[FitTable, dict]:
-    """A CSV/TSV file (its FLOPs counted by ``convention``, default 6N), or an isoflops results folder (its own
-    convention); and the input's provenance (what it was, its hash, rows, columns, duplicates). ``count`` is the
-    parameter count N holds: a folder's runs are counted that way (default total), a table's N is declared so."""
-    from ..results.store import Store
-
+                   dedupe: bool = False, count: str | None = None, study: tuple[str | None, list[RunRecord]] | None = None
+                   ) -> tuple[FitTable, dict]:
+    """A CSV/TSV file (its FLOPs counted by ``convention``, default 6N), or a study folder's ``study`` (its kind and
+    records, read by the caller: fit/ opens no store; the folder's own convention); and the input's provenance
+    (what it was, its hash, rows, columns, duplicates). ``count`` is the parameter count N holds: a folder's runs
+    are counted that way (default total), a table's N is declared so."""
     path = Path(source)
-    if path.is_dir():
+    if study is not None:
         if mapping or convention is not None:
             raise UsageError(f"{source!r} is a study folder: its columns and FLOP convention are the study's own; "
                              "drop --columns and --flop-convention")
-        with Store(path, create=False) as store:
-            kind, records = store.study_kind(), store.records()
+        kind, records = study
         if kind == "scarcity":
             raise UsageError(
                 f"{source!r} holds a scarcity study (one model at one budget): N–D scaling laws need runs at several "
