@@ -107,10 +107,3 @@ def train(engine_, runs, data, save_models_to=None):
     steps = []
     results = {r.key: r for r in engine_.train(Pack(tuple(runs), save_models_to), data, steps.append)}
     return results, sum(steps)
-
-
-def coarse_fit_grid(monkeypatch) -> None:
-    """The report's approach-3 fit uses 4,500 starts; a coarse grid keeps study tests fast."""
-    from isoflop.fit import chinchilla
-
-    monkeypatch.setattr(chinchilla, "DEFAULT_GRID", {k: v[::3] for k, v in chinchilla.DEFAULT_GRID.items()})

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 import isoflop.studies.runner as runner
-from conftest import coarse_fit_grid, write_corpus
+from conftest import write_corpus
 from isoflop import build_config, run_study
 from isoflop.engines.base import RunResult
 from isoflop.fit.isoflop_profiles import budget_minimum
@@ -90,10 +90,9 @@ def synthetic_study(tmp_path, monkeypatch, **changes):
     train, valid = write_corpus(tmp_path / "train.txt", 4000), write_corpus(tmp_path / "valid.txt", 8)
     settings = dict(budgets=(3e8, 3e9, 3e10), model_sizes=SIZES, train_data=str(train), validation_data=str(valid),
                     seq_len=16, batch_size=2, eval_samples=2, min_steps=5, fit_bootstrap=0, executor="inprocess",
-                    leave_one_out=False, robustness=False,
+                    leave_one_out=False, robustness=False, fit_starts="coarse",
                     output=str(tmp_path / "out")) | changes
     monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: SyntheticEngine(config))
-    coarse_fit_grid(monkeypatch)
     lines = []
     outcome = run_study(build_config(overrides=settings, kind="isoflops"), echo=lines.append, progress=False)
     with Store(tmp_path / "out", create=False) as store:

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import coarse_fit_grid, run_cli, write_corpus
+from conftest import run_cli, write_corpus
 from isoflop import UsageError, build_config, run_study
 from isoflop.data.prepare import bits_per_byte, bytes_per_token
 from isoflop.fit.points import fit_table_from
@@ -63,9 +63,9 @@ def test_byte_tokenizer_counts_one_token_per_byte():
     assert bits_per_byte(math.log(2), 1.0) == 1.0
 
 
-def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch):
-    coarse_fit_grid(monkeypatch)
-    config = tiny_config(big_corpus, tmp_path / "out", budgets=(3e9,), model_sizes=("25k", "50k"), fit_bootstrap=0)
+def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path):
+    config = tiny_config(big_corpus, tmp_path / "out", budgets=(3e9,), model_sizes=("25k", "50k"), fit_bootstrap=0,
+                         fit_starts="coarse")
     outcome = run_study(config, echo=lambda line: None, progress=False)
     assert outcome.trained == 2 and not outcome.failed
     with Store(tmp_path / "out") as store:
@@ -79,9 +79,9 @@ def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-def test_isoflops_study_with_fits_and_plots(big_corpus, tmp_path, monkeypatch):
-    coarse_fit_grid(monkeypatch)
-    outcome = run_study(tiny_config(big_corpus, tmp_path / "out"), echo=lambda line: None, progress=False)
+def test_isoflops_study_with_fits_and_plots(big_corpus, tmp_path):
+    outcome = run_study(tiny_config(big_corpus, tmp_path / "out", fit_starts="coarse"), echo=lambda line: None,
+                        progress=False)
     assert not outcome.failed
     assert (tmp_path / "out" / "isoflop_profiles.png").exists() and (tmp_path / "out" / "report.html").exists()
 
@@ -172,7 +172,7 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     for approach in (2, 3):
         extra = ["--holdout-largest"] if approach == 2 else []
         code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", str(approach), "--bootstrap", "4",
-                                 "--leave-one-out", *extra, "--json")
+                                 "--leave-one-out", "--starts", "coarse", *extra, "--json")
         assert code == 0, err
         cli, report = json.loads(out), without_nan(fits[approach].result)
         assert cli["parameters"] == "total" and cli["other_count"]["parameters"] == "non-embedding"
@@ -190,7 +190,8 @@ def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop
 
     synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10), robustness=True)  # the report's panel too
     assert "## Robustness" in (tmp_path / "out" / "summary.md").read_text()
-    code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out")
+    code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out", "--starts",
+                             "coarse")
     assert code == 0, err
     assert "N as total parameters" in out and "parameter counts: the headline counts total" in out
     assert "embedding share of each trained size" in out and "k = C/(N*·D*) = " in out

@@ -29,6 +29,8 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
 @click.option("--method", type=click.Choice(["huber", "varpro"]), default="huber", show_default=True,
               help="approach 3: the Huber fit (L-BFGS-B from Hoffmann et al.'s grid of starts), or variable projection "
                    "(least squares in loss space: NNLS for E, A, B, a 2-D search over α, β; fast bootstraps)")
+@click.option("--starts", type=click.Choice(["hoffmann", "coarse"]), default="hoffmann", show_default=True,
+              help="approach 3's grid of starts: Hoffmann et al.'s 4,500, or coarse (32: every third value of each)")
 @click.option("--huber-delta", type=float, default=HUBER_DELTA, show_default=True, help="δ of the Huber loss or likelihood")
 @click.option("--budget-tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
               help="approach 2: C values within this relative distance share a budget")
@@ -52,7 +54,7 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 def fit(source: str, approach: str, base: str | None, bootstrap: int | None, seed: int, objective: str, method: str,
-        huber_delta: float,
+        starts: str, huber_delta: float,
         budget_tolerance: float, budgets: str | None, holdout_largest: bool, leave_one_out: bool, robustness: bool,
         params: str | None,
         columns: str | None, dedupe: bool, as_json: bool,
@@ -61,6 +63,7 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
     tokens, flops, val_loss are understood) or an isoflops results folder."""
     from ..files import write_atomic
     from ..fit.api import DEFAULT_BOOTSTRAP, FitSettings, add_other_count, add_robustness, describe, fit_outcome, without_nan
+    from ..fit.chinchilla import START_GRIDS
     from ..fit.checks import unreliable_line
     from ..fit.objectives import Objective
     from ..fit.points import fit_table_from
@@ -72,7 +75,7 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
         approach=int(approach) if approach.isdigit() else approach, base=base, bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
         objective=Objective(objective, huber_delta), budget_tolerance=budget_tolerance,
         budgets=_numbers("--budgets", budgets), progress=not as_json, holdout_largest=holdout_largest,
-        leave_one_out=leave_one_out, robustness=robustness, method=method,
+        leave_one_out=leave_one_out, robustness=robustness, method=method, grid=START_GRIDS[starts],
     )
     study = _study(source)
     table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,

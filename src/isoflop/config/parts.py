@@ -199,6 +199,10 @@ class FitConfig(Part):
     fit_bootstrap: int = Field(
         30, ge=0, description="bootstrap resamples behind the report's approach-3 intervals", json_schema_extra=NOT_IDENTITY
     )
+    fit_starts: Literal["hoffmann", "coarse"] = Field(
+        "hoffmann", description="the report's approach-3 grid of starts: Hoffmann et al.'s 4,500, or coarse (32: every "
+        "third value of each; for quick looks at small studies)", json_schema_extra=NOT_IDENTITY,
+    )
     holdout_largest: bool = Field(
         True, description="the report also fits on every budget but the largest and checks its prediction of the largest",
         json_schema_extra=NOT_IDENTITY,

@@ -154,7 +154,7 @@ def add_robustness(outcome: FitOutcome, tables: dict[str, FitTable], settings: F
     try:
         outcome.result["robustness"] = robustness_panel(
             tables, _grouped_budgets(tables[headline], settings)[0], headline, settings.objective, laws,
-            approach3_reliable=not (outcome.law is not None and outcome.result.get("problems")))
+            approach3_reliable=not (outcome.law is not None and outcome.result.get("problems")), grid=settings.grid)
     except UsageError as error:
         outcome.result["robustness_not_run"] = str(error)
 

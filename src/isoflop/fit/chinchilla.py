@@ -37,6 +37,9 @@ DEFAULT_GRID = {
     "alpha": np.arange(0.0, 2.5, 0.5),
     "beta": np.arange(0.0, 2.5, 0.5),
 }
+# Named grids of starts: Hoffmann et al.'s, and every third value of each (2 × 2 × 2 × 2 × 2 = 32 starts) for quick
+# fits of small studies (and tests).
+START_GRIDS = {"hoffmann": DEFAULT_GRID, "coarse": {name: values[::3] for name, values in DEFAULT_GRID.items()}}
 MIN_POINTS = 5
 LBFGS_OPTIONS = {"maxiter": 300, "gtol": 1e-10, "ftol": 1e-12}
 # A grid of starts is screened all at once (Adam steps of size SCREEN_RATE, SCREEN_STAGES) and its

@@ -37,11 +37,12 @@ class Variant:
 
 def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline: str = "total",
                      objective: Objective = Objective(), laws: dict[str, ChinchillaLaw | None] | None = None,
-                     approach3_reliable: bool = True) -> dict:
+                     approach3_reliable: bool = True, grid: dict | None = None) -> dict:
     """Every variant that has an answer, and the ones that have none (with why). ``tables``: the runs under each
     parameter count (the headline first); ``budgets``: each point's budget; ``laws``: approach-3 fits already made,
     by count (the others are fitted here). When the headline approach-3 law is not reliable, its variants are shown
-    marked and left out of the spread: they are refits of a law the points do not determine."""
+    marked and left out of the spread: they are refits of a law the points do not determine. ``grid``: the starts
+    of the approach-3 fits made here (default Hoffmann et al.'s)."""
     table = tables[headline]
     target = TARGET_FACTOR * float(np.max(budgets))
     smallest_size, smallest_budget = table.N == table.N.min(), budgets == budgets.min()
@@ -50,7 +51,7 @@ def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline:
     def law_of(count: str) -> ChinchillaLaw:
         if laws.get(count) is None:
             fitted = tables[count]
-            laws[count] = fit_chinchilla(fitted.N, fitted.D, fitted.loss, bootstrap=0, objective=objective)
+            laws[count] = fit_chinchilla(fitted.N, fitted.D, fitted.loss, grid=grid, bootstrap=0, objective=objective)
         return laws[count]
 
     base = law_of(headline)

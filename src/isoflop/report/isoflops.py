@@ -12,6 +12,7 @@ from ..errors import UsageError
 from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, FitSettings, add_other_count, add_robustness,
                        fit_outcome, fitted_range)
 from ..fit.checks import allocation_problems, frontier_problems, unreliable_line
+from ..fit.chinchilla import START_GRIDS
 from ..fit.leave_one_out import LeaveOneOut
 from ..fit.robustness import variant_name
 from ..fit.points import HEADLINE_COUNT, PARAMETER_COUNTS, table_from_records
@@ -62,7 +63,7 @@ def fit_settings(config: IsoflopsConfig, approach: int) -> FitSettings:
     """The report's fit settings for ``approach``, as ``isoflop fit`` options would give them."""
     return FitSettings(approach=approach, bootstrap=config.fit.fit_bootstrap,
                        holdout_largest=config.fit.holdout_largest and approach == 2,
-                       leave_one_out=config.fit.leave_one_out)
+                       leave_one_out=config.fit.leave_one_out, grid=START_GRIDS[config.fit.fit_starts])
 
 
 def _fits(tables: dict, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[Section]]:
