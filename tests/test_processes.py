@@ -20,7 +20,7 @@ from test_kill import command, completed_runs
 
 def settings(corpus, output, executor="processes", **extra):
     train, valid = corpus
-    return dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=80,
+    return dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=60,
                 unique_samples=(1, 2, 3, 4), eval_samples=2, engine="fast", executor=executor, workers=2,
                 checkpoint_seconds=0.0, output=str(output)) | extra
 
@@ -123,7 +123,8 @@ print("trained", outcome.trained)
 """
 
 
-@pytest.mark.parametrize("how", ["script", pytest.param("stdin", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["script", "stdin"])
 def test_run_study_works_from_a_plain_script_without_a_main_guard_and_from_stdin(corpus, tmp_path, how):
     text = textwrap.dedent(SCRIPT).format(settings=settings(corpus, tmp_path / "out", budget_passes=24))
     script = tmp_path / "study.py"
