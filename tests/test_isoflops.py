@@ -198,7 +198,7 @@ def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop
     assert "warning: embeddings are over 25%" in out  # the byte vocabulary's embeddings dominate the small sizes
     assert "leave-one-budget-out (approach 2)" in out and "worst change" in out
     code, out, _ = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--params", "non-embedding",
-                           "--json")
+                           "--json", "--starts", "coarse")
     result = json.loads(out)
     assert result["parameters"] == "non-embedding" and result["other_count"]["parameters"] == "total"
     assert result["a"] != result["other_count"]["a"]
