@@ -183,13 +183,13 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     assert fits[2].result["leave_one_out"]["refits"] and fits[3].result["leave_one_out"]["refits"]
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "Parameter counts" in summary and "non-embedding N" in summary and "Leave-one-budget-out" in summary
+    assert "## Robustness" in summary and (tmp_path / "out" / "robustness.png").exists()
 
 
 def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, monkeypatch, capsys):
     from test_bracket import synthetic_study
 
-    synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10), robustness=True)  # the report's panel too
-    assert "## Robustness" in (tmp_path / "out" / "summary.md").read_text()
+    synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10))
     code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out", "--starts",
                              "coarse")
     assert code == 0, err

@@ -185,7 +185,9 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
     budgets, groups = _grouped_budgets(table, settings)
     result["budget_groups"] = groups
     try:
-        allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
+        # With configuration resamples behind a and b's intervals, the minima bootstrap would only be thrown away.
+        allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count(),
+                               **({"bootstrap": 0} if settings.allocation_resamples else {}))
     except UsageError as error:
         hint = grouping_hint(groups, len(table.N), settings.budget_tolerance)
         raise UsageError(hint or str(error)) from None

@@ -99,7 +99,7 @@ def leave_one_budget_out(table: FitTable, approach: int, budgets: np.ndarray, la
 
 
 def _approach2_forecast(table: FitTable, budgets, kept, target: float, power_law=None) -> Forecast:
-    fitted = approach2(table.N[kept], table.D[kept], table.loss[kept], budgets[kept], table.budget_count())
+    fitted = approach2(table.N[kept], table.D[kept], table.loss[kept], budgets[kept], table.budget_count(), bootstrap=0)
     if len(fitted.minima) < 3:
         raise UsageError(f"{len(fitted.minima)} budgets with a minimum, 3 needed for L*(C)")
     frontier = fit_frontier([m.flops for m in fitted.minima], [m.loss for m in fitted.minima], bootstrap=0,

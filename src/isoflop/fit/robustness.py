@@ -90,7 +90,7 @@ def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline:
 
 
 def _approach2(table: FitTable, budgets, target: float) -> tuple[float, float, float, float]:
-    fitted = approach2(table.N, table.D, table.loss, budgets, table.budget_count())
+    fitted = approach2(table.N, table.D, table.loss, budgets, table.budget_count(), bootstrap=0)
     if len(fitted.minima) < 3:
         raise UsageError(f"{len(fitted.minima)} budgets with a minimum, 3 needed for L*(C)")
     frontier = fit_frontier([m.flops for m in fitted.minima], [m.loss for m in fitted.minima], bootstrap=0)
