@@ -163,3 +163,19 @@ def test_isoflop_fit_method_varpro_is_approach_3_only(tmp_path, capsys):
     assert json.loads(out)["law"]["alpha"] == pytest.approx(0.3478, rel=1e-3)
     code, _, err = run_cli(capsys, "fit", str(path), "--method", "varpro", "--approach", "2")
     assert code == 2 and "--method varpro fits approach 3" in err
+
+
+def _dies_once(marker: str, value: int) -> int:
+    """Kill the worker process the first time any worker gets here (what the OOM killer does), else double."""
+    import os
+
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return 2 * value
+
+
+def test_a_fit_pool_whose_worker_dies_computes_the_lost_calls_again_in_a_fresh_pool(tmp_path):
+    from isoflop.fit.chinchilla import _in_pool
+
+    assert _in_pool(_dies_once, [(str(tmp_path / "died"), i) for i in range(6)], None, [1] * 6) == [0, 2, 4, 6, 8, 10]

@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
 from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
-from ..errors import UsageError
+from ..errors import UsageError, first_line
 from ..pools import one_blas_thread, quiet_worker, stop_now
 from .objectives import Objective, evaluate, evaluate_many
 from .powerlaw import percentile_interval
@@ -189,22 +190,36 @@ def _best_fit(log_n, log_d, log_l, starts, objective: Objective, progress=None) 
     return _Best(best.theta, best.value, sum(part.converged for part in parts), best.best_converged)
 
 
+POOL_ATTEMPTS = 3  # a pool whose worker died (killed, out of memory) is started again this many times in all
+
+
 def _in_pool(function, arguments: list[tuple], progress, sizes: list[int]) -> list:
-    """``function(*args)`` for each args on every core, in order, advancing ``progress`` as each finishes."""
-    workers = os.cpu_count() or 1
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=quiet_worker, initargs=(os.getpid(),))
-    try:
-        futures = [pool.submit(function, *args) for args in arguments]
-        for future, size in zip(futures, sizes):
-            future.result()
-            if progress is not None:
-                progress.update(size)
-        results = [future.result() for future in futures]
-    except BaseException:
-        stop_now(pool)  # Ctrl-C or SIGTERM: not after the workers' share of the work
-        raise
-    pool.shutdown()
-    return results
+    """``function(*args)`` for each args on every core, in order, advancing ``progress`` as each finishes.
+
+    Each call is a pure function of its arguments, so when a worker dies the results that arrived are kept and the
+    rest are computed again in a fresh pool: the same numbers as an undisturbed fit."""
+    results: dict[int, object] = {}
+    for attempt in range(1, POOL_ATTEMPTS + 1):
+        todo = [i for i in range(len(arguments)) if i not in results]
+        pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=quiet_worker, initargs=(os.getpid(),))
+        try:
+            futures = {i: pool.submit(function, *arguments[i]) for i in todo}
+            for i in todo:
+                results[i] = futures[i].result()
+                if progress is not None:
+                    progress.update(sizes[i])
+        except BrokenProcessPool as error:
+            stop_now(pool)
+            if attempt == POOL_ATTEMPTS:
+                raise UsageError(f"a fit worker process died {POOL_ATTEMPTS} times ({first_line(error)}); check the "
+                                 "machine's free memory, then run the fit again") from None
+            continue
+        except BaseException:
+            stop_now(pool)  # Ctrl-C or SIGTERM: not after the workers' share of the work
+            raise
+        pool.shutdown()
+        break
+    return [results[i] for i in range(len(arguments))]
 
 
 def _law(theta, value, objective: Objective) -> ChinchillaLaw:

@@ -97,13 +97,10 @@ class Store:
     def _open(self) -> None:
         self.connection = sqlite3.connect(self.path)
         self.connection.row_factory = sqlite3.Row
-        try:
-            problem = not_ours(self.connection)
-        except sqlite3.DatabaseError as error:
-            problem = f"is not a readable SQLite database ({first_line(error)})"
+        problem = not_ours(self.connection)
         if problem:
             self.connection.close()
-            raise UsageError(f"{self.path} {problem}; it was left untouched: move it aside, or choose another folder")
+            raise _refused(self.path, problem)
         self.notes = migrate(self.connection)
         if self.connection.execute("PRAGMA user_version").fetchone()[0] == 0:
             with self.connection:
@@ -219,15 +216,14 @@ def check_existing(folder: str | Path, kind: str) -> None:
     # may be missed; ensure_study checks again under the folder lock).
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)
     try:
-        problem = not_ours(connection)
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        held = connection.execute("SELECT kind FROM studies").fetchone() if "studies" in tables and not problem else None
-    except sqlite3.DatabaseError as error:
-        problem, held = f"is not a readable SQLite database ({first_line(error)})", None
+        problem, held = not_ours(connection), None
+        if not problem:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            held = connection.execute("SELECT kind FROM studies").fetchone() if "studies" in tables else None
     finally:
         connection.close()
     if problem:
-        raise UsageError(f"{path} {problem}; it was left untouched: move it aside, or choose another folder")
+        raise _refused(path, problem)
     if held is not None and held[0] != kind:
         raise UsageError(other_kind(Path(folder), held[0], kind))
 
@@ -237,10 +233,20 @@ def other_kind(folder: Path, held: str, asked: str) -> str:
             f"to it with 'isoflop {held} --output {folder} ...', or choose another --output")
 
 
-def not_ours(connection: sqlite3.Connection) -> str | None:
-    """Why this database is not one isoflop can read and write (damaged, another program's, a newer isoflop's), or None.
+def _refused(path: Path, problem: str) -> UsageError:
+    return UsageError(f"{path} {problem}; it was left untouched: move it aside, or choose another folder")
 
-    Only reads: nothing is written to a database that is refused."""
+
+def not_ours(connection: sqlite3.Connection) -> str | None:
+    """Why this database is not one isoflop can read and write (unreadable, damaged, another program's, a newer
+    isoflop's), or None. Only reads: nothing is written to a database that is refused."""
+    try:
+        return _not_ours(connection)
+    except sqlite3.DatabaseError as error:
+        return f"is not a readable SQLite database ({first_line(error)})"
+
+
+def _not_ours(connection: sqlite3.Connection) -> str | None:
     damaged = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall() if row[0] != "ok"]
     if damaged:
         return f"is damaged ({damaged[0]})"
