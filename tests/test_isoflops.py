@@ -186,6 +186,7 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     assert "## Robustness" in summary and (tmp_path / "out" / "robustness.png").exists()
 
 
+@pytest.mark.slow
 def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, monkeypatch, capsys):
     from test_bracket import synthetic_study
 

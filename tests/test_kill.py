@@ -39,9 +39,8 @@ def metrics(folder):
         return {r.key: (r.metrics, r.final_val_loss) for r in store.records()}
 
 
-# The reference engine's kill (a run is lost whole) is in the slow tier; the fast engine's, through worker processes,
-# is tests/test_processes.py's.
-@pytest.mark.parametrize("engine", [pytest.param("reference", marks=pytest.mark.slow), "batched"])
+@pytest.mark.slow  # the default tier has the pack checkpoint's resume (test_batched_engine) and the executor's kills
+@pytest.mark.parametrize("engine", ["reference", "batched"])
 def test_sigkill_loses_at_most_the_work_in_progress_and_resumes_to_the_same_numbers(corpus, tmp_path, engine):
     killed = settings(corpus, tmp_path / "killed", engine)
     study = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
