@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import process as futures_process
 
 WATCHDOG_SECONDS = 0.2
 
@@ -21,9 +22,9 @@ WATCHDOG_SECONDS = 0.2
 def quiet_worker(parent: int) -> None:
     """Call first in every worker (a pool's ``initializer``, with ``initargs=(os.getpid(),)``); each worker has one
     core's work, so one BLAS thread."""
-    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
     one_blas_thread()
 
 
@@ -49,7 +50,14 @@ def one_blas_thread():
 
 
 def stop_now(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's workers and drop what they had not started."""
+    """Terminate the pool's workers and drop what they had not started, without waiting for them.
+
+    The pool is also taken off ``concurrent.futures``' interpreter-exit hook: that hook wakes every pool's manager
+    thread through a pipe, and a pool stopped mid-start (Ctrl-C or SIGTERM) can leave that pipe closed under it,
+    which ends the command in an ``OSError`` traceback after its one-line message."""
+    manager = pool._executor_manager_thread
     for process in list((pool._processes or {}).values()):
         process.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+        futures_process._threads_wakeups.pop(manager, None)

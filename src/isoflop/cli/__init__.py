@@ -6,6 +6,7 @@ every configuration error answer at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -45,7 +46,7 @@ cli.add_command(generate)
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2 (an untrustworthy result: 1);
     Ctrl-C and SIGTERM stop cleanly."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, functools.partial(_interrupt, os.getpid()))
     # Transparent huge pages for PyTorch's large CPU buffers: fewer page faults on every fresh
     # allocation (an independent profile measured the Trainer 1.41x faster with it on a 2-core EPYC).
     # It changes no number.
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(done.exit_code)
 
 
-def _interrupt(signum, frame) -> None:
-    """SIGTERM as Ctrl-C: unwind, so worker processes are stopped and the store is left consistent."""
+def _interrupt(main_pid: int, signum, frame) -> None:
+    """SIGTERM as Ctrl-C: unwind, so worker processes are stopped and the store is left consistent.
+
+    A forked worker inherits this handler until its initializer replaces it; terminated in that window, it ends
+    quietly instead of printing a KeyboardInterrupt traceback."""
+    if os.getpid() != main_pid:
+        os._exit(128 + signum)
     raise KeyboardInterrupt
