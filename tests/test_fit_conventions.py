@@ -8,7 +8,8 @@ import pytest
 from conftest import run_cli
 from isoflop.budget import flops_per_token
 from isoflop.fit.advice import advise, advise_allocation
-from isoflop.fit.api import FitSettings, run_fit
+from isoflop.fit.api import run_fit
+from isoflop.fit.settings import FitConfig, FitSettings
 from isoflop.fit.chinchilla import ChinchillaLaw
 from isoflop.fit.checks import chinchilla_problems
 from isoflop.fit.flops import FlopCount, knots_to_count
@@ -123,7 +124,7 @@ def test_a_law_of_points_flat_in_n_is_flagged():
     C = np.tile([1e12, 1e13, 1e14], 7)
     D = C / (6 * N)
     table = FitTable(N=N, D=D, loss=2.0 + 50 / D**0.3 + rng.normal(0, 1e-4, len(N)), C=C, U=None, seed=None)
-    problems = run_fit(table, FitSettings(approach=3, bootstrap=0, grid=GRID))["problems"]
+    problems = run_fit(table, FitSettings(approach=3, config=FitConfig(fit_bootstrap=0), grid=GRID))["problems"]
     assert any("loss does not fall with N" in p for p in problems)
 
 

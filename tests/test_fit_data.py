@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from isoflop.fit.api import FitSettings, run_fit
+from isoflop.fit.api import run_fit
+from isoflop.fit.settings import FitConfig, FitSettings
 from isoflop.fit.chinchilla import ChinchillaLaw, fit_chinchilla
 from isoflop.fit.objectives import Objective, evaluate
 from isoflop.fit.table import FitTable
@@ -101,9 +102,9 @@ def test_a_law_file_carries_its_provenance_and_a_seed_makes_intervals_repeat(tmp
     points = write(tmp_path / "p.csv", ["N", "D", "loss", "C"], zip(N, D, loss, C))
     table = FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None)
     source = {"sha256": hashlib.sha256(points.read_bytes()).hexdigest(), "rows": len(N)}
-    first = run_fit(table, FitSettings(bootstrap=8, seed=7, grid=GRID), source)
-    again = run_fit(table, FitSettings(bootstrap=8, seed=7, grid=GRID), source)
-    other = run_fit(table, FitSettings(bootstrap=8, seed=8, grid=GRID), source)
+    first = run_fit(table, FitSettings(config=FitConfig(fit_bootstrap=8, fit_seed=7), grid=GRID), source)
+    again = run_fit(table, FitSettings(config=FitConfig(fit_bootstrap=8, fit_seed=7), grid=GRID), source)
+    other = run_fit(table, FitSettings(config=FitConfig(fit_bootstrap=8, fit_seed=8), grid=GRID), source)
     assert first["law"]["intervals"] == again["law"]["intervals"] != other["law"]["intervals"]
     provenance = first["provenance"]
     assert provenance["isoflop"] and provenance["input"] == source
@@ -127,14 +128,14 @@ def test_warnings_a_statistician_would_give(tmp_path, capsys):
     assert json.loads(out)["points"] == len(N) and not json.loads(out)["warnings"]
 
     five = FitTable(N=N[:5], D=D[:5], loss=loss[:5], C=C[:5], U=None, seed=None)
-    warnings = run_fit(five, FitSettings(bootstrap=0, grid=GRID))["warnings"]
+    warnings = run_fit(five, FitSettings(config=FitConfig(fit_bootstrap=0), grid=GRID))["warnings"]
     assert any("5 points for 5 parameters" in w for w in warnings)
     assert any("one compute budget" in w for w in warnings)
 
     steep = ChinchillaLaw(E=1.8, A=400.0, B=2000.0, alpha=0.7, beta=0.35)
     N, D, loss, C = profiles(noise=0.01, law=steep)
     narrow = {**GRID, "alpha": np.array([0.1, 0.3])}
-    warnings = run_fit(FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None), FitSettings(bootstrap=10, grid=narrow))["warnings"]
+    warnings = run_fit(FitTable(N=N, D=D, loss=loss, C=C, U=None, seed=None), FitSettings(config=FitConfig(fit_bootstrap=10), grid=narrow))["warnings"]
     assert any("α's interval reaches the edge of the grid of starts (0.3)" in w for w in warnings)
 
 

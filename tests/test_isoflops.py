@@ -1,5 +1,6 @@
 import json
 import math
+import shlex
 
 import numpy as np
 import pytest
@@ -159,7 +160,7 @@ def test_the_report_states_each_sizes_rate_when_they_differ():
 def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_counts(tmp_path, monkeypatch, capsys):
     from isoflop.fit.api import without_nan
     from isoflop.fit.points import PARAMETER_COUNTS, table_from_records
-    from isoflop.report.isoflops import study_fits
+    from isoflop.report.isoflops import fit_settings, study_fits
     from test_bracket import synthetic_study
 
     # Four budgets, and unique tokens capped so that the larger budgets repeat data: approach 3 fits L(N, D) on the
@@ -169,10 +170,12 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     assert any(r.tokens > r.unique_tokens for r in records) and any(r.tokens <= r.unique_tokens for r in records)
     config = build_config(overrides=settings, kind="isoflops")
     fits = study_fits({count: table_from_records(records, count=count) for count in PARAMETER_COUNTS}, config)
+    summary = (tmp_path / "out" / "summary.md").read_text()
     for approach in (2, 3):
-        extra = ["--holdout-largest"] if approach == 2 else []
-        code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", str(approach), "--bootstrap", "4",
-                                 "--leave-one-out", "--starts", "coarse", *extra, "--json")
+        # The command the report states for each law is the one that reproduces it.
+        command = fit_settings(config, approach).command(str(tmp_path / "out"))
+        assert f"`{command}`" in summary
+        code, out, err = run_cli(capsys, *shlex.split(command)[1:], "--json")
         assert code == 0, err
         cli, report = json.loads(out), without_nan(fits[approach].result)
         assert cli["parameters"] == "total" and cli["other_count"]["parameters"] == "non-embedding"
@@ -181,7 +184,6 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
             assert cli.get(key) == report.get(key), (approach, key)
     assert "constrained" in fits[3].result and fits[3].result["points_used"]["law"] < len(records)
     assert fits[2].result["leave_one_out"]["refits"] and fits[3].result["leave_one_out"]["refits"]
-    summary = (tmp_path / "out" / "summary.md").read_text()
     assert "Parameter counts" in summary and "non-embedding N" in summary and "Leave-one-budget-out" in summary
     assert "## Robustness" in summary and (tmp_path / "out" / "robustness.png").exists()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import UnreliableResult, UsageError, first_line
-from ..fit.budgets import DEFAULT_TOLERANCE
-from ..fit.objectives import HUBER_DELTA, OBJECTIVES
+from ..fit.settings import FLAG_PREFIX, FitConfig
+from .options import part_options
 
 FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreliable"
 
@@ -21,27 +22,6 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
               help="Hoffmann et al.'s approach, or constrained: the data-constrained law of Muennighoff et al. (columns N, D, U, loss)")
 @click.option("--base", default=None, help="--approach constrained: freeze E, A, B, α, β to this law (" + "a published law "
               "(chinchilla, epoch, datablations) or a saved fit) and fit only R_D*, R_N* [default: fit all jointly]")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=None,
-              help="bootstrap resamples for the intervals [default: 1000; the isoflops report uses its fit_bootstrap]")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="seed of the bootstrap resamples")
-@click.option("--objective", type=click.Choice(OBJECTIVES), default="huber", show_default=True,
-              help="what approach 3 minimises over log-space residuals (huber-likelihood: Epoch AI's headline fit)")
-@click.option("--method", type=click.Choice(["huber", "varpro"]), default="huber", show_default=True,
-              help="approach 3: the Huber fit (L-BFGS-B from Hoffmann et al.'s grid of starts), or variable projection "
-                   "(least squares in loss space: NNLS for E, A, B, a 2-D search over α, β; fast bootstraps)")
-@click.option("--starts", type=click.Choice(["hoffmann", "coarse"]), default="hoffmann", show_default=True,
-              help="approach 3's grid of starts: Hoffmann et al.'s 4,500, or coarse (32: every third value of each)")
-@click.option("--huber-delta", type=float, default=HUBER_DELTA, show_default=True, help="δ of the Huber loss or likelihood")
-@click.option("--budget-tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
-              help="approach 2: C values within this relative distance share a budget")
-@click.option("--budgets", default=None, help="approach 2: the budgets C1,C2,… to snap each point's C to")
-@click.option("--holdout-largest", is_flag=True,
-              help="approach 2: also fit on every budget but the largest and compare its predicted L* and N* with the measured ones")
-@click.option("--leave-one-out", is_flag=True,
-              help="approach 2 or 3: refit with each budget left out and show each refit's forecast of the largest budget's L* and N*")
-@click.option("--robustness", is_flag=True,
-              help="approach 2 or 3: also fit every variant of the robustness panel (approach 2 vs 3, Huber δ, smallest size "
-                   "or budget dropped, total vs non-embedding N) and show how far a, b, N* and L* move")
 @click.option("--params", type=click.Choice(["total", "non-embedding"]), default=None,
               help="what N counts: for a study folder, the headline count (default total; the other is fitted beside it); "
                    "for a CSV, what its N column holds (recorded in the law's provenance)")
@@ -53,30 +33,23 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
               help="how a CSV's compute is counted: 6N (C = 6ND, the default) or table (FLOPs per token = C / D from its C column); "
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-def fit(source: str, approach: str, base: str | None, bootstrap: int | None, seed: int, objective: str, method: str,
-        starts: str, huber_delta: float,
-        budget_tolerance: float, budgets: str | None, holdout_largest: bool, leave_one_out: bool, robustness: bool,
-        params: str | None,
-        columns: str | None, dedupe: bool, as_json: bool,
-        save: str | None, flop_convention: str | None, force: bool) -> None:
+@part_options(FitConfig, strip=FLAG_PREFIX)
+def fit(source: str, approach: str, base: str | None, params: str | None, columns: str | None, dedupe: bool,
+        as_json: bool, save: str | None, flop_convention: str | None, force: bool, **fit_options: Any) -> None:
     """Fit a scaling law to SOURCE: a CSV or TSV with N, D, loss (optional C, U, seed; aliases such as params,
     tokens, flops, val_loss are understood) or an isoflops results folder."""
+    from ..config.load import build_part
     from ..files import write_atomic
-    from ..fit.api import DEFAULT_BOOTSTRAP, FitSettings, add_other_count, add_robustness, describe, fit_outcome, without_nan
-    from ..fit.chinchilla import START_GRIDS
+    from ..fit.api import add_other_count, add_robustness, describe, fit_outcome, without_nan
     from ..fit.checks import unreliable_line
-    from ..fit.objectives import Objective
     from ..fit.points import fit_table_from
+    from ..fit.settings import FitSettings
     from ..fit.table import parse_mapping
 
     if save and not Path(save).resolve().parent.is_dir():
         raise UsageError(f"--save {save!r}: its folder does not exist; create it or choose another path")
-    settings = FitSettings(
-        approach=int(approach) if approach.isdigit() else approach, base=base, bootstrap=DEFAULT_BOOTSTRAP if bootstrap is None else bootstrap, seed=seed,
-        objective=Objective(objective, huber_delta), budget_tolerance=budget_tolerance,
-        budgets=_numbers("--budgets", budgets), progress=not as_json, holdout_largest=holdout_largest,
-        leave_one_out=leave_one_out, robustness=robustness, method=method, grid=START_GRIDS[starts],
-    )
+    settings = FitSettings(approach=int(approach) if approach.isdigit() else approach, base=base, progress=not as_json,
+                           config=build_part(FitConfig, fit_options, strip=FLAG_PREFIX))
     study = _study(source)
     table, source_facts = fit_table_from(source, curves=approach == "1", convention=flop_convention,
                                          mapping=parse_mapping(columns), dedupe=dedupe, count=params, study=study)
@@ -86,7 +59,7 @@ def fit(source: str, approach: str, base: str | None, bootstrap: int | None, see
         other = "non-embedding" if table.parameter_count == "total" else "total"
         tables[other] = fit_table_from(source, curves=approach == "1", count=other, study=study)[0]
         add_other_count(result, table, tables[other], settings)
-    if robustness:
+    if settings.robustness:
         add_robustness(outcome, tables, settings)
     result = without_nan(result)
     if result["problems"] and not force:
@@ -104,15 +77,6 @@ def _study(source: str):
         return None
     with Store(source, create=False) as store:
         return store.study_kind(), store.records()
-
-
-def _numbers(option: str, text: str | None) -> tuple[float, ...] | None:
-    if not text:
-        return None
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. 1e18,1e19,1e20") from None
 
 
 LAW_HELP = "a published law (chinchilla, epoch, datablations) or a fit saved by isoflop fit --save"

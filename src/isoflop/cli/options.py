@@ -23,16 +23,17 @@ def study_options(study: type[BaseModel]):
     return _options([(name, fields[name][1], defaults[name]) for name in order])
 
 
-def part_options(part: type[BaseModel], only: tuple[str, ...] | None = None):
-    """One option per field of ``part`` (or the ``only`` ones), with the part's own defaults."""
+def part_options(part: type[BaseModel], only: tuple[str, ...] | None = None, strip: str = ""):
+    """One option per field of ``part`` (or the ``only`` ones), with the part's own defaults; ``strip``: a prefix the
+    field names carry to stay unique among a study's parts, left out of the flags (``fit_seed`` → ``--seed``)."""
     return _options([(name, field, field.get_default(call_default_factory=True))
-                     for name, field in part.model_fields.items() if only is None or name in only])
+                     for name, field in part.model_fields.items() if only is None or name in only], strip)
 
 
-def _options(fields: list[tuple[str, FieldInfo, Any]]):
+def _options(fields: list[tuple[str, FieldInfo, Any]], strip: str = ""):
     def decorate(command):
         for name, field, default in reversed(fields):
-            flag = "--" + name.replace("_", "-")
+            flag = "--" + name.removeprefix(strip).replace("_", "-")
             # A None default means what the description says (e.g. "default: the model's own").
             help_text = field.description if default is None else f"{field.description} [default: {_shown(default)}]"
             if field.annotation is bool:
@@ -74,7 +75,8 @@ class CommaList(click.ParamType):
         try:
             return tuple(_number(self.item_type, part.strip()) for part in str(value).split(",") if part.strip())
         except ValueError:
-            self.fail(f"{value!r} is not a comma-separated list of {self.item_type.__name__}", param, ctx)
+            kind, example = ("whole numbers", "1,2,5") if self.item_type is int else ("numbers", "1e18,1e19,1e20")
+            self.fail(f"{value!r}: give {kind} separated by commas, e.g. {example}", param, ctx)
 
 
 class CommaMapping(click.ParamType):

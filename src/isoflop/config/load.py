@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import UsageError, first_line
+from .base import Part
 from .presets import PRESETS
 from .studies import STUDIES, StudyConfig, merge, nest
 
@@ -40,8 +41,17 @@ def build_config(
         raise UsageError(f"invalid configuration: {describe(error)}") from None
 
 
-def describe(error: ValidationError) -> str:
-    """Every problem as ``setting: message``, with the flat setting name the user typed."""
+def build_part(part: type[Part], values: dict[str, Any], strip: str = "") -> Part:
+    """A config part from a command's options (None: not given, the part's default), validated once; a problem is
+    one line naming the option (its flag without ``strip``, the prefix ``options.part_options`` left out)."""
+    try:
+        return part(**{name: value for name, value in values.items() if value is not None})
+    except ValidationError as error:
+        raise UsageError(f"invalid options: {describe(error, flag_of=lambda name: '--' + name.removeprefix(strip).replace('_', '-'))}") from None
+
+
+def describe(error: ValidationError, flag_of=None) -> str:
+    """Every problem as ``setting: message``, with the flat setting name the user typed (or ``flag_of`` it)."""
     parts = []
     for problem in error.errors():
         names = [str(p) for p in problem["loc"] if not isinstance(p, int)]
@@ -49,7 +59,8 @@ def describe(error: ValidationError) -> str:
         if problem["type"] == "extra_forbidden":
             message = "unknown setting"
         # A check across settings (no location) names the settings in its own message.
-        parts.append(f"{names[-1]}: {message}" if names else message)
+        name = (flag_of or str)(names[-1]) if names else None
+        parts.append(f"{name}: {message}" if name else message)
     return "; ".join(parts)
 
 

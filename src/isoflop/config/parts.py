@@ -193,25 +193,3 @@ RAY_ONLY = ("ray_address", "ray_cpus_per_pack", "ray_gpus_per_pack")
 
 def _flag(name: str) -> str:
     return name.replace("_", "-")
-
-
-class FitConfig(Part):
-    fit_bootstrap: int = Field(
-        30, ge=0, description="bootstrap resamples behind the report's approach-3 intervals", json_schema_extra=NOT_IDENTITY
-    )
-    fit_starts: Literal["hoffmann", "coarse"] = Field(
-        "hoffmann", description="the report's approach-3 grid of starts: Hoffmann et al.'s 4,500, or coarse (32: every "
-        "third value of each; for quick looks at small studies)", json_schema_extra=NOT_IDENTITY,
-    )
-    holdout_largest: bool = Field(
-        True, description="the report also fits on every budget but the largest and checks its prediction of the largest",
-        json_schema_extra=NOT_IDENTITY,
-    )
-    leave_one_out: bool = Field(
-        True, description="the report also refits approaches 2 and 3 with each budget left out and shows each refit's "
-        "forecast of the largest budget", json_schema_extra=NOT_IDENTITY,
-    )
-    robustness: bool = Field(
-        True, description="the report also fits the robustness panel (approach 2 vs 3, Huber δ, smallest size or budget "
-        "dropped, total vs non-embedding N)", json_schema_extra=NOT_IDENTITY,
-    )

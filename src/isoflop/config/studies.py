@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from ..fit.settings import FitConfig
 from ..models.specs import LADDER
 from .base import GRID, NOT_IDENTITY, Part, in_identity, is_grid
 from .parts import (
@@ -21,7 +22,6 @@ from .parts import (
     EngineConfig,
     EvaluationConfig,
     ExecutionConfig,
-    FitConfig,
     FlopConvention,
     ModelConfig,
     OptimizerConfig,
@@ -145,6 +145,11 @@ class IsoflopsConfig(StudyConfig):
         "evals_per_run": 10,
         "dropout": 0.0,
         "size_learning_rates": VALIDATED_LEARNING_RATES,
+        # The report's fits: every check on; 30 resamples keep the default study's fits to seconds.
+        "fit_bootstrap": 30,
+        "holdout_largest": True,
+        "leave_one_out": True,
+        "robustness": True,
     }
 
     fit: FitConfig = Field(default_factory=FitConfig)

@@ -9,26 +9,22 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from .budgets import DEFAULT_TOLERANCE, group_budgets, grouping_hint
+from .budgets import group_budgets, grouping_hint
 from .checks import (allocation_problems, chinchilla_problems, conditioning_warning, fit_warnings, frontier_problems,
                      input_warnings, unreliable_line)
-from .chinchilla import DEFAULT_GRID, LBFGS_OPTIONS, ChinchillaLaw, fit_chinchilla
-from .objectives import Objective
+from .chinchilla import ChinchillaLaw, fit_chinchilla
 from .constrained import fit_constrained
 from .holdout import Holdout, holdout_largest
 from .laws import load_law
 from .isoflop_profiles import AllocationFit, Frontier, approach1, approach2, fit_frontier
 from .leave_one_out import leave_one_budget_out
 from .resampling import allocation_intervals
+from .settings import FitSettings
 from .varpro import fit_varpro
 from .robustness import describe_panel, robustness_panel
 from .table import FitTable
 
 APPROACHES = (1, 2, 3, "constrained")
-# Resamples behind the intervals: enough that a 95% interval is stable to the digits printed (4).
-DEFAULT_BOOTSTRAP = 1000
-# Approach 2 refits every budget's parabola per resample: 200 keep a 95 % interval of a and b stable to ~0.01.
-ALLOCATION_RESAMPLES = 200
 
 
 def fitted_range(table: FitTable) -> dict[str, list[float]]:
@@ -38,38 +34,6 @@ def fitted_range(table: FitTable) -> dict[str, list[float]]:
         "D": [float(table.D.min()), float(table.D.max())],
         "C": [float(budgets.min()), float(budgets.max())],
     }
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """How a fit was asked for: recorded in the law file so that it can be traced and repeated."""
-
-    approach: int | str = 3
-    base: str | None = None  # approach "constrained": a law to freeze E, A, B, α, β to (name or file)
-    bootstrap: int = DEFAULT_BOOTSTRAP
-    seed: int = 0
-    objective: Objective = Objective()
-    budget_tolerance: float = DEFAULT_TOLERANCE
-    budgets: tuple[float, ...] | None = None
-    grid: dict | None = None
-    progress: bool = False
-    holdout_largest: bool = False
-    leave_one_out: bool = False
-    robustness: bool = False
-    allocation_resamples: int = ALLOCATION_RESAMPLES  # approach 2: configuration resamples behind a and b's intervals
-    method: str = "huber"  # approach 3: the Huber fit by L-BFGS-B from a grid of starts, or "varpro" (fit.varpro)
-
-    def as_dict(self) -> dict:
-        grid = self.grid or DEFAULT_GRID
-        return {
-            "approach": self.approach, "base": self.base, "holdout_largest": self.holdout_largest,
-            "leave_one_out": self.leave_one_out, "robustness": self.robustness,
-            "allocation_resamples": self.allocation_resamples, "method": self.method, "objective": self.objective.as_dict(), "bootstrap": self.bootstrap,
-            "seed": self.seed, "budget_tolerance": self.budget_tolerance,
-            "budgets": list(self.budgets) if self.budgets else None,
-            "start_grid": {name: [float(v) for v in values] for name, values in grid.items()},
-            "optimizer": {"method": "L-BFGS-B", **LBFGS_OPTIONS},
-        }
 
 
 @dataclass
@@ -154,7 +118,7 @@ def add_robustness(outcome: FitOutcome, tables: dict[str, FitTable], settings: F
     try:
         outcome.result["robustness"] = robustness_panel(
             tables, _grouped_budgets(tables[headline], settings)[0], headline, settings.objective, laws,
-            approach3_reliable=not (outcome.law is not None and outcome.result.get("problems")), grid=settings.grid)
+            approach3_reliable=not (outcome.law is not None and outcome.result.get("problems")), grid=settings.start_grid)
     except UsageError as error:
         outcome.result["robustness_not_run"] = str(error)
 
@@ -237,7 +201,7 @@ def _approach3(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> t
                          bootstrap=settings.bootstrap, seed=settings.seed)
     else:
         law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
-                             grid=settings.grid, bootstrap=settings.bootstrap, objective=settings.objective,
+                             grid=settings.start_grid, bootstrap=settings.bootstrap, objective=settings.objective,
                              seed=settings.seed, progress=settings.progress)
     outcome.law = law
     result["law"] = law.as_dict()
@@ -245,10 +209,10 @@ def _approach3(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> t
     if not fresh.all():
         result["dropped"] = [{"points": int((~fresh).sum()), "from": "law",
                               "reason": "repeat data (D > U), so only the data-constrained fit uses them"}]
-    grid = settings.grid or DEFAULT_GRID
+    grid = settings.start_grid
     problems = chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid)
     if repeats:
-        result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.grid,
+        result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.start_grid,
                                                 bootstrap=settings.bootstrap, seed=settings.seed).as_dict()
         result["points_used"]["constrained"] = int(len(table.N))
     return problems, fit_warnings(law, grid) + conditioning_warning(law, table.N[fresh], table.D[fresh])
@@ -264,7 +228,7 @@ def _constrained(table: FitTable, settings: FitSettings):
             raise UsageError(f"--base {settings.base}: it holds N*(C) only; give a law with L(N, D) (approach 3) or a published law")
         base = loaded.constrained or loaded.law
     return fit_constrained(table.N, table.D, table.U, table.loss, base=base, base_name=settings.base,
-                           bootstrap=settings.bootstrap, seed=settings.seed, grid=settings.grid, objective=settings.objective)
+                           bootstrap=settings.bootstrap, seed=settings.seed, grid=settings.start_grid, objective=settings.objective)
 
 
 def _version() -> str:

@@ -57,8 +57,8 @@ def robustness_panel(tables: dict[str, FitTable], budgets: np.ndarray, headline:
     base = law_of(headline)
     attempts = [
         (f"approach 2, {headline} N", lambda: _approach2(table, budgets, target)),
-        (f"approach 2, smallest size dropped", lambda: _approach2(table.subset(~smallest_size), budgets[~smallest_size], target)),
-        (f"approach 2, smallest budget dropped",
+        ("approach 2, smallest size dropped", lambda: _approach2(table.subset(~smallest_size), budgets[~smallest_size], target)),
+        ("approach 2, smallest budget dropped",
          lambda: _approach2(table.subset(~smallest_budget), budgets[~smallest_budget], target)),
         (f"approach 3, {headline} N, Huber δ {objective.delta:g}", lambda: _approach3(table, base, target)),
         (f"approach 3, Huber δ {SMALL_DELTA:g}", lambda: _approach3(table, refit_weighted(

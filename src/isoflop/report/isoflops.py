@@ -9,15 +9,15 @@ import numpy as np
 
 from ..config.studies import IsoflopsConfig
 from ..errors import UsageError
-from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, FitSettings, add_other_count, add_robustness,
+from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, add_other_count, add_robustness,
                        fit_outcome, fitted_range)
 from ..fit.checks import allocation_problems, frontier_problems, unreliable_line
-from ..fit.chinchilla import START_GRIDS
 from ..fit.leave_one_out import LeaveOneOut
+from ..fit.settings import FitSettings
 from ..fit.robustness import variant_name
 from ..fit.points import HEADLINE_COUNT, PARAMETER_COUNTS, table_from_records
 from ..results.records import RunRecord
-from .document import Document, Figure, Paragraph, Section, Table
+from .document import Bullets, Document, Figure, Paragraph, Section, Table
 from .isoflop_plots import plot_allocation, plot_contours, plot_frontier, plot_profiles, plot_robustness
 from .tables import closing_sections
 
@@ -61,9 +61,8 @@ def study_fits(tables: dict, config: IsoflopsConfig) -> dict[int, FitOutcome | s
 
 def fit_settings(config: IsoflopsConfig, approach: int) -> FitSettings:
     """The report's fit settings for ``approach``, as ``isoflop fit`` options would give them."""
-    return FitSettings(approach=approach, bootstrap=config.fit.fit_bootstrap,
-                       holdout_largest=config.fit.holdout_largest and approach == 2,
-                       leave_one_out=config.fit.leave_one_out, grid=START_GRIDS[config.fit.fit_starts])
+    fit = config.fit if approach == 2 else config.fit.model_copy(update={"holdout_largest": False})  # approach 2's check
+    return FitSettings(approach=approach, config=fit)
 
 
 def _fits(tables: dict, config: IsoflopsConfig, folder: Path) -> tuple[list[str], list[Section]]:
@@ -94,6 +93,9 @@ def _fits(tables: dict, config: IsoflopsConfig, folder: Path) -> tuple[list[str]
             paragraphs.append(Paragraph(LeaveOneOut.from_dict(third.result["leave_one_out"]).sentence()))
         sections.append(Section("Approach 3: L(N, D) = E + A/N^α + B/D^β", paragraphs))
     sections.append(_counts_section(fits))
+    sections.append(Section("Reproducing these fits", [Bullets(
+        [f"Approach {approach}: `{fit_settings(config, approach).command(str(folder))}` (add `--json` for every number)"
+         for approach in (2, 3)])]))
     if isinstance(third, FitOutcome) and "robustness" in third.result:
         panel = third.result["robustness"]
         sections.append(_robustness_section(panel))
