@@ -59,7 +59,7 @@ def fit(source: str, approach: str, base: str | None, params: str | None, column
         other = "non-embedding" if table.parameter_count == "total" else "total"
         tables[other] = fit_table_from(source, curves=approach == "1", count=other, study=study)[0]
         add_other_count(result, table, tables[other], settings)
-    if settings.robustness:
+    if settings.config.robustness:
         add_robustness(outcome, tables, settings)
     result = without_nan(result)
     if result["problems"] and not force:

@@ -58,13 +58,11 @@ def fit_outcome(table: FitTable, settings: FitSettings = FitSettings(), source: 
     approach = settings.approach
     if approach not in APPROACHES:
         raise UsageError(f"unknown approach {approach}; choose 1, 2, 3 or constrained")
-    if settings.holdout_largest and approach != 2:
+    if settings.config.holdout_largest and approach != 2:
         raise UsageError("--holdout-largest checks approach 2's frontier; use it with --approach 2")
-    if (settings.leave_one_out or settings.robustness) and approach not in (2, 3):
+    if (settings.config.leave_one_out or settings.config.robustness) and approach not in (2, 3):
         raise UsageError("--leave-one-out and --robustness refit approach 2 or 3; use them with --approach 2 or 3")
-    if settings.leave_one_out and approach not in (2, 3):
-        raise UsageError("--leave-one-out refits approach 2 or 3; use it with --approach 2 or 3")
-    if settings.method != "huber" and approach != 3:
+    if settings.config.fit_method != "huber" and approach != 3:
         raise UsageError("--method varpro fits approach 3; use it with --approach 3")
     if settings.base and approach != "constrained":
         raise UsageError("--base freezes the law of a data-constrained fit; use it with --approach constrained")
@@ -85,7 +83,7 @@ def fit_outcome(table: FitTable, settings: FitSettings = FitSettings(), source: 
     else:
         found, warned = _approach3(table, settings, outcome)
         problems, notes = problems + found, notes + warned
-    if settings.leave_one_out:
+    if settings.config.leave_one_out:
         budgets = _grouped_budgets(table, settings)[0] if approach == 2 else table.budgets()
         form = outcome.frontier.power_law if outcome.frontier is not None else None
         used = _fresh_points(table) if approach == 3 else np.ones(len(table.N), dtype=bool)
@@ -140,7 +138,7 @@ def add_other_count(result: dict[str, Any], table: FitTable, other: FitTable, se
 
 
 def _grouped_budgets(table: FitTable, settings: FitSettings):
-    return group_budgets(table.budgets(), settings.budget_tolerance, settings.budgets)
+    return group_budgets(table.budgets(), settings.config.fit_budget_tolerance, settings.config.fit_budgets)
 
 
 def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> list[str]:
@@ -151,14 +149,14 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
     try:
         # With configuration resamples behind a and b's intervals, the minima bootstrap would only be thrown away.
         allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count(),
-                               **({"bootstrap": 0} if settings.allocation_resamples else {}))
+                               **({"bootstrap": 0} if settings.config.fit_allocation_resamples else {}))
     except UsageError as error:
-        hint = grouping_hint(groups, len(table.N), settings.budget_tolerance)
+        hint = grouping_hint(groups, len(table.N), settings.config.fit_budget_tolerance)
         raise UsageError(hint or str(error)) from None
-    if settings.allocation_resamples:
+    if settings.config.fit_allocation_resamples:
         # a and b's intervals from resampled runs (fit.resampling): the minima bootstrap covered ~70 % of a nominal 95 %
         found = allocation_intervals(table.N, table.D, table.loss, budgets, table.budget_count(),
-                                     settings.allocation_resamples, settings.seed, frontier=False)
+                                     settings.config.fit_allocation_resamples, settings.config.fit_seed, frontier=False)
         allocation = dataclasses.replace(
             allocation, n_law=dataclasses.replace(allocation.n_law, exponent_interval=found.a),
             d_law=dataclasses.replace(allocation.d_law, exponent_interval=found.b))
@@ -173,7 +171,7 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
         outcome.frontier = fit_frontier([m.flops for m in allocation.minima], losses)
         result["frontier"] = outcome.frontier.as_dict()
         problems += frontier_problems(outcome.frontier, losses)
-    if settings.holdout_largest:
+    if settings.config.holdout_largest:
         form = outcome.frontier.power_law if outcome.frontier is not None else None
         try:
             outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), form)
@@ -196,13 +194,13 @@ def _approach3(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> t
     result = outcome.result
     repeats = table.U is not None and bool((table.D > table.U * (1 + 1e-9)).any())
     fresh = _fresh_points(table)
-    if settings.method == "varpro":
+    if settings.config.fit_method == "varpro":
         law = fit_varpro(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
-                         bootstrap=settings.bootstrap, seed=settings.seed)
+                         bootstrap=settings.config.fit_bootstrap, seed=settings.config.fit_seed)
     else:
         law = fit_chinchilla(table.N[fresh], table.D[fresh], table.loss[fresh], groups=_groups(table, fresh),
-                             grid=settings.start_grid, bootstrap=settings.bootstrap, objective=settings.objective,
-                             seed=settings.seed, progress=settings.progress)
+                             grid=settings.start_grid, bootstrap=settings.config.fit_bootstrap, objective=settings.objective,
+                             seed=settings.config.fit_seed, progress=settings.progress)
     outcome.law = law
     result["law"] = law.as_dict()
     result["points_used"] = {"law": int(fresh.sum())}
@@ -213,7 +211,7 @@ def _approach3(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> t
     problems = chinchilla_problems(law, table.N[fresh], table.D[fresh], table.loss[fresh], grid)
     if repeats:
         result["constrained"] = fit_constrained(table.N, table.D, table.U, table.loss, grid=settings.start_grid,
-                                                bootstrap=settings.bootstrap, seed=settings.seed).as_dict()
+                                                bootstrap=settings.config.fit_bootstrap, seed=settings.config.fit_seed).as_dict()
         result["points_used"]["constrained"] = int(len(table.N))
     return problems, fit_warnings(law, grid) + conditioning_warning(law, table.N[fresh], table.D[fresh])
 
@@ -228,7 +226,7 @@ def _constrained(table: FitTable, settings: FitSettings):
             raise UsageError(f"--base {settings.base}: it holds N*(C) only; give a law with L(N, D) (approach 3) or a published law")
         base = loaded.constrained or loaded.law
     return fit_constrained(table.N, table.D, table.U, table.loss, base=base, base_name=settings.base,
-                           bootstrap=settings.bootstrap, seed=settings.seed, grid=settings.start_grid, objective=settings.objective)
+                           bootstrap=settings.config.fit_bootstrap, seed=settings.config.fit_seed, grid=settings.start_grid, objective=settings.objective)
 
 
 def _version() -> str:

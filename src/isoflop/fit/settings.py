@@ -118,42 +118,6 @@ class FitSettings:
 
         return self.grid if self.grid is not None else START_GRIDS[self.config.fit_starts]
 
-    @property
-    def bootstrap(self) -> int:
-        return self.config.fit_bootstrap
-
-    @property
-    def allocation_resamples(self) -> int:
-        return self.config.fit_allocation_resamples
-
-    @property
-    def seed(self) -> int:
-        return self.config.fit_seed
-
-    @property
-    def method(self) -> str:
-        return self.config.fit_method
-
-    @property
-    def budget_tolerance(self) -> float:
-        return self.config.fit_budget_tolerance
-
-    @property
-    def budgets(self) -> tuple[float, ...] | None:
-        return self.config.fit_budgets
-
-    @property
-    def holdout_largest(self) -> bool:
-        return self.config.holdout_largest
-
-    @property
-    def leave_one_out(self) -> bool:
-        return self.config.leave_one_out
-
-    @property
-    def robustness(self) -> bool:
-        return self.config.robustness
-
     def command(self, source: str) -> str:
         """The ``isoflop fit`` command line that makes this fit of ``source`` (the report states it per law)."""
         return shlex.join(["isoflop", "fit", source, "--approach", str(self.approach), *self.config.options()])
@@ -161,12 +125,13 @@ class FitSettings:
     def as_dict(self) -> dict:
         from .chinchilla import LBFGS_OPTIONS
 
+        config = self.config
         return {
-            "approach": self.approach, "base": self.base, "holdout_largest": self.holdout_largest,
-            "leave_one_out": self.leave_one_out, "robustness": self.robustness,
-            "allocation_resamples": self.allocation_resamples, "method": self.method,
-            "objective": self.objective.as_dict(), "bootstrap": self.bootstrap, "seed": self.seed,
-            "budget_tolerance": self.budget_tolerance, "budgets": list(self.budgets) if self.budgets else None,
+            "approach": self.approach, "base": self.base, "holdout_largest": config.holdout_largest,
+            "leave_one_out": config.leave_one_out, "robustness": config.robustness,
+            "allocation_resamples": config.fit_allocation_resamples, "method": config.fit_method,
+            "objective": self.objective.as_dict(), "bootstrap": config.fit_bootstrap, "seed": config.fit_seed,
+            "budget_tolerance": config.fit_budget_tolerance, "budgets": list(config.fit_budgets) if config.fit_budgets else None,
             "start_grid": {name: [float(v) for v in values] for name, values in self.start_grid.items()},
             "optimizer": {"method": "L-BFGS-B", **LBFGS_OPTIONS},
         }
