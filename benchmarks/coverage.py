@@ -1,17 +1,21 @@
-"""Coverage of approach 2's nominal 95 % intervals, simulated on a study's own design and noise level.
+"""Coverage of the fits' nominal 95 % intervals, simulated on a study's own design and noise level.
 
     isoflop isoflops                                   # the default study, once
     python benchmarks/coverage.py [FOLDER] [--replications 200] [--resamples 100] [--json]
 
-The truth is the study itself made smooth: each budget's parabola of loss in log N through its
-runs gives every trained (size, budget) its true loss; the noise is the parabolas' residual
-standard deviation, pooled over budgets with their degrees of freedom (n − 3 per budget: the
-study has one seed per configuration, so its seed spread is estimated from these residuals).
-Each replication adds fresh noise to every configuration, refits approach 2, and asks whether
-each method's 95 % interval covers the true a, b and L* at the largest budget (the values
-approach 2 gives on the noise-free losses). Methods: the minima bootstrap (resampling the
-per-budget minima, as isoflop did before), and the configuration bootstrap of
-``fit.resampling`` without and with its small-sample inflation.
+The truth is the study itself made smooth. Approach 2: each budget's parabola of loss in log N
+through its runs gives every trained (size, budget) its true loss, and the truth is what approach 2
+gives on those losses (a, b, L* at the largest budget). Approach 3: the law fitted on the study
+gives every run its true loss, and the truth is that law's E, α and β. The noise is the parabolas'
+residual standard deviation, pooled over budgets with their degrees of freedom (n − 3 per budget:
+the study has one seed per configuration, so its seed spread is estimated from these residuals).
+Each replication adds fresh noise to every run, refits, and asks whether each method's 95 %
+interval covers the truth. Approach 2's methods: the minima bootstrap (resampling the per-budget
+minima, as isoflop did before), and the configuration bootstrap of ``fit.resampling`` with its
+percentile, basic and studentized intervals. Approach 3: the points bootstrap of
+``fit.chinchilla`` (percentile intervals), from Hoffmann et al.'s coarse grid of starts. The
+hold-out forecast has an interval only with 4 or more smaller budgets; its coverage is measured
+where the design has them.
 """
 
 from __future__ import annotations
@@ -23,10 +27,16 @@ import time
 
 import numpy as np
 
+from isoflop.errors import UsageError
+from isoflop.fit.chinchilla import START_GRIDS, fit_chinchilla
+from isoflop.fit.holdout import holdout_largest
 from isoflop.fit.isoflop_profiles import approach2, fit_frontier
 from isoflop.fit.points import table_from_records
 from isoflop.fit.resampling import allocation_intervals
 from isoflop.results.store import Store
+
+ALLOCATION_METHODS = {"configurations, percentile": "percentile", "configurations, basic": "basic",
+                      "configurations, studentized": "studentized"}
 
 
 def smooth_truth(N, loss, budgets):
@@ -49,36 +59,62 @@ def answers(N, D, loss, budgets, count, power_law):
 
 
 def coverage(N, D, budgets, count, truth, sigma, replications: int, resamples: int, seed: int = 0) -> dict:
-    """Coverage per method and quantity over ``replications`` simulated studies."""
+    """Approach 2's coverage per method and quantity over ``replications`` simulated studies."""
     true_fit, true_frontier = answers(N, D, truth, budgets, count, None)
     largest = float(budgets.max())
     target = {"a": true_fit.n_law.exponent, "b": true_fit.d_law.exponent, "loss_at_largest": float(true_frontier(largest))}
-    methods = {"configurations": (False, False), "configurations, inflated": (True, False),
-               "configurations, inflated, basic": (True, True)}
-    hits = {method: {name: 0 for name in target} for method in ("minima bootstrap", *methods)}
+    hits = {method: {name: 0 for name in target} for method in ("minima bootstrap", *ALLOCATION_METHODS)}
+    hits["hold-out forecast"] = {"loss_at_largest": 0}
     counted = {method: 0 for method in hits}
     rng = np.random.default_rng(seed)
     for replication in range(replications):
         noisy = truth + rng.normal(0, sigma, len(truth))
         try:
             fitted, frontier = answers(N, D, noisy, budgets, count, true_frontier.power_law)
-        except Exception:  # noqa: BLE001 - a simulated study without 3 minima has no interval to judge
+        except UsageError:  # a simulated study without 3 minima has no interval to judge
             continue
         band = frontier.interval_at(np.array([largest]))
         intervals = {"minima bootstrap": {"a": fitted.n_law.exponent_interval, "b": fitted.d_law.exponent_interval,
                                           "loss_at_largest": (band[0][0], band[1][0]) if band else (np.nan, np.nan)}}
-        for method, (inflate, basic) in methods.items():
+        for method, kind in ALLOCATION_METHODS.items():
             found = allocation_intervals(N, D, noisy, budgets, count, resamples, seed=replication,
-                                         power_law=true_frontier.power_law, inflate=inflate, basic=basic)
+                                         power_law=true_frontier.power_law, kind=kind)
             intervals[method] = {"a": found.a, "b": found.b, "loss_at_largest": found.loss_at_largest}
+        try:
+            check = holdout_largest(N, D, noisy, budgets, count, true_frontier.power_law)
+            if check.loss_interval is not None:
+                intervals["hold-out forecast"] = {"loss_at_largest": check.loss_interval}
+        except UsageError:
+            pass
         for method, values in intervals.items():
             counted[method] += 1
             for name, (low, high) in values.items():
                 hits[method][name] += bool(low <= target[name] <= high)
     return {"truth": target, "sigma": sigma, "replications": replications, "resamples": resamples,
-            "coverage": {method: {name: hits[method][name] / max(counted[method], 1) for name in target}
-                         for method in hits},
+            "coverage": {method: {name: hits[method][name] / counted[method] for name in hits[method]}
+                         for method in hits if counted[method]},
             "replications_with_an_answer": counted}
+
+
+def approach3_coverage(N, D, loss, sigma, replications: int, resamples: int, seed: int = 0) -> dict:
+    """Approach 3's coverage of E, α and β: the law fitted on the study is the truth, noise as approach 2's."""
+    grid = START_GRIDS["coarse"]
+    law = fit_chinchilla(N, D, loss, grid=grid, bootstrap=0)
+    truth = law.E + law.A / N**law.alpha + law.B / D**law.beta
+    names = ("E", "alpha", "beta")
+    hits, counted = dict.fromkeys(names, 0), 0
+    rng = np.random.default_rng(seed)
+    for replication in range(replications):
+        noisy = truth + rng.normal(0, sigma, len(truth))
+        if (noisy <= 0).any():
+            continue
+        fitted = fit_chinchilla(N, D, noisy, grid=grid, bootstrap=resamples, seed=replication)
+        counted += 1
+        for name in names:
+            low, high = fitted.intervals[name]
+            hits[name] += bool(low <= getattr(law, name) <= high)
+    return {"truth": {name: float(getattr(law, name)) for name in names}, "replications": counted,
+            "coverage": {"points bootstrap, percentile": {name: hits[name] / max(counted, 1) for name in names}}}
 
 
 def main() -> None:
@@ -94,14 +130,20 @@ def main() -> None:
     truth, sigma = smooth_truth(table.N, table.loss, budgets)
     started = time.perf_counter()
     report = coverage(table.N, table.D, budgets, table.budget_count(), truth, sigma, args.replications, args.resamples)
-    report |= {"folder": args.folder, "points": len(table.N), "seconds": round(time.perf_counter() - started, 1)}
+    middle = time.perf_counter()
+    third = approach3_coverage(table.N, table.D, table.loss, sigma, args.replications, args.resamples)
+    report |= {"folder": args.folder, "points": len(table.N), "approach_3": third,
+               "seconds": {"approach_2": round(middle - started, 1), "approach_3": round(time.perf_counter() - middle, 1)}}
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"{args.folder}: {len(table.N)} runs, residual sd {sigma:.4f}; {args.replications} replications, "
           f"{args.resamples} resamples each, {report['seconds']} s")
-    for method, values in report["coverage"].items():
+    for method, values in (report["coverage"] | third["coverage"]).items():
         print(f"  {method:32s} " + "  ".join(f"{name} {share:.1%}" for name, share in values.items()))
+    if "hold-out forecast" not in report["coverage"]:
+        print("  hold-out forecast: no interval on this design (the hold-out fits 3 budgets, which determine the "
+              "frontier's 3 parameters exactly)")
 
 
 if __name__ == "__main__":

@@ -10,19 +10,32 @@ import numpy as np
 
 from ..errors import UsageError
 from .budgets import group_budgets, grouping_hint
-from .checks import (allocation_problems, chinchilla_problems, conditioning_warning, fit_warnings, frontier_problems,
-                     input_warnings, unreliable_line)
+from .checks import (
+    allocation_problems,
+    chinchilla_problems,
+    conditioning_warning,
+    fit_warnings,
+    frontier_problems,
+    input_warnings,
+    unreliable_line,
+)
 from .chinchilla import ChinchillaLaw, fit_chinchilla
 from .constrained import fit_constrained
 from .holdout import Holdout, holdout_largest
+from .isoflop_profiles import (
+    AllocationFit,
+    Frontier,
+    approach1,
+    approach2,
+    fit_frontier,
+)
 from .laws import load_law
-from .isoflop_profiles import AllocationFit, Frontier, approach1, approach2, fit_frontier
 from .leave_one_out import leave_one_budget_out
 from .resampling import allocation_intervals
-from .settings import FitSettings
-from .varpro import fit_varpro
 from .robustness import describe_panel, robustness_panel
+from .settings import FitSettings
 from .table import FitTable
+from .varpro import fit_varpro
 
 APPROACHES = (1, 2, 3, "constrained")
 

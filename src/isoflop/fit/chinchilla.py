@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError, first_line
 from ..pools import one_blas_thread, quiet_worker, stop_now
+from .draws import weights as draw_weights
 from .objectives import Objective, evaluate, evaluate_many
 from .powerlaw import percentile_interval
 
@@ -262,11 +263,8 @@ def fit_chinchilla(
                        "best_converged": best.best_converged}
         if bootstrap <= 0:
             return dataclasses.replace(law, convergence=convergence)
-        rng = np.random.default_rng(seed)
-        groups = np.zeros(len(N), dtype=int) if groups is None else np.asarray(groups)
-        weights = np.array([np.bincount(_resample(groups, rng), minlength=len(N)) for _ in range(bootstrap)], dtype=float)
         # Every resample (a weighting of the points) starts L-BFGS-B from the full fit: its optimum moves little.
-        arguments = [(best.theta, log_n, log_d, log_l, objective, row) for row in weights]
+        arguments = [(best.theta, log_n, log_d, log_l, objective, row) for row in draw_weights(len(N), bootstrap, seed, groups)]
         if bootstrap >= PARALLEL_RESAMPLES and (os.cpu_count() or 1) > 1:
             chunks = [arguments[i : i + RESAMPLE_CHUNK] for i in range(0, bootstrap, RESAMPLE_CHUNK)]
             refits = [r for part in _in_pool(_polish_all, [(c,) for c in chunks], bar, [len(c) for c in chunks]) for r in part]
@@ -293,13 +291,3 @@ def refit_weighted(law: ChinchillaLaw, N, D, loss, weights, objective: Objective
     if refit.theta is None:
         raise UsageError("the refit did not converge")
     return _law(refit.theta, refit.value, objective)
-
-
-def _resample(groups: np.ndarray, rng) -> np.ndarray:
-    """Points resampled with replacement; with several groups (seeds), one group per point position."""
-    unique = np.unique(groups)
-    if len(unique) == 1:
-        return rng.integers(0, len(groups), len(groups))
-    # Resample points, and for each the seed: run noise then reaches the intervals.
-    chosen = rng.choice(unique, size=len(unique), replace=True)
-    return np.concatenate([np.flatnonzero(groups == g) for g in chosen])

@@ -27,6 +27,7 @@ from scipy.optimize import minimize
 from ..errors import UsageError
 from ..pools import one_blas_thread
 from .chinchilla import ChinchillaLaw, fit_chinchilla
+from .draws import weights as draw_weights
 from .objectives import Objective, evaluate_inputs
 from .powerlaw import percentile_interval
 
@@ -278,10 +279,8 @@ def _checked(N, D, U, loss):
 
 
 def _bootstrap(problem: _Problem, optimum, points: int, bootstrap: int, seed: int):
-    rng = np.random.default_rng(seed)
     samples, converged = [], 0
-    for _ in range(bootstrap):
-        weights = np.bincount(rng.integers(0, points, points), minlength=points).astype(float)
+    for weights in draw_weights(points, bootstrap, seed):
         result = problem.minimise(optimum, weights)
         converged += bool(result.success)
         law = problem.law(problem.full(result.x))

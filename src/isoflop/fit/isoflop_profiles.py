@@ -15,6 +15,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
+from .draws import draws
 from .powerlaw import CONFIDENCE, PowerLaw, fit_power_law, percentile_interval
 
 MIN_BUDGETS = 2
@@ -222,10 +223,8 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: 
         # A resample needs as many distinct budgets as parameters; with no more budgets than that, every usable
         # resample is the full set, so there is no interval.
         parameters = 3 if with_floor else 2
-        rng = np.random.default_rng(seed)
         out = []
-        for _ in range(bootstrap if len(np.unique(flops)) > parameters else 0):
-            pick = rng.integers(0, len(flops), len(flops))
+        for pick in draws(len(flops), bootstrap if len(np.unique(flops)) > parameters else 0, seed):
             if len(np.unique(flops[pick])) < parameters:
                 continue
             try:

@@ -13,7 +13,6 @@ from ..results.records import RunRecord
 from .flops import knots_to_count
 from .table import FitTable, read_table
 
-
 PARAMETER_COUNTS = ("total", "non-embedding")
 # The headline count of a study's fits: Chinchilla's, and the one whose exponents do not drift at small scale.
 HEADLINE_COUNT = "total"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UsageError
+from .draws import draws
 
 CONFIDENCE = 0.95
 
@@ -33,10 +34,8 @@ def fit_power_law(x, y, bootstrap: int = 1000, seed: int = 0) -> PowerLaw:
     if (x <= 0).any() or (y <= 0).any():
         raise UsageError("power-law fits need positive values")
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
-    rng = np.random.default_rng(seed)
     slopes = []
-    for _ in range(bootstrap if len(x) > 2 else 0):
-        pick = rng.integers(0, len(x), len(x))
+    for pick in draws(len(x), bootstrap if len(x) > 2 else 0, seed):
         if len(np.unique(x[pick])) < 2:
             continue
         slopes.append(np.polyfit(np.log(x[pick]), np.log(y[pick]), 1)[0])

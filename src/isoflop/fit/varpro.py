@@ -15,7 +15,8 @@ import numpy as np
 from scipy.optimize import minimize, nnls
 
 from ..errors import UsageError
-from .chinchilla import MIN_POINTS, PARAMETERS, ChinchillaLaw, _resample
+from .chinchilla import MIN_POINTS, PARAMETERS, ChinchillaLaw
+from .draws import weights as draw_weights
 from .powerlaw import percentile_interval
 
 EXPONENT_GRID = np.linspace(0.05, 2.0, 40)
@@ -62,11 +63,8 @@ def fit_varpro(N, D, loss, groups=None, bootstrap: int = 100, seed: int = 0) -> 
     convergence = {"method": METHOD, "grid_cells": len(cells), "best_converged": converged}
     if bootstrap <= 0:
         return ChinchillaLaw(**{name: getattr(law, name) for name in PARAMETERS}, objective=value, convergence=convergence)
-    rng = np.random.default_rng(seed)
-    groups = np.zeros(len(N), dtype=int) if groups is None else np.asarray(groups)
     fitted, converged_resamples = [], 0
-    for _ in range(bootstrap):
-        weights = np.bincount(_resample(groups, rng), minlength=len(N)).astype(float)
+    for weights in draw_weights(len(N), bootstrap, seed, groups):
         refit, refit_value, refit_converged = _search(exponents, N, D, loss, np.sqrt(weights))
         converged_resamples += refit_converged
         fitted.append(_law(refit, N, D, loss, np.sqrt(weights), refit_value))
