@@ -148,16 +148,17 @@ def frontier_profiles(law: ChinchillaLaw, budgets, noise=0.0, seed=0):
 def test_holdout_largest_predicts_a_synthetic_law_within_noise():
     law = PUBLISHED["epoch"].law
     N, D, loss, C = frontier_profiles(law, (1e18, 3e18, 1e19, 3e19, 1e20), noise=0.002)
-    check = holdout_largest(N, D, loss, C)
+    check = holdout_largest(N, D, loss, C, resamples=20)
     assert check.budget == 1e20 and check.budgets_fitted == 4
     assert check.predicted_loss == pytest.approx(check.measured_loss, rel=0.01)
     assert check.predicted_n == pytest.approx(check.measured_n, rel=0.25)
     assert "Hold-out check" in check.sentence()
     four = C < 1e20
-    exact = holdout_largest(N[four], D[four], loss[four], C[four])
-    assert exact.loss_interval is None and "3 budgets determine E, A and γ exactly" in exact.sentence()
+    three = holdout_largest(N[four], D[four], loss[four], C[four], resamples=20)
+    # Resampled runs move the 3 minima, so even a frontier through exactly 3 of them has an interval.
+    assert three.loss_interval[0] < three.predicted_loss < three.loss_interval[1]
     with pytest.raises(Exception, match="at least 3 budgets besides the largest"):
-        holdout_largest(N[C < 1e19], D[C < 1e19], loss[C < 1e19], C[C < 1e19])
+        holdout_largest(N[C < 1e19], D[C < 1e19], loss[C < 1e19], C[C < 1e19], resamples=20)
 
 
 def test_data_constrained_law_round_trips_through_json():

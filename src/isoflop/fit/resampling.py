@@ -39,14 +39,16 @@ class AllocationIntervals:
 
     a: tuple[float, float]
     b: tuple[float, float]
-    loss_at_largest: tuple[float, float]
+    loss_at_largest: tuple[float, float]  # L* at ``at`` (the largest budget unless another C was asked for)
+    n_opt_at_largest: tuple[float, float]  # N* there (studentized in log N*)
+    at: float
     resamples: int
     usable: int  # resamples that kept a minimum at every budget
     freedom: int  # residual degrees of freedom behind the noise, Σ(n − 3) over budgets
 
     def as_dict(self) -> dict:
-        return {"a": list(self.a), "b": list(self.b), "loss_at_largest": list(self.loss_at_largest),
-                "resamples": self.resamples, "usable": self.usable, "residual_freedom": self.freedom,
+        return {"a": list(self.a), "b": list(self.b), "C": self.at, "loss_at_largest": list(self.loss_at_largest),
+                "N_opt_at_largest": list(self.n_opt_at_largest), "resamples": self.resamples, "usable": self.usable, "residual_freedom": self.freedom,
                 "method": "configuration residual bootstrap, residuals inflated by "
                 f"sqrt(n/(n-{PARABOLA_PARAMETERS})); studentized: estimate ± t(0.975, {self.freedom} df) × resample sd"}
 
@@ -86,13 +88,14 @@ def configuration_resamples(N, loss, budgets, resamples: int, seed: int = 0, inf
 
 def allocation_intervals(N, D, loss, budgets, count=None, resamples: int = 200, seed: int = 0,
                          power_law: bool | None = None, inflate: bool = True, kind: IntervalKind = "studentized",
-                         frontier: bool = True) -> AllocationIntervals:
-    """Intervals of a, b and the frontier's L* at the largest budget from ``configuration_resamples``. ``kind``:
+                         frontier: bool = True, at: float | None = None) -> AllocationIntervals:
+    """Intervals of a, b, and the frontier's L* and N*(C) at the largest budget (or at ``at``, a forecast) from
+    ``configuration_resamples``. ``kind``:
     studentized (see the module docstring), percentile, or basic: [2θ̂ − q97.5, 2θ̂ − q2.5], the resamples reflected
     about the estimate θ̂ (a correction for the bias a minimum of noisy losses has). Without ``frontier``, L* is not
     refitted (its interval is NaN)."""
-    a, b, top = [], [], []
-    largest = float(np.max(budgets))
+    a, b, top, sizes = [], [], [], []
+    largest = float(np.max(budgets)) if at is None else float(at)
     estimate = approach2(N, D, loss, budgets, count, bootstrap=0)
     for column in configuration_resamples(N, loss, budgets, resamples, seed, inflate):
         try:
@@ -103,6 +106,7 @@ def allocation_intervals(N, D, loss, budgets, count=None, resamples: int = 200, 
             continue  # a budget lost its minimum: the slope would be over other budgets
         a.append(fitted.n_law.exponent)
         b.append(fitted.d_law.exponent)
+        sizes.append(float(np.log(fitted.n_law(largest))))
         if len(fitted.minima) < 3 or not frontier:
             continue
         try:
@@ -115,8 +119,11 @@ def allocation_intervals(N, D, loss, budgets, count=None, resamples: int = 200, 
                float(fit_frontier([m.flops for m in estimate.minima], [m.loss for m in estimate.minima], bootstrap=0,
                                   power_law=power_law)(largest)) if frontier and len(estimate.minima) >= 3 else float("nan"))
     freedom = residual_freedom(N, budgets)
-    return AllocationIntervals(*(_interval(values, centre, kind, freedom) for values, centre in zip((a, b, top), centres)),
-                               resamples, len(a), freedom)
+    a_interval, b_interval, loss_interval = (_interval(values, centre, kind, freedom)
+                                             for values, centre in zip((a, b, top), centres))
+    log_n = _interval(sizes, float(np.log(estimate.n_law(largest))), kind, freedom)
+    return AllocationIntervals(a_interval, b_interval, loss_interval, (float(np.exp(log_n[0])), float(np.exp(log_n[1]))),
+                               largest, resamples, len(a), freedom)
 
 
 def _interval(values: list[float], estimate: float, kind: IntervalKind, freedom: int) -> tuple[float, float]:

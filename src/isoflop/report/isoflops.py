@@ -12,6 +12,7 @@ from ..errors import UsageError
 from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, add_other_count, add_robustness,
                        fit_outcome, fitted_range)
 from ..fit.checks import allocation_problems, frontier_problems, unreliable_line
+from ..fit.isoflop_profiles import Frontier
 from ..fit.leave_one_out import LeaveOneOut
 from ..fit.settings import FitSettings
 from ..fit.robustness import variant_name
@@ -134,9 +135,10 @@ def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure
             allocation_line = ("" if allocation_problems(allocation) else
                                f", with N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} and "
                                f"D*(C) ∝ C^{d_law.exponent:.3f}{_interval(d_law)}")
-            answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% bootstrap intervals: a and b "
-                          "from resampled runs with each budget's parabola refitted, L*(C) from resampled minima; N "
-                          "counts total parameters).")
+            answer.append(f"**The scaling law**: {frontier.describe()}{allocation_line} (95% intervals: a and b from "
+                          "resampled runs with each budget's parabola refitted, studentized; the frontier's coefficients "
+                          "from resampled minima; N counts total parameters).")
+            answer += _frontier_at_largest(frontier, result.get("allocation_intervals"))
             figures.append(Figure(plot_frontier(allocation, frontier, folder, fit.holdout), "the loss frontier L*(C)"))
         if fit.holdout is not None:
             answer.append(fit.holdout.sentence())
@@ -145,6 +147,17 @@ def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure
     answer += [f"{name} check not run: {result[key]}." for name, key in
                (("Hold-out", "holdout_not_run"), ("Leave-one-budget-out", "leave_one_out_not_run")) if key in result]
     return answer
+
+
+def _frontier_at_largest(frontier: Frontier, intervals: dict | None) -> list[str]:
+    """The frontier's L* at the largest budget with its calibrated interval (runs resampled, studentized)."""
+    if not intervals or not all(np.isfinite(intervals["loss_at_largest"])):
+        return []
+    low, high = intervals["loss_at_largest"]
+    return [f"At the largest budget the frontier gives L*({intervals['C']:.3g}) = {float(frontier(intervals['C'])):.4f} "
+            f"[{low:.4f}, {high:.4f}] (runs resampled, studentized on {intervals['residual_freedom']} residual degrees "
+            "of freedom: the interval benchmarks/coverage.py found to cover 93 % of a nominal 95 % on the default "
+            "study's design, where the minima bootstrap covered 84 %)."]
 
 
 def _counts_section(fits: dict) -> Section:
