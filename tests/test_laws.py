@@ -259,7 +259,7 @@ def test_approach_2s_configuration_intervals_cover_the_truth_in_a_deterministic_
     covered = {"a": 0, "b": 0, "L*": 0}
     replications = 40
     for replication in range(replications):
-        found = allocation_intervals(N, D, truth + rng.normal(0, 0.02, len(truth)), C, resamples=60, seed=replication,
+        found = allocation_intervals(N, D, truth + rng.normal(0, 0.02, len(truth)), C, resamples=30, seed=replication,
                                      power_law=frontier.power_law)
         covered["a"] += found.a[0] <= exact.n_law.exponent <= found.a[1]
         covered["b"] += found.b[0] <= exact.d_law.exponent <= found.b[1]

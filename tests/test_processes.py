@@ -66,6 +66,7 @@ def mid_run(folder) -> bool:
     return bool(list((folder / "checkpoints").glob("*.pt")))
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_pack_is_replaced_and_every_run_is_stored_once_with_undisturbed_numbers(corpus, tmp_path,
                                                                                                   undisturbed):
     folder = tmp_path / "killed"

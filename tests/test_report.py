@@ -55,6 +55,7 @@ def test_html_is_self_contained_and_carries_every_run_provenance(tmp_path):
     assert "&quot;data_fingerprint&quot;: &quot;abc&quot;" in page and "&quot;torch&quot;: &quot;x&quot;" in page
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (.ci/run installs it)")
 def test_a_real_browser_shows_the_answer_and_draws_the_figures(corpus, tmp_path):
     train, valid = corpus
