@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..config.base import MAX_SEED
 from ..config.recipes import FinetuneConfig, PretrainConfig
 from ..errors import Interrupted
 from .options import part_options
@@ -74,7 +75,8 @@ def finetune(quiet: bool, **values: Any) -> None:
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0: greedy decoding")
 @click.option("--top-k", type=click.IntRange(min=0), default=50, show_default=True)
 @click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="the same samples for the same seed")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="the same samples for the same seed (0 to 2^32-1)")
 def generate(models: tuple[str, ...], prompt: str, max_new_tokens: int, num_return_sequences: int, temperature: float,
              top_k: int, top_p: float, seed: int) -> None:
     """Complete a prompt with each MODEL (a folder, a study's saved run, or a Hub name), side by side."""

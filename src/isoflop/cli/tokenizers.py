@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config.base import MAX_SEED
 from ..errors import UsageError
 
 TOKENIZER_HELP = "gpt2 (offline), bytes, a tokenizer folder, or a Hub name"
@@ -17,7 +18,8 @@ def stream_options(command):
     for option in reversed([
         click.option("--text-column", default="text", show_default=True, help="column holding the text in Hub, .jsonl and .parquet data"),
         click.option("--buffer-size", type=int, default=None, help="shuffle through a buffer of this many documents [default: no shuffle]"),
-        click.option("--seed", type=int, default=0, show_default=True, help="seed of the shuffle buffer"),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+                     help="seed of the shuffle buffer (0 to 2^32-1)"),
         click.option("--max-documents", type=int, default=None, help="stop after this many documents"),
         click.option("--max-chars", type=int, default=None, help="stop once this many characters were read"),
     ]):

@@ -34,5 +34,8 @@ def in_identity(field: FieldInfo) -> bool:
     return bool(marker(field, "identity", True)) and not is_grid(field)
 
 
+# numpy's legacy seeding (used by transformers' set_seed) takes seeds below 2**32: the bound of every seed setting.
+MAX_SEED = 2**32 - 1
+
 GRID = {"grid": True}
 NOT_IDENTITY = {"identity": False}

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ..errors import UsageError
 from ..models.specs import SCRATCH_SIZES
-from .base import NOT_IDENTITY, Part
+from .base import MAX_SEED, NOT_IDENTITY, Part
 
 PRETRAIN_OUTPUT = "isoflop-runs/pretrain"
 FINETUNE_OUTPUT = "isoflop-runs/finetune"
@@ -42,7 +42,7 @@ class PretrainConfig(Part):
     mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="Accelerate's mixed precision (bf16/fp16 where the hardware has it)")
     shuffle_buffer: int = Field(1000, ge=0, description="documents in the shuffle buffer (0: the corpus order)")
     chars_per_token: float | None = Field(None, gt=0, description="characters per token for the packing buffer (default: measured)")
-    seed: int = Field(0, ge=0, description="seed of the model's initialisation, the shuffle and dropout")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the model's initialisation, the shuffle and dropout (0 to 2^32-1)")
     report_to: tuple[str, ...] = Field((), description="trackers, as the Trainer's --report-to: tensorboard, wandb, mlflow (default: none)",
                                        json_schema_extra=NOT_IDENTITY)
     out: str = Field(PRETRAIN_OUTPUT, description="folder for checkpoints, metrics and the final model", json_schema_extra=NOT_IDENTITY)
@@ -72,7 +72,7 @@ class FinetuneConfig(Part):
     weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay")
     epochs: float = Field(3.0, gt=0, description="training epochs")
     batch_size: int = Field(8, gt=0, description="per-device batch size")
-    seed: int = Field(0, ge=0, description="seed of the Trainer")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the Trainer (0 to 2^32-1)")
     push_to_hub: str | None = Field(None, description="push the model and tokenizer to this Hub repository (opt-in)", json_schema_extra=NOT_IDENTITY)
     out: str = Field(FINETUNE_OUTPUT, description="folder for the fine-tuned model", json_schema_extra=NOT_IDENTITY)
 

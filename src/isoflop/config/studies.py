@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 
 from ..fit.settings import FitConfig
 from ..models.specs import LADDER
-from .base import GRID, NOT_IDENTITY, Part, in_identity, is_grid
+from .base import GRID, MAX_SEED, NOT_IDENTITY, Part, in_identity, is_grid
 from .parts import (
     DataConfig,
     EngineConfig,
@@ -40,8 +40,6 @@ SCRATCH_LEARNING_RATE = 1e-3
 # reruns the sweep.
 VALIDATED_LEARNING_RATES = {"0.4k": 6e-2, "0.8k": 6e-2, "2k": 3e-2, "3k": 3e-2, "6k": 1e-2, "12k": 1e-2, "25k": 1e-2,
                             "50k": 1e-2, "100k": 3e-3}
-# numpy's legacy seeding (used by transformers' set_seed) takes seeds below 2**32.
-MAX_SEED = 2**32 - 1
 
 
 class StudyConfig(Part):

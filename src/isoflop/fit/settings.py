@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ..config.base import NOT_IDENTITY, Part
+from ..config.base import MAX_SEED, NOT_IDENTITY, Part
 from .budgets import DEFAULT_TOLERANCE
 from .objectives import HUBER_DELTA, OBJECTIVES, Objective
 
@@ -51,7 +51,7 @@ class FitConfig(Part):
         200, ge=0, description="approach 2: configuration resamples (whole runs, parabolas refitted) behind the "
         "intervals of a and b", json_schema_extra=NOT_IDENTITY,
     )
-    fit_seed: int = Field(0, ge=0, description="seed of the bootstrap and configuration resamples",
+    fit_seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the bootstrap and configuration resamples",
                           json_schema_extra=NOT_IDENTITY)
     fit_budget_tolerance: float = Field(
         DEFAULT_TOLERANCE, ge=0, lt=1, description="approach 2: C values within this relative distance share a "
