@@ -50,7 +50,7 @@ class Holdout:
 
     def sentence(self) -> str:
         interval = (f" [{self.loss_interval[0]:.4f}, {self.loss_interval[1]:.4f}]" if self.loss_interval
-                    else " (no interval: no resample kept a minimum at every budget)")
+                    else " (no interval: no configuration resample had a minimum at every budget, or none were drawn: see --allocation-resamples)")
         verdict = {True: "inside the interval", False: "outside the interval", None: ""}[self.loss_within]
         n_interval = f" [{self.n_interval[0]:,.0f}, {self.n_interval[1]:,.0f}]" if self.n_interval else ""
         return (f"Hold-out check: fitted on the {self.budgets_fitted} smaller budgets, the law predicts at C = {self.budget:.3g} "
