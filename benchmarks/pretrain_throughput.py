@@ -20,33 +20,37 @@ from pathlib import Path
 import torch
 
 from isoflop.config.recipes import PretrainConfig
-from isoflop.data.packed import PackedDataset, measure_chars_per_token
-from isoflop.data.stream import StreamOptions
+from isoflop.data.packed import ConstantLengthDataset, measure_chars_per_token
+from isoflop.recipes.base import gpt2_config, stream_options
+from isoflop.recipes.pretrain import pretrain
 from isoflop.tokenization.resolve import load_tokenizer
-from isoflop.training.pretrain import gpt2_config, pretrain
 
 
 def trainer_tokens_per_second(config: PretrainConfig, steps: int) -> float:
     from transformers import GPT2LMHeadModel, Trainer, TrainingArguments, default_data_collator
 
-    tokenizer = load_tokenizer(config.tokenizer)
-    options = StreamOptions(split="train", buffer_size=config.shuffle_buffer, seed=config.seed)
-    cpt = measure_chars_per_token(tokenizer, config.train_data, options).value
-    windows = list(islice(PackedDataset(tokenizer, config.train_data, options, config.seq_len, cpt), steps * config.batch_size))
+    data, optimizer = config.data, config.optimizer
+    tokenizer = load_tokenizer(config.tokenizer.tokenizer)
+    options = stream_options(data, config.stream, "train", config.seed)
+    cpt = measure_chars_per_token(tokenizer, data.train_data, options).value
+    windows = list(islice(ConstantLengthDataset(tokenizer, data.train_data, options, data.seq_len, cpt), steps * optimizer.batch_size))
     rows = [{"input_ids": torch.tensor(w), "labels": torch.tensor(w)} for w in windows]
     torch.manual_seed(config.seed)
-    model = GPT2LMHeadModel(gpt2_config(config, len(tokenizer), tokenizer.eos_token_id))
+    model = GPT2LMHeadModel(gpt2_config(config.size, config.gpt2_overrides, config.model_options.dropout, data.seq_len,
+                                        len(tokenizer), tokenizer.eos_token_id))
     with tempfile.TemporaryDirectory() as scratch:
         arguments = TrainingArguments(
-            output_dir=scratch, per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
-            weight_decay=config.weight_decay, lr_scheduler_type=config.schedule, warmup_steps=config.warmup_steps,
-            max_steps=steps, max_grad_norm=config.max_grad_norm, save_strategy="no", eval_strategy="no",
+            output_dir=scratch, per_device_train_batch_size=optimizer.batch_size, learning_rate=optimizer.learning_rate,
+            weight_decay=optimizer.weight_decay, lr_scheduler_type=optimizer.schedule,
+            warmup_steps=optimizer.warmup_for(steps), max_steps=steps, max_grad_norm=optimizer.max_grad_norm,
+            adam_beta1=optimizer.adam_beta1, adam_beta2=optimizer.adam_beta2, adam_epsilon=optimizer.adam_epsilon,
+            save_strategy="no", eval_strategy="no",
             logging_strategy="no", report_to=[], disable_tqdm=True, seed=config.seed, dataloader_pin_memory=False,
         )
         trainer = Trainer(model=model, args=arguments, train_dataset=rows, data_collator=default_data_collator)
         started = time.perf_counter()
         trainer.train()
-        return steps * config.batch_size * config.seq_len / (time.perf_counter() - started)
+        return steps * optimizer.batch_size * data.seq_len / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -57,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         config = PretrainConfig(tokenizer=args.tokenizer, max_steps=args.steps, warmup_steps=args.steps // 10,
-                                eval_every=10**9, eval_steps=1, checkpoint_every=10**9, out=str(Path(folder) / "run"))
+                                eval_every=10**9, eval_samples=16, checkpoint_every=10**9, output=str(Path(folder) / "run"))
         plain = pretrain(config, progress=False, echo=lambda _: None).tokens_per_second
     trainer = trainer_tokens_per_second(config, args.steps)
     result = {"tokenizer": args.tokenizer, "steps": args.steps, "threads": torch.get_num_threads(),

@@ -150,7 +150,7 @@ BAD_INPUTS = [
      "tokenizer 'o/nope-tok' is no folder here, and as a Hub name it needs the Hugging Face Hub"),
     (("vocab", "--tokenizers", "bytes,bpe:10", "--output", "OUT"),
      "--tokenizers bpe:10: a vocabulary of 10 is smaller than the 256-byte alphabet"),
-    (("pretrain", "--mixed-precision", "fp16", "--out", "OUT"), "--mixed-precision fp16 needs a CUDA GPU"),
+    (("pretrain", "--mixed-precision", "fp16", "--out", "OUT"), "--precision fp16 needs a CUDA GPU"),
     (("pretrain", "--resume", "--out", "W/finished"), "--resume: nothing to resume, the run in"),
     (("pretrain", "--out", "W/finished"), "holds a finished pretraining run"),
 ]

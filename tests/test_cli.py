@@ -135,14 +135,15 @@ def test_show_on_a_vocabulary_study_lists_its_arms(capsys, tmp_path):
 
 def test_pretrain_interruption_advice_agrees_with_what_the_next_command_accepts(tmp_path):
     from isoflop.errors import UsageError
-    from isoflop.training.pretrain import CHECKPOINTS, POSITION, interruption_advice, starting_point
+    from isoflop.recipes.base import CHECKPOINTS, POSITION, CheckpointFolder
 
-    assert "run the same command again to start over" in interruption_advice(tmp_path)
-    assert starting_point(tmp_path, resume=False) is None  # ... and the same command starts
+    folder = CheckpointFolder(tmp_path, "pretraining")
+    assert "run the same command again to start over" in folder.interruption_advice()
+    assert folder.starting_point(resume=False) is None  # ... and the same command starts
     checkpoint = tmp_path / CHECKPOINTS / "step-200"
     checkpoint.mkdir(parents=True)
     (checkpoint / POSITION).write_text('{"step": 200, "windows": 800}')
-    assert "run the same command with --resume" in interruption_advice(tmp_path)
-    assert starting_point(tmp_path, resume=True) == checkpoint  # ... and --resume resumes it
+    assert "run the same command with --resume" in folder.interruption_advice()
+    assert folder.starting_point(resume=True) == checkpoint  # ... and --resume resumes it
     with pytest.raises(UsageError, match="pass --resume to continue it"):
-        starting_point(tmp_path, resume=False)
+        folder.starting_point(resume=False)

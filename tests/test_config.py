@@ -7,7 +7,8 @@ import pytest
 import isoflop.config.parts as parts
 from isoflop import IsoflopsConfig, ScarcityConfig, UsageError, build_config
 from isoflop.config.base import Part
-from isoflop.config.studies import StudyConfig, flat_fields
+from isoflop.config.compose import flat_fields
+from isoflop.config.studies import StudyConfig
 from isoflop.engines.registry import ENGINES
 
 

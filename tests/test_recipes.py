@@ -10,7 +10,7 @@ from itertools import islice
 import pytest
 
 from conftest import jsonl, run_cli
-from isoflop.data.packed import PackedDataset
+from isoflop.data.packed import ConstantLengthDataset
 from isoflop.data.stream import StreamOptions
 from isoflop.tokenization.resolve import load_tokenizer
 
@@ -25,7 +25,7 @@ def corpus(tmp_path_factory):
 
 def test_infinite_packing_yields_full_windows_restarts_and_repeats_nothing_within_a_pass(corpus):
     bytes_ = load_tokenizer("bytes")
-    data = PackedDataset(bytes_, str(corpus), StreamOptions(), seq_len=16, chars_per_token=1.0, num_sequences=2)
+    data = ConstantLengthDataset(bytes_, str(corpus), StreamOptions(), seq_len=16, chars_per_token=1.0, num_sequences=2)
     tokens_per_pass = sum(len(d.encode()) + 1 for d in DOCS)  # each document and its EOS
     per_pass = tokens_per_pass // 16
     windows = list(islice(data, 3 * per_pass))
@@ -37,7 +37,7 @@ def test_infinite_packing_yields_full_windows_restarts_and_repeats_nothing_withi
 
 def test_fixed_packing_equals_group_texts(corpus):
     gpt2 = load_tokenizer("gpt2")
-    fixed = list(PackedDataset(gpt2, str(corpus), StreamOptions(), seq_len=8, chars_per_token=4.0, num_sequences=3,
+    fixed = list(ConstantLengthDataset(gpt2, str(corpus), StreamOptions(), seq_len=8, chars_per_token=4.0, num_sequences=3,
                                infinite=False, separator=None))
     # 🤗's run_clm group_texts: tokenize each text, concatenate everything, cut full blocks, drop the rest.
     concatenated = [t for text in DOCS for t in gpt2(text)["input_ids"]]
@@ -48,8 +48,8 @@ def test_fixed_packing_equals_group_texts(corpus):
 def pretrain_args(out, *extra):
     return ["pretrain", "--tokenizer", "bytes", "--train-data", "python-docs", "--size", "tiny", "--gpt2-overrides",
             "n_layer=1,n_embd=16,n_head=2", "--seq-len", "16", "--batch-size", "4", "--max-steps", "6", "--eval-every", "3",
-            "--eval-steps", "2", "--checkpoint-every", "3", "--shuffle-buffer", "20", "--warmup-steps", "2", "--quiet",
-            "--out", str(out), *extra]
+            "--eval-samples", "8", "--checkpoint-every", "3", "--shuffle-buffer", "20", "--warmup-steps", "2", "--quiet",
+            "--output", str(out), *extra]
 
 
 def metrics(folder):
@@ -63,18 +63,18 @@ def test_pretrain_interrupted_and_resumed_equals_uninterrupted(capsys, tmp_path,
     assert code == 0, err
     assert "validation perplexity" in out and "non-embedding" in out and "FLOPs (full count" in out
 
-    import isoflop.training.pretrain as pretrain
+    import isoflop.recipes.pretrain as pretrain
 
-    original = pretrain._checkpoint
+    original = pretrain.checkpoint
 
-    def crash_after(accelerator, out_folder, step, consumed):
-        original(accelerator, out_folder, step, consumed)
+    def crash_after(run, step):
+        original(run, step)
         raise KeyboardInterrupt  # the run dies right after its step-3 checkpoint
 
-    monkeypatch.setattr(pretrain, "_checkpoint", crash_after)
+    monkeypatch.setattr(pretrain, "checkpoint", crash_after)
     code, _, _ = run_cli(capsys, *pretrain_args(tmp_path / "split"))
     assert code == 130 and not (tmp_path / "split" / "model").exists()
-    monkeypatch.setattr(pretrain, "_checkpoint", original)
+    monkeypatch.setattr(pretrain, "checkpoint", original)
     code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "split"), "--resume")
     assert code == 0, err
     assert "resumed from" in err
@@ -109,12 +109,12 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
               "--shuffle-buffer", "20", "--quiet"]
     isoflop = shutil.which("isoflop")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run([isoflop, "pretrain", *common, "--batch-size", "4", "--eval-steps", "2", "--out", str(tmp_path / "one")],
+    single = subprocess.run([isoflop, "pretrain", *common, "--batch-size", "4", "--eval-samples", "8", "--output", str(tmp_path / "one")],
                             capture_output=True, text=True, env=env)
     assert single.returncode == 0, single.stderr
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
               "--mixed_precision", "no", "--dynamo_backend", "no", isoflop, "pretrain", *common, "--batch-size", "2",
-              "--eval-steps", "2", "--out", str(tmp_path / "two")]
+              "--eval-samples", "8", "--output", str(tmp_path / "two")]
     double = subprocess.run(launch, capture_output=True, text=True, env=env)
     assert double.returncode == 0, double.stderr
     one, two = metrics(tmp_path / "one"), metrics(tmp_path / "two")
@@ -132,19 +132,19 @@ def test_finetune_lowers_validation_perplexity(capsys, tmp_path, pretrained_fold
     gpt2_tokenizer.save_pretrained(model)
     train = jsonl(tmp_path / "train.jsonl", ["the cat sat on the mat and the dog sat on the log. "] * 60)
     valid = jsonl(tmp_path / "valid.jsonl", ["the dog sat on the mat and the cat sat on the log. "] * 10)
-    code, out, err = run_cli(capsys, "finetune", "--model", str(model), "--data", str(train), "--validation-data", str(valid),
-                             "--block-size", "32", "--learning-rate", "3e-3", "--epochs", "2", "--batch-size", "8", "--quiet",
+    code, out, err = run_cli(capsys, "finetune", "--model", str(model), "--train-data", str(train), "--validation-data", str(valid),
+                             "--seq-len", "32", "--learning-rate", "3e-3", "--epochs", "2", "--batch-size", "8", "--quiet",
                              "--out", str(tmp_path / "ft"))
     assert code == 0, err
     before, after = (float(v.replace(",", "")) for v in out.split("validation perplexity ")[1].split(" (")[0].split(" → "))
     assert after < before / 2
-    code, _, err = run_cli(capsys, "finetune", "--model", str(model), "--data", str(train), "--validation-data", str(valid),
-                           "--block-size", "4096", "--out", str(tmp_path / "ft2"))
+    code, _, err = run_cli(capsys, "finetune", "--model", str(model), "--train-data", str(train), "--validation-data", str(valid),
+                           "--seq-len", "4096", "--out", str(tmp_path / "ft2"))
     assert code == 2 and "exceeds the model's context" in err
     mismatched = tmp_path / "mismatched"
     shutil.copytree(pretrained_folder, mismatched)
     load_tokenizer("bytes").save_pretrained(mismatched)  # a tokenizer that is not the model's own
-    code, _, err = run_cli(capsys, "finetune", "--model", str(mismatched), "--data", str(train), "--validation-data", str(valid),
+    code, _, err = run_cli(capsys, "finetune", "--model", str(mismatched), "--train-data", str(train), "--validation-data", str(valid),
                            "--out", str(tmp_path / "ft3"))
     assert code == 2 and "was trained with 50,257" in err and not (tmp_path / "ft3").exists()
 

@@ -10,16 +10,17 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from ..config.studies import flat_fields
+from ..config.compose import alias_names, flat_fields
 
 
-def study_options(study: type[BaseModel]):
-    """One option per flat setting of a study config, its default shown as the study sets it."""
-    defaults = study().flat()
-    fields = flat_fields(study)
-    # The study's own settings (its model, budget, grid) first, then the parts'.
-    own = [name for name in fields if fields[name][0] is None and name in study.__annotations__]
-    order = own + [name for name in fields if name not in own]
+def config_options(config: type[BaseModel], leave_out: tuple[str, ...] = ()):
+    """One option per flat setting of a composed config (a study, a recipe), its default shown as the config sets it;
+    ``leave_out``: settings the command takes in another form."""
+    defaults = config().flat()
+    fields = flat_fields(config)
+    # The config's own settings (its model, budget, grid) first, then the parts'.
+    own = [name for name in fields if fields[name][0] is None and name in config.__annotations__]
+    order = [name for name in own + [name for name in fields if name not in own] if name not in leave_out]
     return _options([(name, fields[name][1], defaults[name]) for name in order])
 
 
@@ -34,13 +35,15 @@ def _options(fields: list[tuple[str, FieldInfo, Any]], strip: str = ""):
     def decorate(command):
         for name, field, default in reversed(fields):
             flag = "--" + name.removeprefix(strip).replace("_", "-")
+            # A setting's older names stay accepted (a renamed flag must not break a user's command line).
+            old = ["--" + alias.replace("_", "-") for alias in alias_names(field)]
             # A None default means what the description says (e.g. "default: the model's own").
-            help_text = field.description if default is None else f"{field.description} [default: {_shown(default)}]"
+            help_text = field.description if default in (None, ()) else f"{field.description} [default: {_shown(default)}]"
             if field.annotation is bool:
                 # A pair, so that a setting on by default can be turned off: --x / --no-x.
                 option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
             else:
-                option = click.option(flag, name, type=_click_type(field.annotation), default=None, help=help_text)
+                option = click.option(flag, *old, name, type=_click_type(field.annotation), default=None, help=help_text)
             command = option(command)
         return command
 

@@ -10,26 +10,31 @@ import click
 from ..config.base import MAX_SEED
 from ..config.recipes import FinetuneConfig, PretrainConfig
 from ..errors import Interrupted
-from .options import part_options
+from .options import config_options
+
+
+CONFIG_FILE = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                           help="YAML/TOML/JSON config file (flat or nested by part; options given here win)")
 
 
 @click.command()
-@click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint (optimizer, scheduler, data and RNG states)")
+@click.option("--resume", is_flag=True, help="continue the run in --output from its last checkpoint (optimizer, scheduler, data and RNG states)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-@part_options(PretrainConfig)
-def pretrain(resume: bool, quiet: bool, **values: Any) -> None:
+@CONFIG_FILE
+@config_options(PretrainConfig)
+def pretrain(resume: bool, quiet: bool, config_file: str | None, **values: Any) -> None:
     """Pretrain a GPT-2 from scratch on a streamed corpus (runs under `accelerate launch` too)."""
-    from ..config.recipes import build_recipe
+    from ..config.load import build_composed
     from ..quiet import silence_libraries
-    from ..training.pretrain import interruption_advice
-    from ..training.pretrain import pretrain as run
+    from ..recipes.base import CheckpointFolder
+    from ..recipes.pretrain import pretrain as run
 
     silence_libraries()
-    config = build_recipe(PretrainConfig, values)
+    config = build_composed(PretrainConfig, config_file, values)
     try:
         result = run(config, resume=resume, echo=lambda line: click.echo(line, err=True), progress=not quiet)
     except KeyboardInterrupt:
-        raise Interrupted(interruption_advice(Path(config.out))) from None
+        raise Interrupted(CheckpointFolder(Path(config.output), "pretraining").interruption_advice()) from None
     if not result.main_process:
         return
     click.echo(f"GPT-2 {config.size}: {result.parameters:,} parameters ({result.non_embedding:,} non-embedding); "
@@ -49,18 +54,19 @@ def _ppl(loss: float) -> str:
 
 @click.command()
 @click.option("--quiet", is_flag=True, help="no progress bar")
-@part_options(FinetuneConfig)
-def finetune(quiet: bool, **values: Any) -> None:
+@CONFIG_FILE
+@config_options(FinetuneConfig)
+def finetune(quiet: bool, config_file: str | None, **values: Any) -> None:
     """Fine-tune a causal LM on a text dataset (group_texts blocks, the HF Trainer); perplexity before and after."""
-    from ..config.recipes import build_recipe
+    from ..config.load import build_composed
     from ..quiet import silence_libraries
-    from ..training.finetune import finetune as run
+    from ..recipes.finetune import finetune as run
 
     silence_libraries()
-    config = build_recipe(FinetuneConfig, values)
+    config = build_composed(FinetuneConfig, config_file, values)
     result = run(config, progress=not quiet)
     click.echo(f"{config.model}: {result.parameters:,} parameters; {result.train_blocks:,} training and "
-               f"{result.validation_blocks:,} validation blocks of {config.block_size} tokens from {config.data}")
+               f"{result.validation_blocks:,} validation blocks of {config.data.seq_len} tokens from {config.data.train_data}")
     per_epoch = ", ".join(f"{p:,.2f}" for p in result.epoch_perplexities)
     click.echo(f"validation perplexity {result.perplexity_before:,.2f} → {result.perplexity_after:,.2f}"
                + (f" (after each epoch: {per_epoch})" if per_epoch else "") + f" in {result.seconds:.0f} s")

@@ -9,7 +9,7 @@ import click
 
 from ..config.presets import PRESETS
 from ..config.studies import STUDIES
-from .options import study_options
+from .options import config_options
 
 
 def study_command(kind: str, summary: str) -> click.Command:
@@ -21,7 +21,7 @@ def study_command(kind: str, summary: str) -> click.Command:
     @click.option("--wait", is_flag=True, help="if another isoflop process is writing to --output, wait for it instead of exiting")
     @click.option("--force-new-data", is_flag=True,
                   help="if the data changed under the stored runs, move the old results to OUTPUT/superseded/ and start over")
-    @study_options(study)
+    @config_options(study)
     def command(preset: str | None, config_file: str | None, quiet: bool, wait: bool, force_new_data: bool, **overrides: Any) -> None:
         from ..config.load import build_config
         from ..studies.runner import run_study

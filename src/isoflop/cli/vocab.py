@@ -10,7 +10,7 @@ import click
 from ..config.presets import PRESETS
 from ..config.studies import IsoflopsConfig
 from ..errors import UsageError
-from .options import study_options
+from .options import config_options
 
 
 @click.command(name="vocab")
@@ -21,7 +21,7 @@ from .options import study_options
               help="start from a named isoflops preset [default: vocab]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
 @click.option("--quiet", is_flag=True, help="no progress bars, and no output but the outcome and the answer")
-@study_options(IsoflopsConfig)
+@config_options(IsoflopsConfig)
 def vocab(tokenizers: str, preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
     """Fixed compute, several vocabularies: which tokenizer gives the lowest compute-optimal bits per byte
     (output: isoflop-runs/vocab unless --output)."""

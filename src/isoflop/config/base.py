@@ -5,7 +5,10 @@ A field may carry two markers in ``json_schema_extra``:
 * ``grid`` — a study's grid axis (D values, seeds, budgets): changing it adds or drops
   runs of the same study;
 * ``identity: False`` — a setting that cannot change any number a run produces (where
-  results are written, how many runs share a pack): it is left out of run keys.
+  results are written, how many runs share a pack): it is left out of run keys;
+* ``keyed_when_set`` — a setting added after results were stored, whose default (None) means
+  what runs did before it existed: left out of run keys while unset, so existing folders keep
+  their keys and resume without retraining.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ def is_grid(field: FieldInfo) -> bool:
     return bool(marker(field, "grid", False))
 
 
-def in_identity(field: FieldInfo) -> bool:
+def in_identity(field: FieldInfo, value=None) -> bool:
+    """Whether a setting (at ``value``) belongs in run keys."""
+    if marker(field, "keyed_when_set", False) and value is None:
+        return False
     return bool(marker(field, "identity", True)) and not is_grid(field)
 
 
@@ -39,3 +45,4 @@ MAX_SEED = 2**32 - 1
 
 GRID = {"grid": True}
 NOT_IDENTITY = {"identity": False}
+KEYED_WHEN_SET = {"keyed_when_set": True}

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from ..errors import UsageError, first_line
 from .base import Part
 from .presets import PRESETS
-from .studies import STUDIES, StudyConfig, merge, nest
+from .compose import Composed, merge, nest
+from .studies import STUDIES, StudyConfig
 
 
 def build_config(
@@ -24,19 +25,31 @@ def build_config(
 ) -> StudyConfig:
     """The validated config of a ``kind`` study; settings may be flat or nested by part."""
     study = STUDIES[kind] if isinstance(kind, str) else kind
+    return build_composed(study, config_file, overrides, preset, PRESETS[study.kind])
+
+
+def build_composed(
+    cls: type[Composed],
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    preset: str | None = None,
+    presets: dict[str, dict[str, Any]] | None = None,
+) -> Composed:
+    """Any composed config (a study, a recipe, a tool's settings): its defaults < preset < file < overrides (None:
+    not given), validated once; a problem is one line."""
     file_values = _read_config_file(Path(config_file)) if config_file else {}
     preset = preset or file_values.pop("preset", None)
     file_values.pop("preset", None)
-    presets = PRESETS[study.kind]
     values: dict[str, Any] = {}
     if preset is not None:
-        if preset not in presets:
-            raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
-        values = nest(study, presets[preset])
-    values = merge(study, values, nest(study, file_values))
-    values = merge(study, values, nest(study, {k: v for k, v in (overrides or {}).items() if v is not None}))
+        if preset not in (presets or {}):
+            choices = ", ".join(presets or {}) or "none (this command has no presets)"
+            raise UsageError(f"unknown preset {preset!r}; choose one of: {choices}")
+        values = nest(cls, presets[preset])
+    values = merge(cls, values, nest(cls, file_values))
+    values = merge(cls, values, nest(cls, {k: v for k, v in (overrides or {}).items() if v is not None}))
     try:
-        return study(**values)
+        return cls(**values)
     except ValidationError as error:
         raise UsageError(f"invalid configuration: {describe(error)}") from None
 

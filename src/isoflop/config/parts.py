@@ -1,18 +1,20 @@
-"""The configuration parts every study composes. Each setting is declared here once.
+"""The configuration parts every study, recipe and tool composes. Each setting is declared here once.
 
-Studies set their own defaults for a part (``STUDY_DEFAULTS``), presets and files
-override them, and the CLI options are generated from these fields.
+A composed config (``config.compose``) sets its own defaults for a part (``DEFAULTS``), presets
+and files override them, and the CLI options are generated from these fields. ``EXCLUSIVE``
+names settings of a part that say the same thing two ways: give one, and a default of the other
+set lower down (a recipe's default warmup in steps) gives way.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 
 from ..data.chunking import ChunkingRule
 from ..engines.registry import AUTO, ENGINES, engine_names
-from .base import NOT_IDENTITY, Part
+from .base import KEYED_WHEN_SET, MAX_SEED, NOT_IDENTITY, Part
 
 # The classic exercise, named once.
 CLASSIC_SEQ_LEN = 64
@@ -28,7 +30,7 @@ MAX_GRAD_NORM = 1.0
 WEIGHT_DECAY = 0.0
 
 Schedule = Literal["linear", "cosine"]
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "fp16"]
 FlopConvention = Literal["6N", "full"]
 
 
@@ -43,11 +45,17 @@ class DataConfig(Part):
         None, description="validation text, same forms; default: the validation split of --train-data (required for local files)"
     )
     text_column: str = Field("text", description="column holding the text in Hub, .jsonl and .parquet data")
-    chunking: ChunkingRule = Field("seed", description="seed: full windows per row, rows never join; packed: rows joined with EOS")
-    seq_len: int = Field(CLASSIC_SEQ_LEN, gt=0, description="tokens per sample")
+    chunking: ChunkingRule = Field(
+        "seed", description="seed: full windows per row, rows never join; packed: rows joined with EOS; concatenated: "
+        "rows joined without a separator (group_texts)",
+    )
+    seq_len: int = Field(CLASSIC_SEQ_LEN, gt=0, validation_alias=AliasChoices("seq_len", "block_size"),
+                         description="tokens per sample (a window, or a block of group_texts)")
 
 
 class TokenizerConfig(Part):
+    """Which tokenizer turns the text into ids."""
+
     tokenizer: str = Field("gpt2", description="tokenizer: gpt2 (offline), bytes (one token per byte, offline), a local folder, or a Hub name")
 
 
@@ -64,28 +72,98 @@ class OptimizerConfig(Part):
     learning_rate: float = Field(1e-3, gt=0, description="peak learning rate (per step, AdamW)")
     schedule: Schedule = Field("linear", description="decay to 0 after warmup: linear or cosine")
     warmup_fraction: float = Field(0.0, ge=0, lt=1, description="fraction of each run's steps spent warming up linearly from 0")
+    warmup_steps: int | None = Field(
+        None, ge=0, description="optimizer steps spent warming up linearly from 0, instead of --warmup-fraction",
+        json_schema_extra=KEYED_WHEN_SET,
+    )
     weight_decay: float = Field(WEIGHT_DECAY, ge=0, description="AdamW decoupled weight decay (per step, times the learning rate)")
     max_grad_norm: float = Field(MAX_GRAD_NORM, gt=0, description="clip the global gradient L2 norm to this value")
     adam_beta1: float = Field(ADAM_BETA1, ge=0, lt=1, description="AdamW first-moment decay")
     adam_beta2: float = Field(ADAM_BETA2, ge=0, lt=1, description="AdamW second-moment decay")
     adam_epsilon: float = Field(ADAM_EPSILON, gt=0, description="AdamW denominator epsilon")
 
-    def warmup_steps(self, steps: int) -> int:
-        return int(self.warmup_fraction * steps)
+    EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = (("warmup_fraction", "warmup_steps"),)
+
+    @model_validator(mode="after")
+    def _one_warmup(self):
+        if self.warmup_steps is not None and self.warmup_fraction:
+            raise ValueError("--warmup-fraction and --warmup-steps both set the warmup; give one")
+        return self
+
+    def warmup_for(self, steps: int) -> int:
+        """Warmup steps of a run of ``steps`` optimizer steps."""
+        return self.warmup_steps if self.warmup_steps is not None else int(self.warmup_fraction * steps)
 
 
 class EvaluationConfig(Part):
+    """How often a run is evaluated, and on how many validation samples."""
+
     eval_samples: int = Field(CLASSIC_EVAL_SAMPLES, gt=0, description="validation samples per evaluation")
     evals_per_run: int | None = Field(
         None, gt=0, description="about this many evaluations per run: every steps/N steps, and at the last step (default: after every step)"
     )
+    eval_every: int | None = Field(
+        None, gt=0, description="evaluate every this many optimizer steps, and at the last, instead of --evals-per-run",
+        json_schema_extra=KEYED_WHEN_SET,
+    )
+
+    EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = (("evals_per_run", "eval_every"),)
+
+    @model_validator(mode="after")
+    def _one_frequency(self):
+        if self.evals_per_run is not None and self.eval_every is not None:
+            raise ValueError("--evals-per-run and --eval-every both set how often to evaluate; give one")
+        return self
 
     def eval_steps(self, steps: int) -> tuple[int, ...]:
         """The optimizer steps after which the validation set is evaluated (1-based)."""
-        if self.evals_per_run is None or self.evals_per_run >= steps:
+        if self.eval_every is not None:
+            every = self.eval_every
+        elif self.evals_per_run is None or self.evals_per_run >= steps:
             return tuple(range(1, steps + 1))
-        every = max(1, steps // self.evals_per_run)
+        else:
+            every = max(1, steps // self.evals_per_run)
         return tuple(sorted(set(range(every, steps + 1, every)) | {steps}))
+
+
+class PrecisionConfig(Part):
+    """The arithmetic a run trains in."""
+
+    precision: Precision = Field(
+        "fp32", validation_alias=AliasChoices("precision", "mixed_precision"),
+        description="fp32; bf16 autocast (the study engines: a CUDA GPU; pretrain: where the hardware has it); "
+        "fp16 (pretrain only, a CUDA GPU)",
+    )
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _accelerate_name(cls, value):
+        # Accelerate's name for fp32, as older pretrain commands gave it (--mixed-precision no).
+        return "fp32" if value == "no" else value
+
+
+class StreamConfig(Part):
+    """How a streamed corpus is read: shuffled through a buffer as 🤗 datasets does, optionally capped."""
+
+    shuffle_buffer: int | None = Field(
+        None, ge=0, validation_alias=AliasChoices("shuffle_buffer", "buffer_size"),
+        description="shuffle through a buffer of this many documents (0 or none: the corpus order)",
+    )
+    max_documents: int | None = Field(None, ge=0, description="read only this many documents (each pass)")
+    max_chars: int | None = Field(None, ge=0, description="stop reading once this many characters were read (each pass)")
+
+
+class Seeded(Part):
+    """One seed for everything random in a single run or tool (studies have their grid of ``seeds``)."""
+
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the initialisation, shuffle, dropout and sampling (0 to 2^32-1)")
+
+
+class Output(Part):
+    """Where a command writes."""
+
+    output: str = Field("", description="output folder", json_schema_extra=NOT_IDENTITY,
+                        validation_alias=AliasChoices("output", "out"))
 
 
 def _engine_part() -> type[Part]:
@@ -101,13 +179,12 @@ def _engine_part() -> type[Part]:
     return part
 
 
-class _EngineChoice(Part):
+class _EngineChoice(PrecisionConfig):
     engine: str = Field(
         AUTO,
         description=f"{AUTO} (the fastest engine that supports the study), "
         + ", ".join(f"{e.name} ({e.summary})" for e in ENGINES),
     )
-    precision: Precision = Field("fp32", description="fp32, or bf16 autocast (CUDA GPU only)")
     checkpoint_seconds: float = Field(
         60.0, ge=0, description="seconds between checkpoints of a run (fast engine) or pack (batched) in training "
         "(0: after every step); a killed or interrupted study resumes it from its last checkpoint, with the numbers "
@@ -124,6 +201,9 @@ class _EngineChoice(Part):
     @model_validator(mode="after")
     def _options_apply(self):
         """An engine's own option set for another engine does nothing: refuse it (``auto`` may pick any engine)."""
+        if self.precision == "fp16":
+            raise ValueError("--precision fp16: the study engines train in fp32 or bf16 (fp16 needs loss scaling, "
+                             "which they do not do); use bf16 on a CUDA GPU, or fp32")
         if self.engine == AUTO:
             return self
         for other in ENGINES:

@@ -1,9 +1,7 @@
 """Each study's configuration: the shared parts plus the study's own grid and budget.
 
-A study composes the parts of ``config.parts`` and sets its own defaults for them in
-``STUDY_DEFAULTS`` (flat names); nothing here re-declares a part's setting. Values may
-be given nested (``{"optimizer": {"learning_rate": 1e-3}}``) or flat
-(``{"learning_rate": 1e-3}``): setting names are unique across parts.
+A study composes the parts of ``config.parts`` (``config.compose``) and sets its own defaults
+for them in ``DEFAULTS`` (flat names); nothing here re-declares a part's setting.
 """
 
 from __future__ import annotations
@@ -11,12 +9,12 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import Field, field_validator
 
 from ..fit.settings import FitConfig
 from ..models.specs import LADDER
-from .base import GRID, MAX_SEED, NOT_IDENTITY, Part, in_identity, is_grid
+from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, is_grid
+from .compose import Composed, flat_fields
 from .parts import (
     DataConfig,
     EngineConfig,
@@ -24,6 +22,7 @@ from .parts import (
     ExecutionConfig,
     FlopConvention,
     ModelConfig,
+    Output,
     OptimizerConfig,
     TokenizerConfig,
 )
@@ -42,11 +41,10 @@ VALIDATED_LEARNING_RATES = {"0.4k": 6e-2, "0.8k": 6e-2, "2k": 3e-2, "3k": 3e-2, 
                             "50k": 1e-2, "100k": 3e-3}
 
 
-class StudyConfig(Part):
+class StudyConfig(Composed, Output):
     """What every study shares: the parts, its seeds, where it is written."""
 
     kind: ClassVar[str] = ""
-    STUDY_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     data: DataConfig = Field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
@@ -60,17 +58,6 @@ class StudyConfig(Part):
         json_schema_extra=GRID,
     )
     save_models: bool = Field(False, description="save each run's final model under OUTPUT/models/RUN_KEY", json_schema_extra=NOT_IDENTITY)
-    output: str = Field(
-        "", description="output folder of one study (default: isoflop-runs/STUDY)", validate_default=True,
-        json_schema_extra=NOT_IDENTITY,
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults_then_values(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        return merge(cls, nest(cls, cls.STUDY_DEFAULTS), nest(cls, values))
 
     @field_validator("seeds")
     @classmethod
@@ -80,23 +67,14 @@ class StudyConfig(Part):
             raise ValueError(f"seeds must lie between 0 and {MAX_SEED}, got {', '.join(map(str, bad))}")
         return tuple(sorted(set(values)))
 
-    @field_validator("output")
     @classmethod
-    def _default_output(cls, value: str) -> str:
-        return value or f"isoflop-runs/{cls.kind}"
-
-    def flat(self) -> dict[str, Any]:
-        """Every setting by its flat name, as JSON values."""
-        dumped = self.model_dump(mode="json")
-        out: dict[str, Any] = {}
-        for name, (part, _) in flat_fields(type(self)).items():
-            out[name] = dumped[part][name] if part else dumped[name]
-        return out
+    def defaults(cls) -> dict[str, Any]:
+        return {"output": f"isoflop-runs/{cls.kind}"} | cls.DEFAULTS
 
     def identity(self) -> dict[str, Any]:
         """What makes two configs the same study: every setting that can change a run's numbers, but the grid."""
         fields = flat_fields(type(self))
-        return {"study": self.kind} | {n: v for n, v in self.flat().items() if in_identity(fields[n][1])}
+        return {"study": self.kind} | {n: v for n, v in self.flat().items() if in_identity(fields[n][1], v)}
 
     def grid(self) -> dict[str, Any]:
         fields = flat_fields(type(self))
@@ -107,7 +85,7 @@ class ScarcityConfig(StudyConfig):
     """A data-scarcity study: a fixed budget of passes, a grid of unique-sample counts D."""
 
     kind: ClassVar[str] = "scarcity"
-    STUDY_DEFAULTS: ClassVar[dict[str, Any]] = {"learning_rate": SCRATCH_LEARNING_RATE}
+    DEFAULTS: ClassVar[dict[str, Any]] = {"learning_rate": SCRATCH_LEARNING_RATE}
 
     model: str = Field(
         "scratch:tiny",
@@ -130,7 +108,7 @@ class IsoflopsConfig(StudyConfig):
     """An isoFLOP study: for each compute budget C, models of several sizes N trained on D = C / FLOPs-per-token."""
 
     kind: ClassVar[str] = "isoflops"
-    STUDY_DEFAULTS: ClassVar[dict[str, Any]] = {
+    DEFAULTS: ClassVar[dict[str, Any]] = {
         "tokenizer": "bytes",
         "train_data": "python-stdlib",
         "chunking": "packed",
@@ -205,48 +183,3 @@ class IsoflopsConfig(StudyConfig):
 
 
 STUDIES: dict[str, type[StudyConfig]] = {c.kind: c for c in (ScarcityConfig, IsoflopsConfig)}
-
-
-def flat_fields(cls: type[BaseModel]) -> dict[str, tuple[str | None, FieldInfo]]:
-    """Flat setting name → (the part holding it, or None for the study's own field; its field)."""
-    out: dict[str, tuple[str | None, FieldInfo]] = {}
-    for name, field in cls.model_fields.items():
-        if _is_part(cls, name):
-            for inner, inner_field in field.annotation.model_fields.items():
-                out[inner] = (name, inner_field)
-        else:
-            out[name] = (None, field)
-    return out
-
-
-def nest(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Flat names moved into their part; nested parts and unknown names kept as given."""
-    fields = flat_fields(cls)
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        # A part may hold a setting of its own name (engine.engine): a plain value is that setting.
-        is_setting = key in fields and (not _is_part(cls, key) or not isinstance(value, (dict, BaseModel)))
-        part = fields[key][0] if is_setting else None
-        if part is None:
-            out[key] = value
-        else:
-            holder = out.setdefault(part, {})
-            if isinstance(holder, dict):
-                holder[key] = value
-    return out
-
-
-def merge(cls: type[BaseModel], low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
-    """``high`` over ``low``, one level into the parts given as dicts."""
-    out = dict(low)
-    for key, value in high.items():
-        if _is_part(cls, key) and isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out
-
-
-def _is_part(cls: type[BaseModel], name: str) -> bool:
-    field = cls.model_fields.get(name)
-    return field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, Part)

@@ -8,6 +8,8 @@ Two rules:
   tokenizers 0.23.2, which would keep less than half of WikiText-2.
 * ``packed`` — the ``group_texts`` recipe: rows are joined, each followed by EOS, and
   the stream is cut into full windows; the incomplete tail is dropped.
+* ``concatenated`` — 🤗's ``group_texts``: rows are joined without a separator and cut the
+  same way (the fine-tuning recipe's blocks).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-ChunkingRule = Literal["seed", "packed"]
+ChunkingRule = Literal["seed", "packed", "concatenated"]
 
 
 def seed_windows(token_rows: Iterable[list[int]], seq_len: int) -> Iterator[list[int]]:
@@ -25,14 +27,15 @@ def seed_windows(token_rows: Iterable[list[int]], seq_len: int) -> Iterator[list
             yield ids[start : start + seq_len]
 
 
-def packed_windows(token_rows: Iterable[list[int]], seq_len: int, eos_id: int) -> Iterator[list[int]]:
-    """Full ``seq_len`` windows of the EOS-joined stream of non-empty rows."""
+def packed_windows(token_rows: Iterable[list[int]], seq_len: int, eos_id: int | None) -> Iterator[list[int]]:
+    """Full ``seq_len`` windows of the stream of non-empty rows, each followed by ``eos_id`` (None: joined as is)."""
     buffer: list[int] = []
     for ids in token_rows:
         if not ids:
             continue
         buffer.extend(ids)
-        buffer.append(eos_id)
+        if eos_id is not None:
+            buffer.append(eos_id)
         while len(buffer) >= seq_len:
             yield buffer[:seq_len]
             del buffer[:seq_len]
@@ -48,4 +51,6 @@ def windows(
         if eos_id is None:
             raise ValueError("packed chunking needs an EOS token id")
         return packed_windows(token_rows, seq_len, eos_id)
+    if rule == "concatenated":
+        return packed_windows(token_rows, seq_len, None)
     raise ValueError(f"unknown chunking rule {rule!r}")

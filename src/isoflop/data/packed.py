@@ -42,7 +42,7 @@ def measure_chars_per_token(tokenizer, source: str, options: StreamOptions) -> C
     return CharsPerToken(sum(map(len, sample)) / tokens, len(sample))
 
 
-class PackedDataset(IterableDataset):
+class ConstantLengthDataset(IterableDataset):
     """Windows of ``seq_len`` token ids (lists of ints). ``skip`` windows are passed over first (resuming)."""
 
     def __init__(self, tokenizer, source: str, options: StreamOptions, seq_len: int, chars_per_token: float,

@@ -27,7 +27,7 @@ from ..data.order import sample_order
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
 from ..training.checkpoints import PackCheckpoint
-from ..training.schedule import lr_factor
+from ..training import optim
 from .base import Pack, RunResult, RunSpec, StepCallback, not_gpt2
 
 # clip_grad_norm_ adds this to the norm before dividing.
@@ -119,17 +119,7 @@ class BatchedEngine:
         del models
         # Members share the learning rate and schedule of the pack, and AdamW is elementwise, so torch's
         # own AdamW over the stacked tensors is each member's AdamW; only the clipping needs a per-member norm.
-        # Weight decay skips biases and LayerNorm weights, as the Trainer's parameter groups do.
-        decayed = [p for n, p in trainable.items() if not _no_decay(n)]
-        undecayed = [p for n, p in trainable.items() if _no_decay(n)]
-        optimizer = torch.optim.AdamW(
-            [{"params": decayed, "weight_decay": optimizer_config.weight_decay}, {"params": undecayed, "weight_decay": 0.0}],
-            lr=optimizer_config.learning_rate,
-            betas=(optimizer_config.adam_beta1, optimizer_config.adam_beta2),
-            eps=optimizer_config.adam_epsilon,
-            fused=True,  # the Trainer's default optimizer is adamw_torch_fused
-        )
-        warmup = optimizer_config.warmup_steps(steps)
+        optimizer = optim.adamw(trainable.items(), optimizer_config)
         eval_steps = set(first.eval_steps)
         members = [_Member(run, sample_order(run.unique_samples, run.passes, run.seed), [], [], [], []) for run in pack.runs]
         train_chunks = torch.tensor(data.train_chunks, dtype=torch.long, device=self.device)
@@ -153,7 +143,7 @@ class BatchedEngine:
         started -= elapsed
         on_step(first_step * len(members))
         for step in range(first_step, steps):
-            lr = optimizer_config.learning_rate * lr_factor(step, steps, warmup, optimizer_config.schedule)
+            lr = optim.learning_rate(optimizer_config, step, steps)
             rows = [m.order[step * batch_size : (step + 1) * batch_size] for m in members]
             batch = train_chunks[torch.tensor(rows, device=self.device)]
             skeleton.train()
@@ -164,8 +154,7 @@ class BatchedEngine:
             val_losses = None
             with torch.no_grad():
                 _clip_per_member(trainable, optimizer_config.max_grad_norm)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                optim.set_learning_rate(optimizer, lr)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 if step + 1 in eval_steps:
@@ -232,10 +221,6 @@ def _restore(state: dict | None, trainable, optimizer, members: list[_Member]) -
         for field in _MEMBER_PROGRESS:
             setattr(member, field, saved[field])
     return int(state["step"]), float(state["elapsed"])
-
-
-def _no_decay(name: str) -> bool:
-    return name.endswith("bias") or ".ln_" in name or name.startswith("ln_")
 
 
 def unstack_member(config, trainable, buffers, tied: bool, k: int):

@@ -27,7 +27,7 @@ from ..models.build import build_model, model_config
 from ..training import kernels
 from ..training.checkpoints import PackCheckpoint
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
-from ..training.schedule import lr_factor
+from ..training import optim
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite, not_gpt2
 
 
@@ -73,20 +73,13 @@ class FastEngine:
         model = build_model(run.model, config, run.seed)
         _fuse_activation(model)
         head = model.get_output_embeddings().weight
-        optimizer = torch.optim.AdamW(
-            _parameter_groups(model, optimizer_config.weight_decay),
-            lr=optimizer_config.learning_rate,
-            betas=(optimizer_config.adam_beta1, optimizer_config.adam_beta2),
-            eps=optimizer_config.adam_epsilon,
-            fused=True,  # the Trainer's default optimizer is adamw_torch_fused
-        )
+        optimizer = optim.adamw(model.named_parameters(), optimizer_config)
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         train_chunks = torch.tensor(data.train_chunks, dtype=torch.long)
         val_ids = torch.tensor(data.val_chunks, dtype=torch.long)
         val_labels = _labels(val_ids, data.tokenizer.pad_token_id)
         order = sample_order(run.unique_samples, run.passes, run.seed)
         batch_size, steps = optimizer_config.batch_size, run.steps
-        warmup = optimizer_config.warmup_steps(steps)
         eval_steps = set(run.eval_steps)
         # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
         torch.manual_seed(run.seed)
@@ -98,15 +91,14 @@ class FastEngine:
         status, error = "completed", None
         try:
             for step in range(first_step, steps):
-                lr = optimizer_config.learning_rate * lr_factor(step, steps, warmup, optimizer_config.schedule)
+                lr = optim.learning_rate(optimizer_config, step, steps)
                 ids = train_chunks[order[step * batch_size : (step + 1) * batch_size]]
                 model.train()
                 hidden = model.transformer(input_ids=ids).last_hidden_state
                 loss = head_cross_entropy(_shifted(hidden), head, _labels(ids, data.tokenizer.pad_token_id))
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(parameters, optimizer_config.max_grad_norm)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                optim.set_learning_rate(optimizer, lr)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 value = float(loss.detach())
@@ -174,14 +166,6 @@ def _labels(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     labels = ids[:, 1:].reshape(-1).clone()
     labels[labels == pad_id] = IGNORE_INDEX
     return labels
-
-
-def _parameter_groups(model, weight_decay: float) -> list[dict]:
-    """The Trainer's groups: weight decay on every weight but biases and LayerNorms."""
-    decayed, undecayed = [], []
-    for name, parameter in model.named_parameters():
-        (undecayed if name.endswith("bias") or ".ln_" in name else decayed).append(parameter)
-    return [{"params": decayed, "weight_decay": weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
 
 
 ENGINE = FastEngine

@@ -95,7 +95,7 @@ def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str) -
         per_device_eval_batch_size=eval_batch,
         learning_rate=optimizer.learning_rate,
         lr_scheduler_type=optimizer.schedule,
-        warmup_steps=optimizer.warmup_steps(run.steps),
+        warmup_steps=optimizer.warmup_for(run.steps),
         weight_decay=optimizer.weight_decay,
         max_grad_norm=optimizer.max_grad_norm,
         adam_beta1=optimizer.adam_beta1,

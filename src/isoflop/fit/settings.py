@@ -3,7 +3,7 @@
 ``FitConfig`` holds every choice that can move a fitted law (objective, Huber δ, method, start
 grid, resample counts, seed, budget grouping) and the checks a fit adds (hold-out,
 leave-one-budget-out, robustness panel). Its defaults are ``isoflop fit``'s; the isoflops study
-sets its own (fewer resamples, every check on) in its ``STUDY_DEFAULTS``. ``FitSettings`` is one
+sets its own (fewer resamples, every check on) in its ``DEFAULTS``. ``FitSettings`` is one
 request: a config plus what the caller decides per call (the approach, a frozen base law, a
 progress bar, a start grid injected by tests).
 """

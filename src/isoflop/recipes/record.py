@@ -31,6 +31,7 @@ class RecipeRun:
     bytes_per_token: float
     seconds: float
     precision: str
+    engine: str  # the loop that trained it: accelerate (pretrain), reference (the HF Trainer, finetune)
 
 
 def save_recipe_run(out: Path, run: RecipeRun) -> RunRecord:
@@ -40,7 +41,7 @@ def save_recipe_run(out: Path, run: RecipeRun) -> RunRecord:
     key = stable_key({"kind": run.kind, **run.config})
     record = RunRecord(
         key=key, study_key=key, kind=run.kind, label=f"{run.kind} {run.model}", grid={}, seed=int(run.config.get("seed", 0)),
-        status="completed", error=None, engine="accelerate" if run.kind == "pretrain" else "reference",
+        status="completed", error=None, engine=run.engine,
         precision=run.precision, flop_convention="full", wall_seconds=run.seconds, pack_runs=1, model=run.model,
         parameters=run.parameters, non_embedding_parameters=run.non_embedding, flops_per_token=run.flops_per_token,
         train_flops=run.flops_per_token * run.tokens,
