@@ -23,7 +23,7 @@ import torch
 
 from isoflop import build_config
 from isoflop.data.prepare import prepare_data
-from isoflop.engines.registry import entry
+from isoflop.config.engines import entry
 from isoflop.execution.base import load_executor
 from isoflop.models.build import model_facts
 from isoflop.studies.scarcity import STUDY

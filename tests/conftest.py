@@ -95,7 +95,7 @@ def make_run(key="k", unique_samples=1, seed=1, steps=10, model="scratch:tiny", 
 def engine(name: str, **settings):
     """An engine built from an EngineConfig."""
     from isoflop.config.parts import EngineConfig
-    from isoflop.engines.registry import entry
+    from isoflop.config.engines import entry
 
     return entry(name).load()(EngineConfig(engine=name, **settings))
 

@@ -133,7 +133,8 @@ BAD_INPUTS = [
     (("show", "W/scarcity", "--per-step"), "--per-step shapes the CSV export and does nothing alone; add --csv PATH"),
     (("generate", "W/model", "--prompt", ""), "--prompt is empty"),
     # numpy's legacy seeding takes seeds below 2**32: every seed setting says so before any work.
-    (("generate", "W/model", "--prompt", "Hello", "--seed", "4294967296"), "not in the range 0<=x<=4294967295"),
+    (("generate", "W/model", "--prompt", "Hello", "--seed", "4294967296"), "--seed: Input should be less than or equal to 4294967295"),
+    (("generate", "W/model", "--prompt", "Hello", "--top-p", "0"), "--top-p: Input should be greater than 0"),
     (("pretrain", "--seed", "4294967296", "--out", "OUT"), "seed: Input should be less than or equal to 4294967295"),
     (("finetune", "--seed", "4294967296", "--out", "OUT"), "seed: Input should be less than or equal to 4294967295"),
     (("fit", "W/three.csv", "--seed", "4294967296"), "--seed: Input should be less than or equal to 4294967295"),

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 
-import isoflop.studies.runner as runner
 from conftest import write_corpus
 from isoflop import build_config, run_study
 from isoflop.engines.base import RunResult
@@ -69,7 +68,7 @@ class SyntheticEngine:
     def __init__(self, config):
         self.trained: list[str] = []
 
-    def supports(self, runs, data):
+    def supports(self, models, vocab_size):
         return None
 
     def pack_limit(self, pack_run, data, runs):
@@ -86,15 +85,15 @@ class SyntheticEngine:
                             eval_steps=[run.steps])
 
 
-def synthetic_study(tmp_path, monkeypatch, **changes):
+def synthetic_study(tmp_path, **changes):
     train, valid = write_corpus(tmp_path / "train.txt", 4000), write_corpus(tmp_path / "valid.txt", 8)
     settings = dict(budgets=(3e8, 3e9, 3e10), model_sizes=SIZES, train_data=str(train), validation_data=str(valid),
                     seq_len=16, batch_size=2, eval_samples=2, min_steps=5, fit_bootstrap=0, executor="inprocess",
                     leave_one_out=False, robustness=False, fit_starts="coarse",
                     output=str(tmp_path / "out")) | changes
-    monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: SyntheticEngine(config))
     lines = []
-    outcome = run_study(build_config(overrides=settings, kind="isoflops"), echo=lines.append, progress=False)
+    config = build_config(overrides=settings, kind="isoflops")
+    outcome = run_study(config, echo=lines.append, progress=False, engine=SyntheticEngine(config.engine))
     with Store(tmp_path / "out", create=False) as store:
         records = store.records()
     return settings, outcome, lines, records
@@ -107,8 +106,8 @@ def sides(records, budget):
     return found.sizes_below, found.sizes_above
 
 
-def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path, monkeypatch):
-    settings, outcome, lines, records = synthetic_study(tmp_path, monkeypatch)
+def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path):
+    settings, outcome, lines, records = synthetic_study(tmp_path)
     assert all(min(sides(records, budget)) >= 2 for budget in settings["budgets"])
     full_grid = len(SIZES) * len(settings["budgets"])
     assert outcome.trained == len(records) == 15 < full_grid and lines == []  # the diagonal was right: one round
@@ -121,8 +120,8 @@ def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path
     assert {r.key for r in records} < {run.spec.key for run in everything.runs}
 
 
-def test_a_minimum_off_the_first_window_is_reached_in_a_second_round(tmp_path, monkeypatch):
+def test_a_minimum_off_the_first_window_is_reached_in_a_second_round(tmp_path):
     # One budget starts on the middle of the ladder (3k–50k); its minimum lies lower, so round 2 adds 0.8k and 2k.
-    settings, outcome, lines, records = synthetic_study(tmp_path, monkeypatch, budgets=(3e8,))
+    settings, outcome, lines, records = synthetic_study(tmp_path, budgets=(3e8,))
     assert lines == ["round 2: 2 more run(s), planned from the results so far"]
     assert [r.grid["size"] for r in records] == list(SIZES[:7]) and min(sides(records, 3e8)) >= 2

@@ -9,12 +9,12 @@ from isoflop import IsoflopsConfig, ScarcityConfig, UsageError, build_config
 from isoflop.config.base import Part
 from isoflop.config.compose import flat_fields
 from isoflop.config.studies import StudyConfig
-from isoflop.engines.registry import ENGINES
+from isoflop.config.engines import ENGINES
 
 
 def all_parts():
     import isoflop.config.studies as studies
-    import isoflop.engines.registry as registry
+    import isoflop.config.engines as registry
 
     classes = set()
     for module in (parts, studies, registry):

@@ -75,3 +75,31 @@ def test_record_consumers_import_nothing_from_engines_execution_or_studies():
         if name.startswith(RECORD_CONSUMERS):
             bad = [t for t in targets if t.startswith(TRAINING_SIDE)]
             assert not bad, f"{name} imports {bad}"
+
+
+def test_config_imports_nothing_from_engines_and_fit_and_report_nothing_from_training():
+    # config declares the engines (config.engines) so that the two packages do not depend on each other.
+    forbidden = {"isoflop.config": ("isoflop.engines",),
+                 "isoflop.fit": ("isoflop.engines", "isoflop.execution", "isoflop.studies", "isoflop.training"),
+                 "isoflop.report": ("isoflop.engines", "isoflop.execution", "isoflop.studies", "isoflop.training")}
+    for name, targets in graph().items():
+        for package, banned in forbidden.items():
+            if name == package or name.startswith(package + "."):
+                bad = [t for t in targets if t.startswith(banned)]
+                assert not bad, f"{name} imports {bad}"
+
+
+def test_a_dry_run_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from isoflop.cli import main; "
+            "main(['scarcity', '--dry-run', '--output', sys.argv[1]]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run([sys.executable, "-c", code, str(Path(folder) / "study")], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "7 run(s) planned, 0 stored, 7 to train" in done.stdout
+        assert not (Path(folder) / "study").exists()

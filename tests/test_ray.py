@@ -59,7 +59,7 @@ def train_pack_processes() -> list[int]:
 
 def test_a_worker_killed_mid_pack_is_retried_and_every_run_arrives_once(corpus, tmp_path):
     from isoflop.data.prepare import prepare_data
-    from isoflop.engines.registry import entry
+    from isoflop.config.engines import entry
     from isoflop.execution.ray_cluster import RayExecutor
     from isoflop.models.build import model_facts
     from isoflop.studies.runner import make_packs

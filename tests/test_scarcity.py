@@ -2,11 +2,11 @@
 
 import pytest
 
-import isoflop.studies.runner as runner
 from conftest import write_corpus
 from isoflop import UsageError, build_config, run_study
 from isoflop.engines.reference import ReferenceEngine
 from isoflop.results.store import Store
+from isoflop.studies.dry_run import dry_run
 from isoflop.studies.scarcity import plan
 
 
@@ -66,17 +66,43 @@ def test_study_writes_runs_plots_summary_and_html(corpus, tmp_path):
     assert any("D=1 (4 epochs)" in line for line in outcome.answer)
 
 
-def test_interrupted_study_resumes_with_only_the_missing_runs(corpus, tmp_path, monkeypatch):
+def test_interrupted_study_resumes_with_only_the_missing_runs(corpus, tmp_path):
     config = small_config(corpus, tmp_path / "out", engine="reference")
-    monkeypatch.setattr(runner, "select_engine", lambda config, runs, data: InterruptedEngine(config))
     with pytest.raises(KeyboardInterrupt):
-        quiet(config)
+        run_study(config, echo=lambda line: None, progress=False, engine=InterruptedEngine(config.engine))
     with Store(tmp_path / "out", create=False) as store:
         assert len(store.completed_keys()) == 1
-    monkeypatch.undo()
+    # The dry run sees what the study will skip, and leaves the folder as it was.
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+    lines = dry_run(config)
+    assert "3 run(s) planned, 1 stored, 2 to train: 8 optimizer steps" in lines[-1]
+    assert [line.split()[-1] for line in lines[4:7]].count("stored") == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
     outcome = quiet(config)
     assert (outcome.trained, outcome.skipped) == (2, 1)
     assert quiet(config).trained == 0
+
+
+def test_a_study_resolves_its_engine_plans_and_prepares_its_data_once(corpus, tmp_path, monkeypatch):
+    import dataclasses
+
+    import isoflop.studies.runner as runner
+
+    calls = {"plan": 0, "data": 0, "engine": 0}
+    kind, prepare, select = runner.STUDIES["scarcity"], runner.prepare_data, runner.select_engine
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setitem(runner.STUDIES, "scarcity", dataclasses.replace(kind, plan=counted("plan", kind.plan)))
+    monkeypatch.setattr(runner, "prepare_data", counted("data", prepare))
+    monkeypatch.setattr(runner, "select_engine", counted("engine", select))
+    outcome = quiet(small_config(corpus, tmp_path / "out", engine="auto"))
+    assert outcome.trained == 3 and outcome.engine == "fast"
+    assert calls == {"plan": 1, "data": 1, "engine": 1}
 
 
 def test_same_config_same_seed_same_numbers_in_a_new_folder(corpus, tmp_path):

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from ..config.base import MAX_SEED
+from ..config.parts import SamplingConfig
 from ..config.recipes import FinetuneConfig, PretrainConfig
 from ..errors import Interrupted
-from .options import config_options
+from .options import config_options, part_options
 
 
 CONFIG_FILE = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
@@ -76,26 +76,21 @@ def finetune(quiet: bool, config_file: str | None, **values: Any) -> None:
 @click.command()
 @click.argument("models", nargs=-1, required=True)
 @click.option("--prompt", required=True, help="text to complete")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--num-return-sequences", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0: greedy decoding")
-@click.option("--top-k", type=click.IntRange(min=0), default=50, show_default=True)
-@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95, show_default=True)
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
-              help="the same samples for the same seed (0 to 2^32-1)")
-def generate(models: tuple[str, ...], prompt: str, max_new_tokens: int, num_return_sequences: int, temperature: float,
-             top_k: int, top_p: float, seed: int) -> None:
+@part_options(SamplingConfig)
+def generate(models: tuple[str, ...], prompt: str, **values: Any) -> None:
     """Complete a prompt with each MODEL (a folder, a study's saved run, or a Hub name), side by side."""
+    from ..config.load import build_part
     from ..quiet import silence_libraries
-    from ..training.generate import Sampling, prepare
     from ..training.generate import generate as complete
+    from ..training.generate import prepare
 
     silence_libraries()
-    sampling = Sampling(max_new_tokens, num_return_sequences, temperature, top_k, top_p, seed)
+    sampling = build_part(SamplingConfig, values)
     generators = [prepare(spec, prompt, sampling) for spec in models]  # every model checked before any output
     for spec, generator in zip(models, generators):
         result = complete(generator, sampling)
-        click.echo(f"── {spec} ({result.parameters:,} parameters), seed {seed}" + (", greedy" if temperature == 0 else ""))
+        click.echo(f"── {spec} ({result.parameters:,} parameters), seed {sampling.seed}"
+                   + (", greedy" if sampling.temperature == 0 else ""))
         for number, text in enumerate(result.texts, start=1):
             prefix = f"[{number}] " if len(result.texts) > 1 else ""
             click.echo(prefix + prompt + text)

@@ -19,14 +19,23 @@ def study_command(kind: str, summary: str) -> click.Command:
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
     @click.option("--quiet", is_flag=True, help="no progress bars, and no output but the outcome and the answer")
     @click.option("--wait", is_flag=True, help="if another isoflop process is writing to --output, wait for it instead of exiting")
+    @click.option("--dry-run", is_flag=True, help="print the plan (every run, its steps, tokens, FLOPs, learning rate, "
+                  "whether the folder holds it) and stop: nothing is trained or written")
     @click.option("--force-new-data", is_flag=True,
                   help="if the data changed under the stored runs, move the old results to OUTPUT/superseded/ and start over")
     @config_options(study)
-    def command(preset: str | None, config_file: str | None, quiet: bool, wait: bool, force_new_data: bool, **overrides: Any) -> None:
+    def command(preset: str | None, config_file: str | None, quiet: bool, wait: bool, dry_run: bool, force_new_data: bool,
+                **overrides: Any) -> None:
         from ..config.load import build_config
-        from ..studies.runner import run_study
 
         config = build_config(preset, config_file, overrides, kind=kind)
+        if dry_run:
+            from ..studies.dry_run import dry_run as plan_only
+
+            click.echo("\n".join(plan_only(config)))
+            return
+        from ..studies.runner import run_study
+
         outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet, wait=wait,
                             force_new_data=force_new_data)
         click.echo(f"{outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "

@@ -21,8 +21,9 @@ from .options import config_options
               help="start from a named isoflops preset [default: vocab]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
 @click.option("--quiet", is_flag=True, help="no progress bars, and no output but the outcome and the answer")
+@click.option("--dry-run", is_flag=True, help="print each tokenizer's plan and stop: nothing is trained or written")
 @config_options(IsoflopsConfig)
-def vocab(tokenizers: str, preset: str | None, config_file: str | None, quiet: bool, **overrides: Any) -> None:
+def vocab(tokenizers: str, preset: str | None, config_file: str | None, quiet: bool, dry_run: bool, **overrides: Any) -> None:
     """Fixed compute, several vocabularies: which tokenizer gives the lowest compute-optimal bits per byte
     (output: isoflop-runs/vocab unless --output)."""
     from ..studies.vocab import run_vocab_study
@@ -30,6 +31,11 @@ def vocab(tokenizers: str, preset: str | None, config_file: str | None, quiet: b
     specs = tuple(t.strip() for t in tokenizers.split(",") if t.strip())
     if overrides.pop("tokenizer", None):
         raise UsageError("the vocabulary study takes --tokenizers A,B,… (each gets its own ladder), not --tokenizer")
+    if dry_run:
+        from ..studies.vocab import dry_run_vocab_study
+
+        click.echo("\n".join(dry_run_vocab_study(specs, preset, config_file, overrides)))
+        return
     root, arms, document, files = run_vocab_study(specs, preset, config_file, overrides,
                                                   echo=lambda line: click.echo(line, err=True), progress=not quiet)
     for arm in arms:

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 
 from ..data.chunking import ChunkingRule
-from ..engines.registry import AUTO, ENGINES, engine_names
+from .engines import AUTO, ENGINES, engine_names
 from .base import KEYED_WHEN_SET, MAX_SEED, NOT_IDENTITY, Part
 
 # The classic exercise, named once.
@@ -159,6 +159,16 @@ class Seeded(Part):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the initialisation, shuffle, dropout and sampling (0 to 2^32-1)")
 
 
+class SamplingConfig(Seeded):
+    """How ``isoflop generate`` completes a prompt: the same settings and seed for every model compared."""
+
+    max_new_tokens: int = Field(64, gt=0, description="tokens to generate after the prompt")
+    num_return_sequences: int = Field(1, gt=0, description="samples per model (greedy decoding gives one)")
+    temperature: float = Field(0.8, ge=0, description="sampling temperature (0: greedy decoding)")
+    top_k: int = Field(50, ge=0, description="sample among the k likeliest tokens (0: all)")
+    top_p: float = Field(0.95, gt=0, le=1, description="sample among the likeliest tokens holding this much probability")
+
+
 class Output(Part):
     """Where a command writes."""
 
@@ -218,7 +228,7 @@ class _EngineChoice(PrecisionConfig):
 
     def options_for(self, name: str) -> Part:
         """The typed options of engine ``name``, taken from this config."""
-        from ..engines.registry import entry
+        from .engines import entry
 
         options = entry(name).options
         return options(**{key: getattr(self, key) for key in options.model_fields})

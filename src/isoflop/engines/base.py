@@ -85,8 +85,9 @@ class Engine(Protocol):
 
     def __init__(self, config: EngineConfig) -> None: ...
 
-    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
-        """None when this engine can train these runs, else the reason it cannot."""
+    def supports(self, models: list[str], vocab_size: int) -> str | None:
+        """None when this engine can train a study of these model specs (on this machine, at its precision), else
+        the reason it cannot. Decided before the study is planned: run keys name the engine."""
         ...
 
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
@@ -98,12 +99,12 @@ class Engine(Protocol):
         ...
 
 
-def not_gpt2(engine: str, runs: list[RunSpec], data: PreparedData) -> str | None:
-    """Why ``engine`` (which trains GPT-2-family models only) cannot train ``runs``, or None."""
+def not_gpt2(engine: str, models: list[str], vocab_size: int) -> str | None:
+    """Why ``engine`` (which trains GPT-2-family models only) cannot train ``models``, or None."""
     from ..models.build import model_config
 
-    for model in sorted({run.model for run in runs}):
-        kind = getattr(model_config(model, data.vocab_size), "model_type", None)
+    for model in sorted(set(models)):
+        kind = getattr(model_config(model, vocab_size), "model_type", None)
         if kind != "gpt2":
             return f"the {engine} engine trains GPT-2-family models, not {kind!r} ({model})"
     return None

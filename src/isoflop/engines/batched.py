@@ -63,10 +63,10 @@ class BatchedEngine:
         self.options = config.options_for(self.name)
         self.checkpoint_seconds = config.checkpoint_seconds
 
-    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
+    def supports(self, models: list[str], vocab_size: int) -> str | None:
         if self.precision == "bf16" and self.device.type != "cuda":
             return "bf16 needs a CUDA GPU; use --precision fp32 on CPU"
-        return not_gpt2(self.name, runs, data)
+        return not_gpt2(self.name, models, vocab_size)
 
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
         """Members per pack: the configured pack size, else what fits in half the free memory, capped."""

@@ -39,12 +39,12 @@ class FastEngine:
         self.checkpoint_seconds = config.checkpoint_seconds
         self.device = torch.device("cpu")
 
-    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
+    def supports(self, models: list[str], vocab_size: int) -> str | None:
         if torch.cuda.is_available():
             return "on a GPU the batched engine is the fast one; the fast engine is for CPUs"
         if self.precision != "fp32":
             return "the fast engine trains in fp32 on the CPU; use the batched engine for bf16 on a GPU"
-        return not_gpt2(self.name, runs, data)
+        return not_gpt2(self.name, models, vocab_size)
 
     def provenance(self) -> dict[str, str]:
         return {"head_kernel": kernels.describe()}

@@ -31,7 +31,7 @@ class ReferenceEngine:
     def __init__(self, config):
         self.precision = config.precision
 
-    def supports(self, runs: list[RunSpec], data: PreparedData) -> str | None:
+    def supports(self, models: list[str], vocab_size: int) -> str | None:
         if self.precision == "bf16" and not torch.cuda.is_available():
             return "bf16 needs a CUDA GPU; use --precision fp32 on CPU"
         return None

@@ -181,13 +181,7 @@ class Store:
         return [self._record(row) for row in rows]
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
-        values: dict[str, Any] = {name: row[name] for name in SCALAR_FIELDS}
-        values |= {name: json.loads(row[f"{name}_json"]) for name in JSON_FIELDS}
-        steps = self.connection.execute(
-            f"SELECT {', '.join(STEP_COLUMNS)} FROM metrics WHERE run_key = ? ORDER BY step", (row["key"],)
-        )
-        values["metrics"] = tuple(StepMetric(*step) for step in steps)
-        return RunRecord(**values)
+        return _record_of(self.connection, row)
 
     def export_csv(self, path: str | Path, per_step: bool = False) -> int:
         """Write runs (or one row per run and step) as CSV; returns the number of rows written."""
@@ -204,6 +198,37 @@ class Store:
             writer.writeheader()
             writer.writerows(rows)
         return len(rows)
+
+
+def _record_of(connection: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
+    values: dict[str, Any] = {name: row[name] for name in SCALAR_FIELDS}
+    values |= {name: json.loads(row[f"{name}_json"]) for name in JSON_FIELDS}
+    steps = connection.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM metrics WHERE run_key = ? ORDER BY step", (row["key"],))
+    values["metrics"] = tuple(StepMetric(*step) for step in steps)
+    return RunRecord(**values)
+
+
+def read_records(folder: str | Path) -> list[RunRecord] | None:
+    """The stored runs of ``folder``, read without writing anything (no migration, no -wal file): [] when it holds no
+    results, None when its results are of an older schema (a study migrates them when it opens the folder)."""
+    path = database_path(folder)
+    if not path.is_file():
+        return []
+    # A study writing there (or killed) left its write-ahead log: read it too, read-only. Without one, immutable
+    # reads the file as it is, without creating the log beside it.
+    wal = path.with_name(path.name + "-wal").exists()
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+    connection.row_factory = sqlite3.Row
+    try:
+        problem = not_ours(connection)
+        if problem:
+            raise _refused(path, problem)
+        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            return None
+        rows = connection.execute("SELECT * FROM runs ORDER BY budget_flops, non_embedding_parameters, unique_samples, seed")
+        return [_record_of(connection, row) for row in rows.fetchall()]
+    finally:
+        connection.close()
 
 
 def check_existing(folder: str | Path, kind: str) -> None:

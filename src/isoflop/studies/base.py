@@ -30,6 +30,8 @@ class PlannedRun:
 
 @dataclass(frozen=True)
 class Plan:
+    """The runs a study trains next, and what it left out (for the report)."""
+
     runs: list[PlannedRun]
     notes: list[str] = field(default_factory=list)  # grid points left out, and why
 
@@ -39,12 +41,16 @@ class Plan:
 
 @dataclass(frozen=True)
 class StudyKind:
+    """What a study kind supplies to the one runner: its plan, its report, the models it trains."""
+
     kind: str
     # (config, vocab_size, facts_of, records) -> Plan: the runs to train given the study's stored records; the
     # runner trains them and plans again until the plan holds nothing new (a plan may grow with its results)
     plan: Callable[..., Plan]
     report: str  # "module:function" building the report Document; imported only when writing it
     data_advice: str  # what to do when the training data is too short for the plan
+    models: Callable[[Any], list[str]]  # config -> the model specs the study may train (what engines must support)
+    grows: Callable[[Any], bool] = lambda config: False  # config -> whether its plan grows with its results
 
     def build_report(self, records, config, notes: list[str]):
         module, _, function = self.report.partition(":")

@@ -100,4 +100,6 @@ STUDY = StudyKind(
     plan=plan,
     report="isoflop.report.isoflops:build_report",
     data_advice="set --unique-tokens to repeat data, lower --budgets, or use more data",
+    models=lambda config: [SCRATCH_PREFIX + size for size in config.model_sizes],
+    grows=lambda config: config.bracket > 0,
 )

@@ -9,6 +9,7 @@ in one transaction as soon as it arrives. The report is built from the stored re
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from ..lock import FolderLock
 from ..provenance import library_versions
 from ..quiet import silence_libraries
 from ..results.store import Store, check_existing
-from .base import PlannedRun
+from .base import Plan, PlannedRun
 from .recording import make_record
 from .registry import STUDIES
 
@@ -58,62 +59,29 @@ def run_study(
     progress: bool = True,
     wait: bool = False,
     force_new_data: bool = False,
+    engine=None,
 ) -> StudyOutcome:
     """Plan, prepare, skip what the folder already holds, train the rest, write the report.
 
     The output folder is locked for the whole study, its report included (``wait``: queue
     behind another writer instead of refusing). Stored runs must have seen the same data as this run would give
-    them; ``force_new_data`` moves a study on other data aside instead of refusing.
+    them; ``force_new_data`` moves a study on other data aside instead of refusing. ``engine``: an engine object
+    to train with instead of the one ``config`` names (a seam for tests and embedding programs).
     """
-    from ..models.build import model_facts
     from ..report.write import write_report
-    from ..tokenization.resolve import load_tokenizer
 
     silence_libraries()
     study = STUDIES[config.kind]
+    setup = _set_up(config, engine)
+    config, engine, data = setup.config, setup.engine, setup.data
     folder = Path(config.output)
-    check_output_folder(folder)
-    check_existing(folder, config.kind)
-    tokenizer = load_tokenizer(config.tokenizer.tokenizer)
-    vocab_size = len(tokenizer)
-    facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
-    plan = study.plan(config, vocab_size, facts_of)
-    data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples, study.data_advice)
-    engine = select_engine(config.engine, [run.spec for run in plan.runs], data)
-    if config.engine.engine != engine.name:
-        # The study is the engine that trains it ('auto' picks by machine): keys name that engine.
-        config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": engine.name})})
-        plan = study.plan(config, vocab_size, facts_of)
-    identity = config.identity()
-    study_key = stable_key(identity)
-    save_to = Path(config.output) / MODELS_FOLDER if config.save_models else None
+    save_to = folder / MODELS_FOLDER if config.save_models else None
     with FolderLock(folder, wait=wait, echo=echo), Store(folder) as store:
-        data = _check_data_identity(store, study_key, data, config, study, force_new_data, echo)
+        data = _check_data_identity(store, setup.study_key, data, config, study, force_new_data, echo)
         for note in store.notes:
             echo(note)
-        store.ensure_study(study_key, config.kind, identity)
-        # Plan, train what is new, plan again with the results: a plan that grows with its results (bracketing)
-        # takes several rounds, a fixed grid one. A run that fails is not retried within the study.
-        trained, skipped, failed, attempted, rounds = 0, None, [], set(), 0
-        while True:
-            plan = study.plan(config, vocab_size, facts_of, [r for r in store.records() if r.study_key == study_key])
-            done = store.completed_keys() | attempted
-            todo = [run for run in plan.runs if run.spec.key not in done]
-            if skipped is None:
-                skipped = len(plan.runs) - len(todo)
-                if skipped:
-                    echo(f"skipping {skipped} completed run(s) already in {folder}")
-            if not todo:
-                break
-            rounds += 1
-            if rounds > 1:
-                echo(f"round {rounds}: {len(todo)} more run(s), planned from the results so far")
-            if plan.train_samples() > len(data.train_chunks):
-                data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples,
-                                    study.data_advice)
-            failed += _train(todo, engine, data, config, store, study_key, save_to, progress, echo)
-            attempted |= {run.spec.key for run in todo}
-            trained += len(todo)
+        store.ensure_study(setup.study_key, config.kind, config.identity())
+        trained, skipped, failed, plan = _rounds(setup, data, store, save_to, progress, echo)
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
@@ -121,6 +89,82 @@ def run_study(
         document = study.build_report(records, config, plan.notes)
         files = write_report(document, folder)
     return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, document.answer, files)
+
+
+@dataclass
+class _Setup:
+    """A study ready to train: its engine chosen (``auto`` resolved once, before planning), its first plan made
+    from what the folder holds (read without writing), its data prepared once for that plan and the stored runs."""
+
+    config: StudyConfig
+    engine: object
+    study_key: str
+    vocab_size: int
+    facts_of: Callable
+    plan: Plan
+    data: PreparedData
+
+
+def _set_up(config: StudyConfig, engine=None) -> _Setup:
+    """Everything a study can get wrong, checked before the output folder is touched."""
+    from ..models.build import model_facts
+    from ..results.store import read_records
+    from ..tokenization.resolve import load_tokenizer
+
+    study = STUDIES[config.kind]
+    folder = Path(config.output)
+    check_output_folder(folder)
+    check_existing(folder, config.kind)
+    tokenizer = load_tokenizer(config.tokenizer.tokenizer)
+    vocab_size = len(tokenizer)
+    if engine is None:
+        engine = select_engine(config.engine, study.models(config), vocab_size)
+    # The study is the engine that trains it ('auto' picks by machine): keys name that engine.
+    config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": engine.name})})
+    study_key = stable_key(config.identity())
+    facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
+    stored = [r for r in read_records(folder) or [] if r.study_key == study_key]
+    plan = study.plan(config, vocab_size, facts_of, stored)
+    needed = max([plan.train_samples()] + [r.unique_samples for r in stored if r.completed])
+    try:
+        data = prepare_data(config.data, tokenizer, needed, config.evaluation.eval_samples, study.data_advice)
+    except UsageError:
+        if needed == plan.train_samples():
+            raise
+        # Too short for the stored runs: _check_data_identity says so, with what to do.
+        data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples, study.data_advice)
+    return _Setup(config, engine, study_key, vocab_size, facts_of, plan, data)
+
+
+def _rounds(setup: _Setup, data: PreparedData, store: Store, save_to: Path | None, progress: bool,
+            echo: Callable[[str], None]) -> tuple[int, int, list[str], Plan]:
+    """Train what is new, plan again with the results: a plan that grows with its results (bracketing) takes
+    several rounds, a fixed grid one. A run that fails is not retried within the study. Returns the runs
+    trained, those skipped as already stored, the failures and the last plan."""
+    config, study = setup.config, STUDIES[setup.config.kind]
+    trained, skipped, failed, attempted, plan = 0, 0, [], set(), setup.plan
+    for rounds in itertools.count(1):
+        if rounds > 1:
+            plan = study.plan(config, setup.vocab_size, setup.facts_of,
+                              [r for r in store.records() if r.study_key == setup.study_key])
+        done = store.completed_keys() | attempted
+        todo = [run for run in plan.runs if run.spec.key not in done]
+        if rounds == 1:
+            skipped = len(plan.runs) - len(todo)
+            if skipped:
+                echo(f"skipping {skipped} completed run(s) already in {config.output}")
+        if not todo:
+            return trained, skipped, failed, plan
+        if rounds > 1:
+            echo(f"round {rounds}: {len(todo)} more run(s), planned from the results so far")
+        if plan.train_samples() > len(data.train_chunks):
+            data = prepare_data(config.data, data.tokenizer, plan.train_samples(), config.evaluation.eval_samples,
+                                study.data_advice)
+        failed += _train(todo, setup.engine, data, config, store, setup.study_key, save_to, progress, echo)
+        attempted |= {run.spec.key for run in todo}
+        trained += len(todo)
+        if not study.grows(config):
+            return trained, skipped, failed, plan
 
 
 def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConfig, store: Store, study_key: str,

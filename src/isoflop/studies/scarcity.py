@@ -54,4 +54,5 @@ STUDY = StudyKind(
     plan=plan,
     report="isoflop.report.scarcity:build_report",
     data_advice="lower --unique-samples or use more training data",
+    models=lambda config: [config.model],
 )

@@ -48,6 +48,43 @@ def run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file
     """Every arm's ladder, then the comparison report (the root folder is locked throughout, each arm's folder
     by its own study); returns the root, the arms, the report and the files it wrote."""
     from ..report.vocab import build_vocab_report
+
+    base = _checked(tokenizers, preset, config_file, overrides)
+    root, names = Path(base.output).parent, [arm_name(spec) for spec in tokenizers]
+    arms = []
+    with FolderLock(root, echo=echo):
+        for spec, name in zip(tokenizers, names):
+            tokenizer = _trained(spec, root, base, echo, progress) if spec.startswith(BPE_PREFIX) else spec
+            config = build_config(preset or DEFAULT_PRESET, config_file,
+                                  {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
+            echo(f"vocabulary study: {name} ({tokenizer})")
+            arms.append(VocabArm(name, tokenizer, run_study(config, echo=echo, progress=progress)))
+        document, files = build_vocab_report(root, arms)
+    return root, arms, document, files
+
+
+def dry_run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file: str | None,
+                        overrides: dict[str, Any]) -> list[str]:
+    """Every arm's plan (``studies.dry_run``); a BPE not trained yet is planned at the size asked for."""
+    from .dry_run import dry_run
+
+    base = _checked(tokenizers, preset, config_file, overrides)
+    root, lines = Path(base.output).parent, []
+    for spec, name in zip(tokenizers, [arm_name(spec) for spec in tokenizers]):
+        folder = root / "tokenizers" / name
+        tokenizer, vocab_size = (str(folder), None) if spec.startswith(BPE_PREFIX) else (spec, None)
+        if spec.startswith(BPE_PREFIX) and not folder.is_dir():
+            vocab_size = _bpe_size(spec)  # planning needs only the vocabulary size
+            lines.append(f"{spec}: not trained yet (it is trained on {base.data.train_data} first, into {folder}); planned "
+                         f"at {vocab_size:,} tokens, which a small corpus may not reach")
+        config = build_config(preset or DEFAULT_PRESET, config_file,
+                              {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
+        lines += dry_run(config, vocab_size)
+    return lines
+
+
+def _checked(tokenizers: tuple[str, ...], preset: str | None, config_file: str | None, overrides: dict[str, Any]) -> IsoflopsConfig:
+    """The first arm's config, once every tokenizer and setting is checked (before any ladder trains)."""
     from ..tokenization.train import TrainSettings, check_settings
 
     if len(tokenizers) < 2:
@@ -65,16 +102,7 @@ def run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file
             check_settings(TrainSettings(corpus=base.data.train_data, vocab_size=_bpe_size(spec)), f"--tokenizers {spec}")
         else:
             load_tokenizer(spec)
-    arms = []
-    with FolderLock(root, echo=echo):
-        for spec, name in zip(tokenizers, names):
-            tokenizer = _trained(spec, root, base, echo, progress) if spec.startswith(BPE_PREFIX) else spec
-            config = build_config(preset or DEFAULT_PRESET, config_file,
-                                  {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
-            echo(f"vocabulary study: {name} ({tokenizer})")
-            arms.append(VocabArm(name, tokenizer, run_study(config, echo=echo, progress=progress)))
-        document, files = build_vocab_report(root, arms)
-    return root, arms, document, files
+    return base
 
 
 def _bpe_size(spec: str) -> int:

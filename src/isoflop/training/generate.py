@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Sampling:
-    max_new_tokens: int = 64
-    num_return_sequences: int = 1
-    temperature: float = 0.8  # 0: greedy
-    top_k: int = 50
-    top_p: float = 0.95
-    seed: int = 0
+from ..config.parts import SamplingConfig
 
 
 @dataclass(frozen=True)
 class Completions:
+    """One model's completions of the prompt."""
+
     model: str
     parameters: int
     texts: list[str]
@@ -32,7 +26,7 @@ class Generator:
     prompt_ids: object  # the prompt's tokens, a [1, length] tensor
 
 
-def prepare(spec: str, prompt: str, sampling: Sampling) -> Generator:
+def prepare(spec: str, prompt: str, sampling: SamplingConfig) -> Generator:
     """Load ``spec`` and check that ``prompt`` plus ``sampling.max_new_tokens`` fits its context (one line if not)."""
     from transformers import AutoModelForCausalLM
 
@@ -55,7 +49,7 @@ def prepare(spec: str, prompt: str, sampling: Sampling) -> Generator:
     return Generator(spec, tokenizer, model, ids)
 
 
-def generate(generator: Generator, sampling: Sampling) -> Completions:
+def generate(generator: Generator, sampling: SamplingConfig) -> Completions:
     import torch
 
     tokenizer, model = generator.tokenizer, generator.model

@@ -1,0 +1,60 @@
+"""The engines isoflop knows, fastest first, and each one's own options: declared in config, so the config (and
+the CLI generated from it) lists engines and their options without importing any engine (or torch).
+
+An engine's code is imported only when a study asks for it. Adding an engine is one module (a class
+with ``name``, ``supports``, ``pack_limit`` and ``train``) plus one entry here (with its options
+class, when it has options).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from .base import NOT_IDENTITY, Part
+
+
+class NoOptions(Part):
+    """An engine without options of its own."""
+
+
+class BatchedOptions(Part):
+    pack_size: int | None = Field(
+        None, gt=0, description="runs trained together in one pack (default: what fits in half the free memory)",
+        json_schema_extra=NOT_IDENTITY,
+    )
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    name: str
+    module: str
+    summary: str
+    options: type[Part] = NoOptions
+
+    def load(self):
+        """The engine class (imports its module, and with it torch)."""
+        module = importlib.import_module(self.module)
+        return getattr(module, "ENGINE")
+
+
+# Fastest first: ``auto`` takes the first engine whose ``supports`` accepts the study.
+ENGINES: tuple[EngineEntry, ...] = (
+    EngineEntry("fast", "isoflop.engines.fast", "one GPT-2 run at a time, the LM head and its loss in chunks outside autograd (CPU)"),
+    EngineEntry("batched", "isoflop.engines.batched", "K GPT-2 runs in lock-step (stacked weights under vmap)", BatchedOptions),
+    EngineEntry("reference", "isoflop.engines.reference", "the HF Trainer, one run at a time: the fidelity baseline"),
+)
+AUTO = "auto"
+
+
+def engine_names() -> tuple[str, ...]:
+    return tuple(entry.name for entry in ENGINES)
+
+
+def entry(name: str) -> EngineEntry:
+    for candidate in ENGINES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)

@@ -1,0 +1,76 @@
+"""``--dry-run``: a study's plan, printed before anything trains: every run with its steps, tokens, FLOPs and
+learning rate, and which of them the output folder already holds. It writes nothing and imports no torch
+(planning is arithmetic; the folder is read without a write).
+
+With ``--engine auto`` the engine is chosen when the study runs (by the machine: a GPU or not); run keys
+name the engine, so a stored run is matched under any engine ``auto`` could choose.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from ..config.engines import AUTO, engine_names
+from ..config.studies import StudyConfig
+from ..keys import stable_key
+from .base import Plan
+from .registry import STUDIES
+
+
+def dry_run(config: StudyConfig, vocab_size: int | None = None) -> list[str]:
+    """The plan of ``config`` in plain lines; ``vocab_size``: the tokenizer's size when it does not exist yet."""
+    from ..models.build import model_facts
+    from ..results.store import check_existing, read_records
+
+    study = STUDIES[config.kind]
+    folder = Path(config.output)
+    check_existing(folder, config.kind)
+    if vocab_size is None:
+        from ..tokenization.resolve import load_tokenizer
+
+        vocab_size = len(load_tokenizer(config.tokenizer.tokenizer))
+    facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
+    records = read_records(folder)
+    candidates = [config.engine.engine] if config.engine.engine != AUTO else list(engine_names())
+    plans, stored = {}, set()
+    for name in candidates:
+        engine_config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": name})})
+        study_key = stable_key(engine_config.identity())
+        mine = [r for r in records or [] if r.study_key == study_key]
+        plans[name] = study.plan(engine_config, vocab_size, facts_of, mine)
+        stored |= {r.key for r in mine if r.completed}
+    # The plan of the engine whose runs the folder holds (any, when it holds none): all differ in keys only.
+    shown = max(candidates, key=lambda name: sum(run.spec.key in stored for run in plans[name].runs))
+    return _lines(config, plans[shown], stored, shown, records is None, vocab_size)
+
+
+def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, old_schema: bool, vocab_size: int) -> list[str]:
+    todo = [run for run in plan.runs if run.spec.key not in stored]
+    engine_text = engine if config.engine.engine != AUTO else f"auto (chosen when the study runs; the folder's runs match {engine})"
+    lines = [f"dry run of the {config.kind} study in {config.output}: nothing is trained or written",
+             f"engine {engine_text}, tokenizer {config.tokenizer.tokenizer} ({vocab_size:,} tokens), "
+             f"{config.data.seq_len} tokens per sample, batch {config.optimizer.batch_size}, seeds {list(config.seeds)}"]
+    header = f"{'run':<34} {'parameters':>12} {'steps':>7} {'tokens':>11} {'FLOPs':>9} {'lr':>8}  status"
+    lines += [header, "-" * len(header)]
+    for run in plan.runs:
+        status = "stored" if run.spec.key in stored else ("unknown (older schema)" if old_schema else "to train")
+        tokens = run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len
+        lines.append(f"{run.spec.label:<34} {run.facts.parameters.total:>12,} {run.spec.steps:>7,} {tokens:>11,} "
+                     f"{run.flops_per_token * tokens:>9.3g} {run.spec.optimizer.learning_rate:>8.2g}  {status}")
+    steps = sum(run.spec.steps for run in todo)
+    flops = sum(run.flops_per_token * run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len for run in todo)
+    lines.append(f"{len(plan.runs)} run(s) planned, {len(plan.runs) - len(todo)} stored, {len(todo)} to train: "
+                 f"{steps:,} optimizer steps, {flops:.3g} training FLOPs ({_convention(plan)} count)")
+    lines += [f"note: {note}" for note in plan.notes]
+    if getattr(config, "bracket", 0):
+        lines.append(f"later rounds may add runs: --bracket {config.bracket} trains more sizes at a budget until its "
+                     "loss minimum is bracketed (planned from the first round's results)")
+    if old_schema:
+        lines.append("the folder's results are of an older schema: the study migrates them when it runs")
+    return lines
+
+
+def _convention(plan: Plan) -> str:
+    conventions = sorted({run.flop_convention for run in plan.runs})
+    return ", ".join(conventions) or "no"
