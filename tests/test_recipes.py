@@ -87,6 +87,55 @@ def test_pretrain_interrupted_and_resumed_equals_uninterrupted(capsys, tmp_path,
     assert all(torch.equal(left[k], right[k]) for k in left)
 
 
+def without_tokens_per_second(folder):
+    return [{k: v for k, v in m.items() if k != "tokens_per_second"} for m in metrics(folder)]
+
+
+@pytest.mark.slow
+def test_lightning_loop_matches_accelerate_per_step_and_resumes_exactly(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("lightning")
+    # Dropout on (GPT-2's 0.1) and two micro-batches per step: the same draws, sums and clipping in both loops.
+    accumulated = ("--batch-size", "2", "--gradient-accumulation", "2")
+    code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "accelerate", *accumulated))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, *pretrain_args(tmp_path / "lightning", *accumulated, "--loop", "lightning"))
+    assert code == 0, err
+    assert "validation perplexity" in out
+    accelerate, lightning = without_tokens_per_second(tmp_path / "accelerate"), without_tokens_per_second(tmp_path / "lightning")
+    assert [m["step"] for m in lightning] == [m["step"] for m in accelerate] == list(range(7))
+    for a, b in zip(accelerate, lightning):
+        assert set(a) == set(b)
+        for key in ("train_loss", "eval_loss", "learning_rate"):
+            if key in a:
+                assert abs(a[key] - b[key]) <= 1e-5, (a["step"], key, a[key], b[key])
+    import isoflop.recipes.lightning as loop
+
+    original = loop.CheckpointFolder.save
+
+    def crash_after(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt  # the run dies right after its step-3 checkpoint
+
+    monkeypatch.setattr(loop.CheckpointFolder, "save", crash_after)
+    code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "split", *accumulated, "--loop", "lightning"))
+    assert code == 130 and "run the same command with --resume" in err
+    monkeypatch.setattr(loop.CheckpointFolder, "save", original)
+    code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "split", *accumulated, "--loop", "lightning", "--resume"))
+    assert code == 0 and "resumed from" in err, err
+    assert without_tokens_per_second(tmp_path / "split") == lightning  # bit for bit
+    code, out, _ = run_cli(capsys, "show", str(tmp_path / "lightning"))
+    assert code == 0 and "lightning" in out
+
+
+def test_the_lightning_loop_without_lightning_installed_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "lightning", None)  # import lightning now raises ImportError
+    monkeypatch.delitem(sys.modules, "isoflop.recipes.lightning", raising=False)
+    code, _, err = run_cli(capsys, *pretrain_args(tmp_path / "p", "--loop", "lightning"))
+    assert code == 2 and err.strip() == ("error: --loop lightning needs PyTorch Lightning: pip install "
+                                         "'isoflop[lightning]', or use --loop accelerate")
+    assert not (tmp_path / "p").exists()
+
+
 def test_pretrained_model_loads_and_serves_as_a_study_model(capsys, tmp_path):
     from transformers import AutoModelForCausalLM
 

@@ -9,7 +9,7 @@ import click
 
 from ..config.parts import SamplingConfig
 from ..config.recipes import FinetuneConfig, PretrainConfig
-from ..errors import Interrupted
+from ..errors import Interrupted, UsageError
 from .options import config_options, part_options
 
 
@@ -27,10 +27,10 @@ def pretrain(resume: bool, quiet: bool, config_file: str | None, **values: Any) 
     from ..config.load import build_composed
     from ..quiet import silence_libraries
     from ..recipes.base import CheckpointFolder
-    from ..recipes.pretrain import pretrain as run
 
     silence_libraries()
     config = build_composed(PretrainConfig, config_file, values)
+    run = _loop(config.loop)
     try:
         result = run(config, resume=resume, echo=lambda line: click.echo(line, err=True), progress=not quiet)
     except KeyboardInterrupt:
@@ -44,6 +44,24 @@ def pretrain(resume: bool, quiet: bool, config_file: str | None, **values: Any) 
     click.echo(f"validation perplexity {_ppl(result.first_eval_loss)} → {_ppl(result.final_eval_loss)} "
                f"(loss {result.first_eval_loss:.4f} → {result.final_eval_loss:.4f})")
     click.echo(f"model: {result.folder}/model/  (metrics: {result.folder}/metrics.jsonl)")
+
+
+def _loop(name: str):
+    """The entry function of the pretraining loop ``name`` (Lightning is an optional extra)."""
+    if name == "lightning":
+        import warnings
+
+        # Lightning's own use of a torch API torch now deprecates; nothing a user can act on.
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        try:
+            from ..recipes.lightning import pretrain as run
+        except ImportError:
+            raise UsageError("--loop lightning needs PyTorch Lightning: pip install 'isoflop[lightning]', or use "
+                             "--loop accelerate") from None
+        return run
+    from ..recipes.pretrain import pretrain as run
+
+    return run
 
 
 def _ppl(loss: float) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -67,6 +67,10 @@ class PretrainConfig(Composed, Seeded, Output):
     chars_per_token: float | None = Field(None, gt=0, description="characters per token for the packing buffer (default: measured)")
     report_to: tuple[str, ...] = Field((), description="trackers, as the Trainer's --report-to: tensorboard, wandb, mlflow (default: none)",
                                        json_schema_extra=NOT_IDENTITY)
+    loop: Literal["accelerate", "lightning"] = Field(
+        "accelerate", description="the training loop: accelerate (🤗 Accelerate; also under accelerate launch) or "
+        "lightning (PyTorch Lightning, one device; pip install 'isoflop[lightning]')",
+    )
 
     @model_validator(mode="after")
     def _known(self) -> PretrainConfig:

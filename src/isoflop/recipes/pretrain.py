@@ -38,20 +38,28 @@ from .record import RecipeRun, bytes_per_token, save_recipe_run
 MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
 
+@dataclass(frozen=True)
+class PretrainData:
+    """What every pretraining loop trains and evaluates on: the tokenizer, the model's shape, the packed stream
+    and the fixed validation windows."""
+
+    tokenizer: object
+    model_config: object  # GPT2Config
+    train: object  # the ConstantLengthDataset
+    validation: list[list[int]]
+    chars_per_token: object  # data.packed.CharsPerToken
+
+
 @dataclass
 class _Run:
     """Everything one pretraining run holds while it trains (set up once, then stepped)."""
 
     config: PretrainConfig
     accelerator: object
-    tokenizer: object
-    model_config: object
+    data: PretrainData
     model: object
     optimizer: object
     scheduler: object
-    train: object  # the ConstantLengthDataset
-    validation: list[list[int]]
-    chars_per_token: object
     parameters: int
     non_embedding: int
     folder: CheckpointFolder
@@ -73,52 +81,72 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo=print, progress:
     return finish(run, tokens_done, seconds)
 
 
-def setup(config: PretrainConfig, resume: bool, echo=print) -> _Run:
-    """The model, optimizer, schedule and data of the run, restored from its last checkpoint when resuming."""
-    import torch
-    from accelerate.utils import set_seed
-    from transformers import GPT2LMHeadModel
-
+def prepare(config: PretrainConfig) -> PretrainData:
+    """The tokenizer, shape and data of a pretraining run, every problem one line (shared by every loop)."""
     from ..data.packed import CharsPerToken, ConstantLengthDataset, measure_chars_per_token
-    from ..training import optim
-    from ..training.schedule import lr_factor
 
-    folder = CheckpointFolder(Path(config.output), "pretraining")
-    checkpoint = folder.starting_point(resume)
-    if config.precision.precision == "fp16" and not torch.cuda.is_available():
-        raise UsageError("--precision fp16 needs a CUDA GPU (here Accelerate would train in fp32 without a word); "
-                         "use fp32, or bf16")
+    if config.precision.precision == "fp16":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--precision fp16 needs a CUDA GPU (here the loop would train in fp32 without a word); "
+                             "use fp32, or bf16")
     tokenizer = load_recipe_tokenizer(config.tokenizer.tokenizer)
     model_config = gpt2_config(config.size, config.gpt2_overrides, config.model_options.dropout, config.data.seq_len,
                                len(tokenizer), tokenizer.eos_token_id)
     train_options = stream_options(config.data, config.stream, "train", config.seed)
     cpt = (CharsPerToken(config.chars_per_token, 0) if config.chars_per_token
            else measure_chars_per_token(tokenizer, config.data.train_data, train_options))
-    accelerator = _accelerator(config, Path(config.output))
-    set_seed(config.seed)
-    model = GPT2LMHeadModel(model_config)
-    parameters = sum(p.numel() for p in model.parameters())
-    non_embedding = parameters - model.transformer.wte.weight.numel() - model.transformer.wpe.weight.numel()
-    optimizer = optim.adamw(model.named_parameters(), config.optimizer)
-    steps, warmup = config.max_steps, config.optimizer.warmup_for(config.max_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, steps, warmup, config.optimizer.schedule))
-    model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)  # stepped here, once per optimizer step, whatever the world size
     separator = tokenizer.eos_token_id if config.data.chunking == "packed" else None
     train = ConstantLengthDataset(tokenizer, config.data.train_data, train_options, config.data.seq_len, cpt.value,
                                   separator=separator)
     validation = validation_windows(tokenizer, config.data, config.evaluation.eval_samples, cpt.value, separator)
-    run = _Run(config, accelerator, tokenizer, model_config, model, optimizer, scheduler, train, validation, cpt,
-               parameters, non_embedding, folder)
+    return PretrainData(tokenizer, model_config, train, validation, cpt)
+
+
+def scheduler_of(optimizer, config: PretrainConfig):
+    """The per-step learning-rate schedule (``LambdaLR``, so checkpoints hold its state)."""
+    import torch
+
+    from ..training.schedule import lr_factor
+
+    steps, warmup = config.max_steps, config.optimizer.warmup_for(config.max_steps)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps, warmup, config.optimizer.schedule))
+
+
+def setup(config: PretrainConfig, resume: bool, echo=print) -> _Run:
+    """The model, optimizer, schedule and data of the run, restored from its last checkpoint when resuming."""
+    from accelerate.utils import set_seed
+    from transformers import GPT2LMHeadModel
+
+    from ..training import optim
+
+    folder = CheckpointFolder(Path(config.output), "pretraining")
+    checkpoint = folder.starting_point(resume)
+    data = prepare(config)
+    accelerator = _accelerator(config, Path(config.output))
+    set_seed(config.seed)
+    model = GPT2LMHeadModel(data.model_config)
+    parameters, non_embedding = count_parameters(model)
+    optimizer = optim.adamw(model.named_parameters(), config.optimizer)
+    scheduler = scheduler_of(optimizer, config)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)  # stepped here, once per optimizer step, whatever the world size
+    run = _Run(config, accelerator, data, model, optimizer, scheduler, parameters, non_embedding, folder)
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
         run.start, run.consumed = folder.position(checkpoint)
-        train.skip = run.consumed
+        data.train.skip = run.consumed
         if accelerator.is_main_process:
             folder.truncate_metrics(run.start)
         echo(f"resumed from {checkpoint} (step {run.start}, {run.consumed:,} windows consumed)")
     return run
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """All parameters of a GPT-2 and those outside its token and position embeddings."""
+    parameters = sum(p.numel() for p in model.parameters())
+    return parameters, parameters - model.transformer.wte.weight.numel() - model.transformer.wpe.weight.numel()
 
 
 def train(run: _Run, progress: bool) -> int:
@@ -127,7 +155,7 @@ def train(run: _Run, progress: bool) -> int:
 
     config, accelerator = run.config, run.accelerator
     eval_steps = set(config.evaluation.eval_steps(config.max_steps))
-    windows = iter(run.train)
+    windows = iter(run.data.train)
     last_eval = None
     if run.start == 0:
         last_eval = evaluate(run)
@@ -188,7 +216,7 @@ def evaluate(run: _Run) -> float:
     accelerator, batch_size = run.accelerator, run.config.optimizer.batch_size
     run.model.eval()
     losses = []
-    mine = run.validation[accelerator.process_index :: accelerator.num_processes]
+    mine = run.data.validation[accelerator.process_index :: accelerator.num_processes]
     with torch.no_grad():
         for start in range(0, len(mine), batch_size):
             batch = torch.tensor(mine[start : start + batch_size], device=accelerator.device)
@@ -207,28 +235,34 @@ def checkpoint(run: _Run, step: int) -> None:
 def finish(run: _Run, tokens_done: int, seconds: float) -> RecipeResult:
     """The final model saved, the run recorded in ``OUTPUT/results.sqlite``, trackers closed."""
     config, accelerator = run.config, run.accelerator
-    out = run.folder.out
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        save_model(accelerator.unwrap_model(run.model), run.tokenizer, out)
+        save_model(accelerator.unwrap_model(run.model), run.data.tokenizer, run.folder.out)
     accelerator.wait_for_everyone()
-    history = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
-    seq_len = config.data.seq_len
-    if accelerator.is_main_process:
-        unique = run.train.windows_per_pass or run.consumed
-        save_recipe_run(out, RecipeRun(
-            "pretrain", config.model_dump(mode="json", exclude={"output", "checkpoint_every", "report_to"}),
-            f"scratch:{config.size}", run.parameters, run.non_embedding,
-            flops_of(run.model_config, run.non_embedding, seq_len, 1)["full"], run.consumed * seq_len, run.consumed,
-            unique, unique * seq_len, history, run.validation, bytes_per_token(run.tokenizer, run.validation), seconds,
-            config.precision.precision, "accelerate"))
+    result = record(config, run.data, run.folder.out, run.parameters, run.non_embedding, run.consumed, run.per_step,
+                    tokens_done, seconds, "accelerate", accelerator.is_main_process)
     if config.report_to:
         accelerator.end_training()
+    return result
+
+
+def record(config: PretrainConfig, data: PretrainData, out: Path, parameters: int, non_embedding: int, consumed: int,
+           per_step: int, tokens_done: int, seconds: float, loop: str, main: bool) -> RecipeResult:
+    """The run's record in ``OUTPUT/results.sqlite`` (by the main process) and its result, from ``metrics.jsonl``."""
+    history = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+    seq_len = config.data.seq_len
+    if main:
+        unique = data.train.windows_per_pass or consumed
+        save_recipe_run(out, RecipeRun(
+            "pretrain", config.model_dump(mode="json", exclude={"output", "checkpoint_every", "report_to"}),
+            f"scratch:{config.size}", parameters, non_embedding, flops_of(data.model_config, non_embedding, seq_len, 1)["full"],
+            consumed * seq_len, consumed, unique, unique * seq_len, history, data.validation,
+            bytes_per_token(data.tokenizer, data.validation), seconds, config.precision.precision, loop))
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
-    tokens = config.max_steps * run.per_step * seq_len
-    return RecipeResult(out, run.parameters, run.non_embedding, config.max_steps, tokens,
-                        flops_of(run.model_config, run.non_embedding, seq_len, tokens), evals[-1], evals[0],
-                        tokens_done / max(seconds, 1e-9), run.chars_per_token, seconds, accelerator.is_main_process)
+    tokens = config.max_steps * per_step * seq_len
+    return RecipeResult(out, parameters, non_embedding, config.max_steps, tokens,
+                        flops_of(data.model_config, non_embedding, seq_len, tokens), evals[-1], evals[0],
+                        tokens_done / max(seconds, 1e-9), data.chars_per_token, seconds, main)
 
 
 def _accelerator(config: PretrainConfig, out: Path):
