@@ -161,3 +161,15 @@ def test_two_writers_of_one_file_never_share_a_temporary_file(tmp_path):
         second.write_text("two")
     assert (tmp_path / "plot.svg").read_text() == "one"  # the last rename wins, whole
     assert [p.name for p in tmp_path.iterdir()] == ["plot.svg"]
+
+
+@pytest.mark.parametrize("kind, runs", [("scarcity", 7), ("isoflops", 20)])
+def test_a_default_study_folder_written_before_the_config_parts_rework_is_all_stored(tmp_path, kind, runs):
+    # The default study of main at 2b41461 (per-step metrics dropped to keep the fixture small): the recipes'
+    # parts, the new warmup and evaluation settings and engine declarations must leave every run key as it was.
+    from isoflop.studies.dry_run import dry_run
+
+    shutil.copy(FIXTURES / f"main-2b41461-{kind}.sqlite", tmp_path / "results.sqlite")
+    lines = dry_run(build_config(kind=kind, overrides={"output": str(tmp_path)}))
+    assert f"{runs} run(s) planned, {runs} stored, 0 to train" in "\n".join(lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]  # read, never written
