@@ -58,10 +58,21 @@ def test_a_schema_1_folder_gains_attempts_and_keeps_its_runs(tmp_path):
         store.save(record(attempts=2))
     with sqlite3.connect(tmp_path / "results.sqlite") as connection:  # as isoflop wrote it before attempts
         connection.execute("ALTER TABLE runs DROP COLUMN attempts")
+        connection.execute("ALTER TABLE studies ADD COLUMN data_fingerprint TEXT")
         connection.execute("PRAGMA user_version = 1")
     with Store(tmp_path) as store:
-        assert store.notes == ["migrated results from schema 1 to 2: runs record their attempts"]
+        assert store.notes == ["migrated results from schema 1 to 2: runs record their attempts",
+                               "migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone"]
         assert store.completed_keys() == {"k1"} and store.records()[0].attempts == 1
+
+
+def test_a_schema_2_folder_loses_the_unused_study_fingerprint_and_keeps_its_runs(tmp_path):
+    shutil.copy(FIXTURES / "main-2b41461-scarcity.sqlite", tmp_path / "results.sqlite")
+    with Store(tmp_path) as store:
+        assert store.notes == ["migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone"]
+        columns = [row[1] for row in store.connection.execute("PRAGMA table_info(studies)")]
+        assert columns == ["key", "kind", "identity_json", "created"]
+        assert len(store.completed_keys()) == 7 and all(len(r.data_fingerprint) == 16 for r in store.records())
 
 
 def test_a_different_study_in_the_folder_is_refused_with_the_changes(tmp_path):
@@ -85,6 +96,12 @@ def test_an_isoflop_0_1_scarcity_folder_is_migrated_and_its_runs_are_not_retrain
     # isoflop 0.1 trained with the reference engine (today's default is auto): name it to continue its runs.
     config = build_config(overrides={"budget_passes": 2, "unique_samples": (1, 2), "eval_samples": 1, "output": str(folder),
                                      "engine": "reference"})
+    from isoflop.studies.dry_run import dry_run
+
+    # The dry run migrates a copy in memory: it sees both runs stored and leaves the schema-0 file untouched.
+    before = (folder / "results.sqlite").read_bytes()
+    assert "2 run(s) planned, 2 stored, 0 to train" in dry_run(config)[-1]
+    assert (folder / "results.sqlite").read_bytes() == before and len(list(folder.iterdir())) == 1
     outcome = run_study(config, echo=notes.append, progress=False)
     assert (outcome.trained, outcome.skipped) == (0, 2)
     assert any("migrated results from schema 0" in note for note in notes)

@@ -45,6 +45,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
+    """Write ``content`` to ``path`` complete or not at all (a temporary file renamed over it)."""
     with atomic_target(path) as partial:
         if isinstance(content, bytes):
             partial.write_bytes(content)

@@ -28,6 +28,7 @@ def offline_mode() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def hub_reachable() -> bool:
+    """Whether the Hugging Face Hub answers (a short TCP connect to its endpoint)."""
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT))
     port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
@@ -45,6 +46,7 @@ def ensure_reachable(what: str, advice: str) -> None:
 
 
 def looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` reads as a local path rather than a Hub repository id."""
     return spec.startswith((".", "~", "/")) or REPO_ID.fullmatch(spec) is None
 
 

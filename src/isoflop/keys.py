@@ -10,5 +10,6 @@ KEY_LENGTH = 16
 
 
 def stable_key(payload: dict[str, Any]) -> str:
+    """A 16-hex-digit key of ``payload``: equal payloads, equal keys, on every machine."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_LENGTH]

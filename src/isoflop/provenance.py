@@ -9,6 +9,7 @@ TRACKED_PACKAGES = ("isoflop", "torch", "transformers", "tokenizers", "datasets"
 
 
 def library_versions() -> dict[str, str]:
+    """The versions of Python and of every library that can change a number, for the record."""
     versions = {"python": platform.python_version()}
     for package in TRACKED_PACKAGES:
         try:

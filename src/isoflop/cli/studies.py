@@ -13,6 +13,7 @@ from .options import config_options
 
 
 def study_command(kind: str, summary: str) -> click.Command:
+    """The ``isoflop KIND`` command of a study kind: its config's options, a preset, a config file, --dry-run."""
     study = STUDIES[kind]
 
     @click.option("--preset", type=click.Choice(list(PRESETS[kind])), default=None, help="start from a named preset")

@@ -10,8 +10,6 @@ import click
 from ..config.base import MAX_SEED
 from ..errors import UsageError
 
-TOKENIZER_HELP = "gpt2 (offline), bytes, a tokenizer folder, or a Hub name"
-
 
 def stream_options(command):
     """The options that shape a streamed corpus, shared by train and compare."""

@@ -25,11 +25,13 @@ class Part(BaseModel):
 
 
 def marker(field: FieldInfo, name: str, default=None):
+    """The value of marker ``name`` in a field's ``json_schema_extra`` (``default`` when absent)."""
     extra = field.json_schema_extra
     return extra.get(name, default) if isinstance(extra, dict) else default
 
 
 def is_grid(field: FieldInfo) -> bool:
+    """Whether a setting is a study's grid axis (changing it adds or drops runs of the same study)."""
     return bool(marker(field, "grid", False))
 
 

@@ -109,5 +109,6 @@ def canonical_names(part: type[BaseModel]) -> dict[str, str]:
 
 
 def is_part(cls: type[BaseModel], name: str) -> bool:
+    """Whether ``name`` is a field of ``cls`` holding a config part."""
     field = cls.model_fields.get(name)
     return field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, Part)

@@ -21,6 +21,8 @@ class NoOptions(Part):
 
 
 class BatchedOptions(Part):
+    """The batched engine's own option: how many runs train together."""
+
     pack_size: int | None = Field(
         None, gt=0, description="runs trained together in one pack (default: what fits in half the free memory)",
         json_schema_extra=NOT_IDENTITY,
@@ -29,6 +31,8 @@ class BatchedOptions(Part):
 
 @dataclass(frozen=True)
 class EngineEntry:
+    """One engine as the config knows it: its name, module (imported only when used), summary and options."""
+
     name: str
     module: str
     summary: str
@@ -50,10 +54,12 @@ AUTO = "auto"
 
 
 def engine_names() -> tuple[str, ...]:
+    """Every engine's name, fastest first."""
     return tuple(entry.name for entry in ENGINES)
 
 
 def entry(name: str) -> EngineEntry:
+    """The entry of engine ``name`` (KeyError if there is none)."""
     for candidate in ENGINES:
         if candidate.name == name:
             return candidate

@@ -238,6 +238,9 @@ EngineConfig = _engine_part()
 
 
 class ExecutionConfig(Part):
+    """Where packs of runs are trained (this process, worker processes, a Ray cluster), and how often a pack is
+    restarted."""
+
     executor: Literal["auto", "inprocess", "processes", "ray"] = Field(
         "auto", description="where packs of runs are trained: inprocess (this process), processes (worker "
         "processes, single-threaded), ray (tasks on a Ray cluster; pip install 'isoflop[ray]'), or auto "

@@ -25,6 +25,8 @@ SAMPLE_DOCUMENTS = 50
 
 @dataclass(frozen=True)
 class CharsPerToken:
+    """Characters per token, measured on the first documents or given: sizes the packing buffer."""
+
     value: float
     documents: int  # how many documents it was measured on (0: given)
 
@@ -35,6 +37,7 @@ class CharsPerToken:
 
 
 def measure_chars_per_token(tokenizer, source: str, options: StreamOptions) -> CharsPerToken:
+    """Characters per token of ``tokenizer`` on the first documents of ``source``."""
     sample = [d for d in islice(stream_documents(source, options), SAMPLE_DOCUMENTS) if d]
     tokens = sum(len(ids) for ids in _encode(tokenizer, sample))
     if not tokens:

@@ -37,6 +37,8 @@ def take_chunks(rows: list[str], tokenizer, seq_len: int, rule: ChunkingRule, li
 
 @dataclass(frozen=True)
 class CorpusStats:
+    """What ``isoflop data`` reports of a corpus: rows, characters, tokens and the samples they cut into."""
+
     rows: int
     empty_rows: int
     characters: int
@@ -66,6 +68,7 @@ class CorpusStats:
 
 
 def corpus_stats(rows: list[str], tokenizer, seq_len: int, rule: ChunkingRule) -> CorpusStats:
+    """Rows, characters, tokens and samples of ``rows`` cut by ``rule`` into ``seq_len`` windows."""
     token_rows = list(tokenize_rows(rows, tokenizer))
     chunks = sum(1 for _ in windows(token_rows, seq_len, rule, tokenizer.eos_token_id))
     return CorpusStats(
@@ -97,6 +100,7 @@ def bytes_per_token(chunks: list[list[int]], tokenizer) -> float:
 
 
 def bits_per_byte(loss_nats_per_token: float, bytes_per_token_: float) -> float:
+    """A loss in nats per token as bits per UTF-8 byte of text."""
     return loss_nats_per_token / math.log(2) / bytes_per_token_
 
 
@@ -114,10 +118,6 @@ class PreparedData:
     @property
     def vocab_size(self) -> int:
         return len(self.tokenizer)
-
-    def fingerprint(self) -> str:
-        """Of every sample prepared: the data identity of the whole study."""
-        return fingerprint(self.train_chunks, self.val_chunks)
 
     def run_fingerprint(self, unique_samples: int) -> str:
         """Of the exact samples a run with D = ``unique_samples`` sees."""

@@ -45,6 +45,8 @@ VALIDATION_EVERY = 10
 
 @dataclass(frozen=True)
 class HubSpec:
+    """A ``hub:NAME[:CONFIG][#SPLIT]`` data spec, parsed."""
+
     name: str
     config: str | None
     split: str | None
@@ -61,6 +63,7 @@ def parse_hub_spec(spec: str) -> HubSpec:
 
 
 def is_local(spec: str) -> bool:
+    """Whether ``spec`` names a local file or folder (not an embedded corpus, not the Hub)."""
     return spec not in EMBEDDED_CORPORA and not spec.startswith(HUB_PREFIX)
 
 
@@ -98,6 +101,8 @@ def txt_rows(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class StreamOptions:
+    """How documents are read from a source: its split and text column, the shuffle buffer, the caps."""
+
     split: Split = "train"
     text_column: str = "text"
     buffer_size: int | None = None  # None or 0: the source's own order

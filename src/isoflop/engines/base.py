@@ -50,6 +50,8 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Pack:
+    """Runs an engine may train together (they differ only in seed and data), and where it may save and checkpoint."""
+
     runs: tuple[RunSpec, ...]
     save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
     checkpoint_dir: Path | None = None  # where an engine that trains runs together may keep its pack's checkpoints
@@ -81,6 +83,9 @@ class RunResult:
 
 
 class Engine(Protocol):
+    """The engine interface: from its config part, says what it supports, how many runs a pack holds, and trains
+    packs."""
+
     name: str
 
     def __init__(self, config: EngineConfig) -> None: ...
@@ -115,5 +120,6 @@ class NonFiniteLoss(Exception):
 
 
 def check_finite(step: int, name: str, value: float) -> None:
+    """Raise ``NonFiniteLoss`` when a loss is NaN or infinite (the run fails, the study goes on)."""
     if not math.isfinite(value):
         raise NonFiniteLoss(f"{name} is {value} at step {step}")

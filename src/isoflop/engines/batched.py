@@ -54,7 +54,29 @@ class _Member:
     error: str | None = None
 
 
+@dataclass
+class _Stack:
+    """One pack set up for lock-step training: the stacked weights and their optimizer, the data on the device."""
+
+    run: RunSpec  # the pack's first run: every member shares its model, steps and optimizer settings
+    config: object
+    skeleton: object
+    buffers: dict
+    tied: bool
+    head: torch.Tensor
+    trainable: dict[str, torch.Tensor]
+    optimizer: object
+    members: list[_Member]
+    forward: object
+    train_chunks: torch.Tensor
+    val_batch: torch.Tensor
+    pad_id: int
+    eval_steps: set[int]
+
+
 class BatchedEngine:
+    """K GPT-2 runs in lock-step: stacked weights under ``vmap``, one AdamW over the stack, per-member clipping."""
+
     name = "batched"
 
     def __init__(self, config, device: str | None = None):
@@ -105,8 +127,31 @@ class BatchedEngine:
 
     def _train_pack(self, pack: Pack, data: PreparedData, on_step: StepCallback, checkpoint: PackCheckpoint) -> list[RunResult]:
         started = time.perf_counter()
+        stack = self._stack(pack, data)
+        first_step, elapsed = _restore(checkpoint.load(self.device), stack.trainable, stack.optimizer, stack.members)
+        started -= elapsed
+        on_step(first_step * len(stack.members))
+        for step in range(first_step, pack.first.steps):
+            self._step(stack, step)
+            on_step(len(stack.members))  # one step of every member
+            if step + 1 < pack.first.steps:
+                checkpoint.maybe_save(lambda: _state(step + 1, stack.trainable, stack.optimizer, stack.members,
+                                                     time.perf_counter() - started))
+        wall = time.perf_counter() - started
+        if pack.save_models_to is not None:
+            for k, member in enumerate(stack.members):
+                unstack_member(stack.config, stack.trainable, stack.buffers, stack.tied, k).save_pretrained(
+                    pack.save_models_to / member.run.key)
+        return [
+            RunResult(key=m.run.key, engine=self.name, status="failed" if m.error else "completed", error=m.error,
+                      wall_seconds=wall, pack_runs=len(stack.members), train_loss=m.train_loss, val_loss=m.val_loss,
+                      learning_rate=m.learning_rate, eval_steps=m.eval_steps)
+            for m in stack.members
+        ]
+
+    def _stack(self, pack: Pack, data: PreparedData) -> _Stack:
+        """The pack's models stacked for ``vmap``, their optimizer, data on the device, the members' records."""
         first = pack.first
-        optimizer_config, steps, batch_size = first.optimizer, first.steps, first.optimizer.batch_size
         config = model_config(first.model, data.vocab_size, first.dropout)
         models = [build_model(first.model, config, run.seed).to(self.device) for run in pack.runs]
         skeleton = copy.deepcopy(models[0].transformer).to("meta")
@@ -119,13 +164,9 @@ class BatchedEngine:
         del models
         # Members share the learning rate and schedule of the pack, and AdamW is elementwise, so torch's
         # own AdamW over the stacked tensors is each member's AdamW; only the clipping needs a per-member norm.
-        optimizer = optim.adamw(trainable.items(), optimizer_config)
-        eval_steps = set(first.eval_steps)
+        optimizer = optim.adamw(trainable.items(), first.optimizer)
         members = [_Member(run, sample_order(run.unique_samples, run.passes, run.seed), [], [], [], []) for run in pack.runs]
-        train_chunks = torch.tensor(data.train_chunks, dtype=torch.long, device=self.device)
         val_chunks = torch.tensor(data.val_chunks, dtype=torch.long, device=self.device)
-        val_batch = val_chunks.unsqueeze(0).expand(len(pack.runs), -1, -1)
-        pad_id = data.tokenizer.pad_token_id
         # Dropout draws come from the global generator: seed it from the pack so a pack is reproducible.
         torch.manual_seed(zlib.crc32(",".join(r.key for r in pack.runs).encode()))
 
@@ -139,52 +180,34 @@ class BatchedEngine:
             # Token embeddings are gathered outside vmap: its batched embedding backward is dense and slow.
             return vmapped(params, buffers, params["wte.weight"][member_index, ids])
 
-        first_step, elapsed = _restore(checkpoint.load(self.device), trainable, optimizer, members)
-        started -= elapsed
-        on_step(first_step * len(members))
-        for step in range(first_step, steps):
-            lr = optim.learning_rate(optimizer_config, step, steps)
-            rows = [m.order[step * batch_size : (step + 1) * batch_size] for m in members]
-            batch = train_chunks[torch.tensor(rows, device=self.device)]
-            skeleton.train()
-            with self._autocast():
-                states = forward(batch)
-            losses = _member_losses(states, head, batch, pad_id)
-            losses.sum().backward()
-            val_losses = None
-            with torch.no_grad():
-                _clip_per_member(trainable, optimizer_config.max_grad_norm)
-                optim.set_learning_rate(optimizer, lr)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if step + 1 in eval_steps:
-                    skeleton.eval()
-                    with self._autocast():
-                        val_states = forward(val_batch)
-                    val_losses = _member_losses(val_states, head, val_batch, pad_id, chunk=EVAL_TOKEN_CHUNK)
-            _record(members, losses.detach(), val_losses, lr, step + 1)
-            on_step(len(members))  # one step of every member
-            if step + 1 < steps:
-                checkpoint.maybe_save(lambda: _state(step + 1, trainable, optimizer, members, time.perf_counter() - started))
-        wall = time.perf_counter() - started
-        if pack.save_models_to is not None:
-            for k, member in enumerate(members):
-                unstack_member(config, trainable, buffers, tied, k).save_pretrained(pack.save_models_to / member.run.key)
-        return [
-            RunResult(
-                key=m.run.key,
-                engine=self.name,
-                status="failed" if m.error else "completed",
-                error=m.error,
-                wall_seconds=wall,
-                pack_runs=len(members),
-                train_loss=m.train_loss,
-                val_loss=m.val_loss,
-                learning_rate=m.learning_rate,
-                eval_steps=m.eval_steps,
-            )
-            for m in members
-        ]
+        return _Stack(first, config, skeleton, buffers, tied, head, trainable, optimizer, members, forward,
+                      torch.tensor(data.train_chunks, dtype=torch.long, device=self.device),
+                      val_chunks.unsqueeze(0).expand(len(pack.runs), -1, -1), data.tokenizer.pad_token_id,
+                      set(first.eval_steps))
+
+    def _step(self, stack: _Stack, step: int) -> None:
+        """Optimizer step ``step`` (0-based) of every member, evaluated where the run asks for it."""
+        run, batch_size = stack.run, stack.run.optimizer.batch_size
+        lr = optim.learning_rate(run.optimizer, step, run.steps)
+        rows = [m.order[step * batch_size : (step + 1) * batch_size] for m in stack.members]
+        batch = stack.train_chunks[torch.tensor(rows, device=self.device)]
+        stack.skeleton.train()
+        with self._autocast():
+            states = stack.forward(batch)
+        losses = _member_losses(states, stack.head, batch, stack.pad_id)
+        losses.sum().backward()
+        val_losses = None
+        with torch.no_grad():
+            _clip_per_member(stack.trainable, run.optimizer.max_grad_norm)
+            optim.set_learning_rate(stack.optimizer, lr)
+            stack.optimizer.step()
+            stack.optimizer.zero_grad(set_to_none=True)
+            if step + 1 in stack.eval_steps:
+                stack.skeleton.eval()
+                with self._autocast():
+                    val_states = stack.forward(stack.val_batch)
+                val_losses = _member_losses(val_states, stack.head, stack.val_batch, stack.pad_id, chunk=EVAL_TOKEN_CHUNK)
+        _record(stack.members, losses.detach(), val_losses, lr, step + 1)
 
     def _autocast(self):
         if self.precision == "bf16":

@@ -32,6 +32,8 @@ from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_f
 
 
 class FastEngine:
+    """One GPT-2 run at a time on the CPU, single-threaded, the LM head and its loss in chunks outside autograd."""
+
     name = "fast"
 
     def __init__(self, config):

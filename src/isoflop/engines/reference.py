@@ -26,6 +26,8 @@ CAUSAL_LM_LOSS = "ForCausalLM"
 
 
 class ReferenceEngine:
+    """The HF Trainer, one run at a time: the fidelity baseline every engine is tested against."""
+
     name = "reference"
 
     def __init__(self, config):

@@ -19,6 +19,8 @@ EXECUTORS = {"inprocess": "isoflop.execution.inprocess", "processes": "isoflop.e
 
 
 class Executor(Protocol):
+    """Where packs run: trains every pack with an engine and yields each run's result as soon as it is final."""
+
     name: str
 
     def run(self, engine: Engine, packs: list[Pack], data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:

@@ -9,6 +9,8 @@ from ..engines.base import Engine, Pack, RunResult, StepCallback
 
 
 class InProcessExecutor:
+    """Every pack in this process, one after another."""
+
     name = "inprocess"
 
     def run(self, engine: Engine, packs: list[Pack], data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:

@@ -43,6 +43,8 @@ def worker_command(parent: int, fd: int) -> list[str]:
 
 
 class ProcessExecutor:
+    """Packs in fresh worker interpreters, one per core; a pack whose worker dies restarts from its checkpoint."""
+
     name = "processes"
 
     def __init__(self, workers: int | None = None, max_attempts: int = 3):

@@ -42,6 +42,8 @@ class PackFailed(Exception):
 
 
 class RayExecutor:
+    """Packs as tasks on a Ray cluster (local, or one given by address), results stored as they arrive."""
+
     name = "ray"
 
     def __init__(self, config):

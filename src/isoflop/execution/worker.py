@@ -17,6 +17,8 @@ import sys
 import traceback
 
 def main(argv: list[str]) -> int:
+    """A worker process: read (engine, data) from stdin, then train the packs the parent sends; exits with its
+    parent."""
     from multiprocessing.connection import Connection
 
     from ..pools import quiet_worker

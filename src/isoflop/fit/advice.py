@@ -24,6 +24,8 @@ SEARCH_POINTS = 2001
 
 @dataclass(frozen=True)
 class Advice:
+    """What ``isoflop advise`` recommends for a budget: the model size, the tokens, the epochs over unique data."""
+
     flops: float
     parameters: float
     tokens: float

@@ -41,6 +41,7 @@ APPROACHES = (1, 2, 3, "constrained")
 
 
 def fitted_range(table: FitTable) -> dict[str, list[float]]:
+    """The range of N, D and C the fit saw (a forecast outside it is an extrapolation)."""
     budgets = table.budgets()
     return {
         "N": [float(table.N.min()), float(table.N.max())],
@@ -269,6 +270,27 @@ def describe(result: dict[str, Any]) -> str:
         groups = result["budget_groups"]
         shown = ", ".join(f"{g['C']:.3g} ({g['points']})" for g in groups[:8]) + (" …" if len(groups) > 8 else "")
         lines.append(f"budgets (points): {shown}")
+    lines += _describe_law(result) + _describe_allocation(result)
+    if "holdout" in result:
+        lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
+    for check in ("holdout", "leave_one_out", "robustness"):
+        if f"{check}_not_run" in result:
+            lines.append(f"  {check.replace('_', '-')} check not run: {result[f'{check}_not_run']}")
+    if "leave_one_out" in result:
+        lines += _describe_leave_one_out(result["leave_one_out"])
+    if "constrained" in result:
+        lines += _describe_constrained(result["constrained"])
+    if "other_count" in result:
+        lines += describe_counts(result)
+    if "robustness" in result:
+        lines += describe_panel(result["robustness"])
+    lines += [f"warning: {warning}" for warning in result.get("warnings", [])]
+    return "\n".join(lines)
+
+
+def _describe_law(result: dict[str, Any]) -> list[str]:
+    """Approach 3's lines: how it was fitted, the law with its intervals, the exponents it implies."""
+    lines: list[str] = []
     if "law" in result:
         settings = result["provenance"]["settings"]
         convergence = result["law"]["convergence"]
@@ -288,6 +310,12 @@ def describe(result: dict[str, Any]) -> str:
         if law.get("sigma") is not None:
             lines.append(f"  sigma = {law['sigma']:.4g} (the fitted residual scale)")
         lines.append(f"  N*(C) ∝ C^{law['a']:.3f}, D*(C) ∝ C^{law['b']:.3f}")
+    return lines
+
+
+def _describe_allocation(result: dict[str, Any]) -> list[str]:
+    """Approaches 1 and 2's lines: N*(C), D*(C), each budget's minimum, the frontier L*(C)."""
+    lines: list[str] = []
     if "N_opt" in result:
         for key, symbol in (("N_opt", "N*"), ("D_opt", "D*")):
             law = result[key]
@@ -308,21 +336,7 @@ def describe(result: dict[str, Any]) -> str:
             lines.append(f"  L*({resampled['C']:.3g}) {_interval(resampled['loss_at_largest'], '.4f')} from resampled "
                          f"runs, studentized on {resampled['residual_freedom']} residual degrees of freedom (a and b's "
                          "intervals too)")
-    if "holdout" in result:
-        lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
-    for check in ("holdout", "leave_one_out", "robustness"):
-        if f"{check}_not_run" in result:
-            lines.append(f"  {check.replace('_', '-')} check not run: {result[f'{check}_not_run']}")
-    if "leave_one_out" in result:
-        lines += _describe_leave_one_out(result["leave_one_out"])
-    if "constrained" in result:
-        lines += _describe_constrained(result["constrained"])
-    if "other_count" in result:
-        lines += describe_counts(result)
-    if "robustness" in result:
-        lines += describe_panel(result["robustness"])
-    lines += [f"warning: {warning}" for warning in result.get("warnings", [])]
-    return "\n".join(lines)
+    return lines
 
 
 def _count_words(count: str) -> str:

@@ -65,6 +65,7 @@ def frontier_problems(frontier, losses) -> list[str]:
 
 
 def unreliable_line(what: str, problems: list[str]) -> str:
+    """One line saying a quantity cannot be trusted from these points, why, and what would fix it."""
     return f"no reliable {what} from these points ({'; '.join(problems)}); {WHAT_WOULD_FIX_IT}"
 
 

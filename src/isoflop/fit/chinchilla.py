@@ -59,6 +59,8 @@ PARAMETERS = ("E", "A", "B", "alpha", "beta")
 
 @dataclass(frozen=True)
 class ChinchillaLaw:
+    """L(N, D) = E + A / N^alpha + B / D^beta (Chinchilla's approach 3), with its fit's diagnostics."""
+
     E: float
     A: float
     B: float

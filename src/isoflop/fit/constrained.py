@@ -44,6 +44,8 @@ F_95 = 3.84
 
 @dataclass(frozen=True)
 class DataConstrainedLaw:
+    """Muennighoff et al. 2023: the Chinchilla law over effective data and parameters when data repeat."""
+
     E: float
     A: float
     B: float

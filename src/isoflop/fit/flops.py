@@ -28,6 +28,8 @@ DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class FlopCount:
+    """Training FLOPs per token as a function of N, in one convention (6N, or the full count by size)."""
+
     convention: str
     sizes: tuple[float, ...] = ()  # N of each knot, increasing
     per_token: tuple[float, ...] = ()  # training FLOPs per token at each knot

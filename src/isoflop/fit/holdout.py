@@ -20,6 +20,8 @@ from .resampling import allocation_intervals
 
 @dataclass(frozen=True)
 class Holdout:
+    """The largest budget held out: the law's forecast of its loss, with an interval, against the measured one."""
+
     budget: float
     predicted_loss: float
     loss_interval: tuple[float, float] | None

@@ -40,6 +40,8 @@ class BudgetMinimum:
 
 @dataclass(frozen=True)
 class AllocationFit:
+    """Approaches 1 and 2: each budget's loss minimum and the power laws N*(C), D*(C) and L*(C) through them."""
+
     approach: int
     minima: list[BudgetMinimum]
     n_law: PowerLaw
@@ -202,36 +204,11 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: 
     _check_positive(C=flops, loss=losses)
     scale = np.median(flops)
 
-    def model(c, e, log_a, gamma):
-        return e + np.exp(log_a) * (c / scale) ** -gamma
-
     def fit(c, l, with_floor: bool):
-        start = (0.5 * l.min(), np.log(max(l.max() - 0.5 * l.min(), 1e-6)), 0.1)
-        with warnings.catch_warnings():
-            # As many points as parameters fit them exactly: no covariance, which the bootstrap replaces.
-            warnings.simplefilter("ignore", OptimizeWarning)
-            if with_floor:
-                (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]),
-                                                 maxfev=20000)
-            else:
-                e, ((log_a, gamma), _) = 0.0, curve_fit(lambda c, log_a, gamma: model(c, 0.0, log_a, gamma), c, l,
-                                                         p0=(np.log(l.max()), 0.1), bounds=([-50, 0], [50, 5]),
-                                                         maxfev=20000)
-        return e, np.exp(log_a) * scale**gamma, gamma
+        return _frontier_fit(c, l, with_floor, scale)
 
     def resampled(with_floor: bool) -> list[tuple[float, float, float]]:
-        # A resample needs as many distinct budgets as parameters; with no more budgets than that, every usable
-        # resample is the full set, so there is no interval.
-        parameters = 3 if with_floor else 2
-        out = []
-        for pick in draws(len(flops), bootstrap if len(np.unique(flops)) > parameters else 0, seed):
-            if len(np.unique(flops[pick])) < parameters:
-                continue
-            try:
-                out.append(fit(flops[pick], losses[pick], with_floor))
-            except (RuntimeError, ValueError):
-                continue
-        return out
+        return _frontier_resamples(flops, losses, with_floor, scale, bootstrap, seed)
 
     floor = E_AT_ZERO_SHARE * losses.min()
     samples = None
@@ -255,6 +232,40 @@ def fit_frontier(flops, losses, bootstrap: int = 200, seed: int = 0, power_law: 
             del intervals["E"]
     return Frontier(E=float(E), A=float(A), gamma=float(gamma), intervals=intervals, samples=samples,
                     power_law=power_law)
+
+
+def _frontier_fit(c, l, with_floor: bool, scale: float) -> tuple[float, float, float]:
+    """(E, A, γ) of E + A·C^−γ (or A·C^−γ, without the floor) by least squares, C scaled by ``scale``."""
+    def model(c, e, log_a, gamma):
+        return e + np.exp(log_a) * (c / scale) ** -gamma
+
+    start = (0.5 * l.min(), np.log(max(l.max() - 0.5 * l.min(), 1e-6)), 0.1)
+    with warnings.catch_warnings():
+        # As many points as parameters fit them exactly: no covariance, which the bootstrap replaces.
+        warnings.simplefilter("ignore", OptimizeWarning)
+        if with_floor:
+            (e, log_a, gamma), _ = curve_fit(model, c, l, p0=start, bounds=([0, -50, 0], [l.min(), 50, 5]),
+                                             maxfev=20000)
+        else:
+            e, ((log_a, gamma), _) = 0.0, curve_fit(lambda c, log_a, gamma: model(c, 0.0, log_a, gamma), c, l,
+                                                     p0=(np.log(l.max()), 0.1), bounds=([-50, 0], [50, 5]),
+                                                     maxfev=20000)
+    return e, np.exp(log_a) * scale**gamma, gamma
+
+
+def _frontier_resamples(flops, losses, with_floor: bool, scale: float, bootstrap: int, seed: int) -> list[tuple]:
+    """The same form refitted on bootstrap resamples of the budgets. A resample needs as many distinct budgets as
+    parameters; with no more budgets than that, every usable resample is the full set, so there is no interval."""
+    parameters = 3 if with_floor else 2
+    out = []
+    for pick in draws(len(flops), bootstrap if len(np.unique(flops)) > parameters else 0, seed):
+        if len(np.unique(flops[pick])) < parameters:
+            continue
+        try:
+            out.append(_frontier_fit(flops[pick], losses[pick], with_floor, scale))
+        except (RuntimeError, ValueError):
+            continue
+    return out
 
 
 def _bracket(pair, spec: str) -> str:

@@ -17,6 +17,8 @@ from .published import PUBLISHED
 
 @dataclass(frozen=True)
 class LoadedLaw:
+    """A law read back from a fit's JSON (or a published one), with the conventions it was fitted in."""
+
     label: str
     law: ChinchillaLaw | None  # L(N, D) of approach 3 (or the base of a data-constrained fit)
     constrained: DataConstrainedLaw | None  # L(N, D, U)

@@ -26,6 +26,8 @@ MIN_BUDGETS = 4  # approach 2 needs 3 minima left for a frontier
 
 @dataclass(frozen=True)
 class Forecast:
+    """The forecast at the largest budget from a fit with one budget left out (or none)."""
+
     left_out: float | None  # the budget left out; None: the fit on every budget
     loss: float
     n_opt: float
@@ -33,6 +35,8 @@ class Forecast:
 
 @dataclass(frozen=True)
 class LeaveOneOut:
+    """How far the forecast moves when each budget is left out in turn."""
+
     approach: int
     target: float  # the largest budget, where every refit forecasts L* and N*
     full: Forecast

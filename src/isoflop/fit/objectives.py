@@ -26,6 +26,8 @@ L1_DELTA = 1e-6
 
 @dataclass(frozen=True)
 class Objective:
+    """The loss a law is fitted with: Huber on log-loss (Chinchilla's) or squared error."""
+
     kind: str = "huber"
     delta: float = HUBER_DELTA
 

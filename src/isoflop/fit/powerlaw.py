@@ -28,6 +28,7 @@ class PowerLaw:
 
 
 def fit_power_law(x, y, bootstrap: int = 1000, seed: int = 0) -> PowerLaw:
+    """y = a · x^b fitted in log space, with bootstrap intervals over the points."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) < 2 or len(np.unique(x)) < 2:
         raise UsageError(f"a power law needs at least 2 distinct points, got {len(np.unique(x))}")
@@ -44,6 +45,7 @@ def fit_power_law(x, y, bootstrap: int = 1000, seed: int = 0) -> PowerLaw:
 
 
 def percentile_interval(samples) -> tuple[float, float]:
+    """The central ``CONFIDENCE`` percentile interval of ``samples``."""
     tail = (1 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(np.asarray(samples, dtype=float), [tail, 100 - tail])
     return float(low), float(high)

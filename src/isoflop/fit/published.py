@@ -14,6 +14,8 @@ from .constrained import DataConstrainedLaw
 
 @dataclass(frozen=True)
 class PublishedLaw:
+    """A law from the literature, by name, with its parameters, units and source."""
+
     name: str
     law: ChinchillaLaw | DataConstrainedLaw
     source: str

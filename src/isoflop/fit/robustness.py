@@ -27,6 +27,8 @@ SMALL_DELTA = 1e-4
 
 @dataclass(frozen=True)
 class Variant:
+    """One refit of the study under another reasonable choice (objective, points kept, convention)."""
+
     name: str
     a: float
     b: float
@@ -103,6 +105,7 @@ def _approach3(table: FitTable, law: ChinchillaLaw, target: float) -> tuple[floa
 
 
 def variant_name(variant: dict) -> str:
+    """A variant's name, marked when its law is unreliable and so left out of the spread."""
     return variant["name"] + ("" if variant["reliable"] else " (unreliable law: not in the spread)")
 
 

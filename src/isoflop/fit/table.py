@@ -19,6 +19,8 @@ OPTIONAL = ("C", "U", "seed")
 
 @dataclass(frozen=True)
 class FitTable:
+    """The points a law is fitted to: N, D, C and the loss of each completed run, with their conventions."""
+
     N: np.ndarray
     D: np.ndarray
     loss: np.ndarray

@@ -47,6 +47,7 @@ def model_config(spec: str, vocab_size: int, dropout: float | None = None):
 
 
 def context_length(config) -> int:
+    """The model's context in tokens (``n_positions`` or ``max_position_embeddings``)."""
     return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings"))
 
 
@@ -86,6 +87,7 @@ def _load_config(name: str, **kwargs):
 
 
 def load_pretrained(spec: str, load):
+    """``load(spec)`` with a missing folder or an unreachable Hub turned into one line saying what to do."""
     advice = (
         f"download it where you have internet (save_pretrained) and pass its local folder as --model PATH, "
         f"or train from scratch with --model {SCRATCH_PREFIX}SIZE"

@@ -69,11 +69,14 @@ class Architecture:
 
 @dataclass(frozen=True)
 class ParameterCount:
+    """A model's parameters: all of them, and those outside the token and position embeddings."""
+
     total: int
     non_embedding: int
 
 
 def is_scratch(spec: str) -> bool:
+    """Whether ``spec`` asks for a model from scratch (``scratch:SIZE``)."""
     return spec.startswith(SCRATCH_PREFIX)
 
 
@@ -83,6 +86,7 @@ def scratch_size(spec: str) -> ScratchSize | None:
 
 
 def scratch_architecture(size: ScratchSize, vocab_size: int) -> Architecture:
+    """The GPT-2 shape of a from-scratch size for a vocabulary."""
     return Architecture(size.n_layer, size.n_embd, size.n_head, vocab_size, GPT2_CONTEXT)
 
 
@@ -108,5 +112,6 @@ class ModelFacts:
 
 
 def scratch_facts(size: ScratchSize, vocab_size: int) -> ModelFacts:
+    """Shape, parameter count and context of a from-scratch size, by arithmetic (no model built)."""
     arch = scratch_architecture(size, vocab_size)
     return ModelFacts(arch, parameter_count(arch), arch.n_positions)

@@ -112,6 +112,7 @@ class CheckpointFolder:
 
 
 def append_metrics(out: Path, metrics: list[dict], main: bool) -> None:
+    """Append metric lines to ``OUTPUT/metrics.jsonl`` (by the main process)."""
     if main and metrics:
         out.mkdir(parents=True, exist_ok=True)
         with (out / METRICS).open("a", encoding="utf-8") as handle:
@@ -126,6 +127,7 @@ def save_model(model, tokenizer, out: Path) -> None:
 
 
 def load_recipe_tokenizer(spec: str):
+    """The recipe's tokenizer, with one line when the chain's default folder is not trained yet."""
     from ..tokenization.resolve import load_tokenizer
 
     if spec == CHAIN_TOKENIZER and not Path(spec).is_dir():

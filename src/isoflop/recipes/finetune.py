@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config.recipes import PRETRAIN_OUTPUT, FinetuneConfig
 from ..errors import UsageError
 from .base import MODEL, save_model, validation_source
-from .record import RecipeRun, bytes_per_token, save_recipe_run
+from .record import RecipeRun, save_recipe_run
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def _record(config: FinetuneConfig, hf_config, parameters, train, validation, to
     save_recipe_run(Path(config.output), RecipeRun(
         "finetune", config.model_dump(mode="json", exclude={"output", "push_to_hub"}), config.model, parameters.total,
         parameters.non_embedding, per_token, seen * seq_len, seen, len(train), len(train) * seq_len,
-        _merged(steps), validation, bytes_per_token(tokenizer, validation), seconds, config.precision.precision,
+        _merged(steps), validation, tokenizer, seconds, config.precision.precision,
         "reference"))
 
 

@@ -32,7 +32,7 @@ from .base import (
     stream_options,
     validation_windows,
 )
-from .record import RecipeRun, bytes_per_token, save_recipe_run
+from .record import RecipeRun, save_recipe_run
 
 # Accelerate's names for the precision part's values.
 MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
@@ -257,7 +257,7 @@ def record(config: PretrainConfig, data: PretrainData, out: Path, parameters: in
             "pretrain", config.model_dump(mode="json", exclude={"output", "checkpoint_every", "report_to"}),
             f"scratch:{config.size}", parameters, non_embedding, flops_of(data.model_config, non_embedding, seq_len, 1)["full"],
             consumed * seq_len, consumed, unique, unique * seq_len, history, data.validation,
-            bytes_per_token(data.tokenizer, data.validation), seconds, config.precision.precision, loop))
+            data.tokenizer, seconds, config.precision.precision, loop))
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     tokens = config.max_steps * per_step * seq_len
     return RecipeResult(out, parameters, non_embedding, config.max_steps, tokens,

@@ -10,6 +10,8 @@ from ..results.records import RunRecord
 
 @dataclass(frozen=True)
 class Spread:
+    """The mean of a quantity over seeds, with its spread."""
+
     mean: float
     low: float
     high: float
@@ -35,6 +37,7 @@ class PointSummary:
 
 
 def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
+    """The scarcity study's completed runs grouped by D, with each group's spread over seeds."""
     groups: dict[int, list[RunRecord]] = {}
     for run in runs:
         if run.completed:

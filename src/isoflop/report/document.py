@@ -15,16 +15,22 @@ from ..results.records import RunRecord
 
 @dataclass(frozen=True)
 class Paragraph:
+    """A paragraph of the report."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class Bullets:
+    """A bulleted list of the report."""
+
     items: list[str]
 
 
 @dataclass(frozen=True)
 class Table:
+    """A table of the report: a header and rows of cells."""
+
     header: list[str]
     rows: list[list[str]]
     numeric: list[bool] = field(default_factory=list)  # right-align these columns
@@ -32,6 +38,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
+    """A figure of the report: a PNG written beside it, with a caption."""
+
     path: Path  # a PNG that exists
     caption: str
 
@@ -41,12 +49,16 @@ Block = Paragraph | Bullets | Table | Figure
 
 @dataclass(frozen=True)
 class Section:
+    """A titled section of the report, a list of blocks."""
+
     title: str
     blocks: list[Block]
 
 
 @dataclass(frozen=True)
 class Document:
+    """A report: its title, the answer in plain lines, its sections; rendered as Markdown and HTML."""
+
     title: str
     intro: list[Block]
     answer: list[str]  # the plain-words answer, one line each; the CLI prints it

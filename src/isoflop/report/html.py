@@ -25,6 +25,7 @@ details { margin: 0.3rem 0; } pre { background: #f6f6f6; padding: 0.5rem; overfl
 
 
 def render_html(document: Document) -> str:
+    """The report as one self-contained HTML page (figures inlined)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

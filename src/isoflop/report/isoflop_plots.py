@@ -16,6 +16,7 @@ CONTOURS = "loss_contours"
 
 
 def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
+    """The isoFLOP profiles: loss against N at each budget, each budget's fitted minimum marked."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     colours = plt.cm.plasma(np.linspace(0.1, 0.85, len(np.unique(budgets))))
     minima = {m.flops: m for m in (allocation.minima if allocation else [])}
@@ -39,6 +40,7 @@ def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
 
 
 def plot_allocation(allocation, folder: Path) -> Path:
+    """N*(C) and D*(C) with their power laws and intervals."""
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     flops = np.array([m.flops for m in allocation.minima])
     grid = np.geomspace(flops.min() / 2, flops.max() * 2, 50)
@@ -92,6 +94,7 @@ def plot_frontier(allocation, frontier, folder: Path, holdout=None) -> Path:
 
 
 def plot_contours(law, table, folder: Path) -> Path:
+    """The fitted L(N, D) as contours over N and D, the runs on top."""
     figure, axes = plt.subplots(figsize=(6.4, 4.6))
     n = np.geomspace(table.N.min() / 3, table.N.max() * 3, 120)
     d = np.geomspace(table.D.min() / 3, table.D.max() * 3, 120)

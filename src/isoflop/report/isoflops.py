@@ -26,6 +26,7 @@ TITLE = "isoFLOP profiles and the compute-optimal model"
 
 
 def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]) -> Document:
+    """The isoFLOP study's report: profiles, the compute-optimal allocation, the laws and their checks."""
     folder = Path(config.output)
     intro = [Paragraph(_setup(config))]
     sections: list[Section] = []

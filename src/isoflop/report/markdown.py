@@ -8,6 +8,7 @@ from .document import Block, Bullets, Document, Figure, Paragraph, Table
 
 
 def render_markdown(document: Document, folder: Path) -> str:
+    """The report as Markdown, figures linked from ``folder``."""
     lines = [f"# {document.title}", ""]
     for block in document.intro:
         lines += _block(block, folder)

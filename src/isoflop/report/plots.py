@@ -17,6 +17,7 @@ CURVES = "validation_curves"
 
 
 def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title: str) -> Path:
+    """Final and best validation loss against D (log axis), with the spread over seeds."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     d = [p.unique_samples for p in points]
     for label, getter, marker in (("final", lambda p: p.final, "o"), ("best", lambda p: p.best, "s")):
@@ -35,6 +36,7 @@ def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title:
 
 
 def plot_validation_curves(points: list[PointSummary], folder: Path, title: str) -> Path:
+    """Each D's validation loss along its steps."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     colours = plt.cm.viridis([i / max(len(points) - 1, 1) for i in range(len(points))])
     for point, colour in zip(points, colours):

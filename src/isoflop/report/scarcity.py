@@ -19,6 +19,7 @@ PUBLISHED_R_D_STAR = 15.4
 
 
 def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]) -> Document:
+    """The scarcity study's report: the cost of repeating data against one epoch of unique data."""
     folder = Path(config.output)
     points = by_unique_samples(runs)
     intro = [Paragraph(_question(config, runs)), Paragraph(_setup(config, runs))]

@@ -20,6 +20,7 @@ PANELS = (
 
 
 def plot_comparison(results, folder: Path, title: str) -> Path:
+    """The tokenizers' metrics side by side (compression, fertility, coverage)."""
     figure, axes = plt.subplots(2, 3, figsize=(11, 6))
     names = [short_name(m.name) for m in results]
     colours = plt.cm.tab10(np.arange(len(results)) % 10)

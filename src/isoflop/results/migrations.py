@@ -5,7 +5,8 @@ version set): one wide ``runs`` table, run keys derived from a flat config that 
 the optimizer settings it trained with. Version 1 adds the study kind, the run's label and
 grid point, the FLOP convention and pack size, and re-keys runs with the settings v0 used
 implicitly, so that re-running the same command skips them. Version 2 adds each run's
-``attempts`` (1 for every earlier run).
+``attempts`` (1 for every earlier run). Version 3 drops ``studies.data_fingerprint``, which no
+version ever filled (each run carries the fingerprint of the data it saw).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlite3
 
 from ..keys import stable_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # What isoflop 0.1 trained with without recording it (its engines' constants and defaults).
 V0_IMPLICIT = {
@@ -38,10 +39,12 @@ V0_SCARCITY_FLOPS = "6N_total (isoflop 0.1)"
 
 
 def version(connection: sqlite3.Connection) -> int:
+    """The schema version of a results database (``PRAGMA user_version``)."""
     return connection.execute("PRAGMA user_version").fetchone()[0]
 
 
 def has_tables(connection: sqlite3.Connection) -> bool:
+    """Whether the database holds a ``runs`` table (isoflop 0.1's schema 0 has no version)."""
     return connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()[0] > 0
 
 
@@ -59,6 +62,11 @@ def migrate(connection: sqlite3.Connection) -> list[str]:
             connection.execute("ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
             connection.execute("PRAGMA user_version = 2")
         done.append("migrated results from schema 1 to 2: runs record their attempts")
+    if version(connection) == 2:
+        with connection:
+            connection.execute("ALTER TABLE studies DROP COLUMN data_fingerprint")
+            connection.execute("PRAGMA user_version = 3")
+        done.append("migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone")
     if version(connection) > SCHEMA_VERSION:
         raise RuntimeError(f"schema {version(connection)} is newer than this isoflop ({SCHEMA_VERSION})")
     return done

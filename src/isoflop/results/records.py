@@ -8,6 +8,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class StepMetric:
+    """One optimizer step of a run: training loss, learning rate, validation loss where evaluated."""
+
     step: int
     train_loss: float | None
     val_loss: float | None  # None where the step was not evaluated

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import UsageError, first_line
 from ..files import atomic_target
-from .migrations import SCHEMA_VERSION, migrate
+from .migrations import SCHEMA_VERSION, has_tables, migrate
 from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
 
 DATABASE_NAME = "results.sqlite"
@@ -28,8 +28,7 @@ CREATE TABLE studies (
     key TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     identity_json TEXT NOT NULL,
-    created TEXT NOT NULL,
-    data_fingerprint TEXT
+    created TEXT NOT NULL
 );
 CREATE TABLE runs (
     key TEXT PRIMARY KEY,
@@ -81,6 +80,7 @@ STEP_COLUMNS = ("step", "train_loss", "val_loss", "learning_rate")
 
 
 def database_path(folder: str | Path) -> Path:
+    """Where a folder's results database lives."""
     return Path(folder) / DATABASE_NAME
 
 
@@ -208,23 +208,31 @@ def _record_of(connection: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
     return RunRecord(**values)
 
 
-def read_records(folder: str | Path) -> list[RunRecord] | None:
-    """The stored runs of ``folder``, read without writing anything (no migration, no -wal file): [] when it holds no
-    results, None when its results are of an older schema (a study migrates them when it opens the folder)."""
+def read_records(folder: str | Path) -> list[RunRecord]:
+    """The stored runs of ``folder``, read without writing anything there: the database is copied into memory and
+    migrated there (an older schema reads as a study will see it once it has migrated the folder)."""
     path = database_path(folder)
     if not path.is_file():
         return []
     # A study writing there (or killed) left its write-ahead log: read it too, read-only. Without one, immutable
     # reads the file as it is, without creating the log beside it.
     wal = path.with_name(path.name + "-wal").exists()
-    connection = sqlite3.connect(f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+    source = sqlite3.connect(f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+    connection = sqlite3.connect(":memory:")
+    try:
+        source.backup(connection)
+    except sqlite3.DatabaseError as error:
+        raise _refused(path, f"is not a readable SQLite database ({first_line(error)})") from None
+    finally:
+        source.close()
     connection.row_factory = sqlite3.Row
     try:
         problem = not_ours(connection)
         if problem:
             raise _refused(path, problem)
-        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            return None
+        migrate(connection)
+        if not has_tables(connection):
+            return []
         rows = connection.execute("SELECT * FROM runs ORDER BY budget_flops, non_embedding_parameters, unique_samples, seed")
         return [_record_of(connection, row) for row in rows.fetchall()]
     finally:
@@ -254,6 +262,7 @@ def check_existing(folder: str | Path, kind: str) -> None:
 
 
 def other_kind(folder: Path, held: str, asked: str) -> str:
+    """The line refusing a folder that holds another kind of study, with what to do instead."""
     return (f"{str(folder)!r} holds a {held} study, not a {asked} one; read it with 'isoflop show {folder}', add runs "
             f"to it with 'isoflop {held} --output {folder} ...', or choose another --output")
 

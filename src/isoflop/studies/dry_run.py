@@ -1,6 +1,6 @@
 """``--dry-run``: a study's plan, printed before anything trains: every run with its steps, tokens, FLOPs and
 learning rate, and which of them the output folder already holds. It writes nothing and imports no torch
-(planning is arithmetic; the folder is read without a write).
+(planning is arithmetic; the folder's database is copied into memory, and migrated there if it is older).
 
 With ``--engine auto`` the engine is chosen when the study runs (by the machine: a GPU or not); run keys
 name the engine, so a stored run is matched under any engine ``auto`` could choose.
@@ -37,15 +37,15 @@ def dry_run(config: StudyConfig, vocab_size: int | None = None) -> list[str]:
     for name in candidates:
         engine_config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": name})})
         study_key = stable_key(engine_config.identity())
-        mine = [r for r in records or [] if r.study_key == study_key]
+        mine = [r for r in records if r.study_key == study_key]
         plans[name] = study.plan(engine_config, vocab_size, facts_of, mine)
         stored |= {r.key for r in mine if r.completed}
     # The plan of the engine whose runs the folder holds (any, when it holds none): all differ in keys only.
     shown = max(candidates, key=lambda name: sum(run.spec.key in stored for run in plans[name].runs))
-    return _lines(config, plans[shown], stored, shown, records is None, vocab_size)
+    return _lines(config, plans[shown], stored, shown, vocab_size)
 
 
-def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, old_schema: bool, vocab_size: int) -> list[str]:
+def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab_size: int) -> list[str]:
     todo = [run for run in plan.runs if run.spec.key not in stored]
     engine_text = engine if config.engine.engine != AUTO else f"auto (chosen when the study runs; the folder's runs match {engine})"
     lines = [f"dry run of the {config.kind} study in {config.output}: nothing is trained or written",
@@ -54,7 +54,7 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, old_s
     header = f"{'run':<34} {'parameters':>12} {'steps':>7} {'tokens':>11} {'FLOPs':>9} {'lr':>8}  status"
     lines += [header, "-" * len(header)]
     for run in plan.runs:
-        status = "stored" if run.spec.key in stored else ("unknown (older schema)" if old_schema else "to train")
+        status = "stored" if run.spec.key in stored else "to train"
         tokens = run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len
         lines.append(f"{run.spec.label:<34} {run.facts.parameters.total:>12,} {run.spec.steps:>7,} {tokens:>11,} "
                      f"{run.flops_per_token * tokens:>9.3g} {run.spec.optimizer.learning_rate:>8.2g}  {status}")
@@ -66,8 +66,6 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, old_s
     if getattr(config, "bracket", 0):
         lines.append(f"later rounds may add runs: --bracket {config.bracket} trains more sizes at a budget until its "
                      "loss minimum is bracketed (planned from the first round's results)")
-    if old_schema:
-        lines.append("the folder's results are of an older schema: the study migrates them when it runs")
     return lines
 
 

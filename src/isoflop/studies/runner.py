@@ -39,6 +39,8 @@ CHECKPOINTS_FOLDER = "checkpoints"
 
 @dataclass(frozen=True)
 class StudyOutcome:
+    """What a study did: runs trained, skipped, failed, the engine, the answer and the files written."""
+
     folder: Path
     kind: str
     trained: int
@@ -123,7 +125,7 @@ def _set_up(config: StudyConfig, engine=None) -> _Setup:
     config = config.model_copy(update={"engine": config.engine.model_copy(update={"engine": engine.name})})
     study_key = stable_key(config.identity())
     facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
-    stored = [r for r in read_records(folder) or [] if r.study_key == study_key]
+    stored = [r for r in read_records(folder) if r.study_key == study_key]
     plan = study.plan(config, vocab_size, facts_of, stored)
     needed = max([plan.train_samples()] + [r.unique_samples for r in stored if r.completed])
     try:

@@ -32,12 +32,15 @@ DEFAULT_OUTPUT = "isoflop-runs/vocab"
 
 @dataclass(frozen=True)
 class VocabArm:
+    """One tokenizer of the vocabulary study: its folder name, its tokenizer, its isoFLOP study's outcome."""
+
     name: str  # the sub-folder and the label
     tokenizer: str  # what the sub-study's --tokenizer is
     outcome: StudyOutcome
 
 
 def arm_name(spec: str) -> str:
+    """The folder (and label) of a tokenizer in the vocabulary study."""
     if spec.startswith(BPE_PREFIX):
         return "bpe-" + spec[len(BPE_PREFIX):]
     return Path(spec).name if Path(spec).is_dir() else spec.replace("/", "-")

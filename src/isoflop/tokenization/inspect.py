@@ -28,6 +28,7 @@ def _byte_of() -> dict[str, int]:
 
 
 def is_byte_level(tokenizer) -> bool:
+    """Whether the tokenizer's pre-tokenizer or decoder is byte-level."""
     state = json.loads(tokenizer.backend_tokenizer.to_str())
     pre = state.get("pre_tokenizer") or {}
     kinds = [pre.get("type")] + [p.get("type") for p in pre.get("pretokenizers", [])]
@@ -35,6 +36,7 @@ def is_byte_level(tokenizer) -> bool:
 
 
 def token_bytes(token: str, byte_level: bool) -> bytes:
+    """The bytes a token stands for (byte-level tokens decoded from GPT-2's byte alphabet)."""
     if byte_level and all(c in _byte_of() for c in token):
         return bytes(_byte_of()[c] for c in token)
     return token.replace("▁", " ").encode("utf-8")
@@ -52,6 +54,8 @@ def readable(token: str, byte_level: bool) -> str:
 
 @dataclass(frozen=True)
 class Inspection:
+    """What ``isoflop tokenizer inspect`` shows: size, special tokens, first and last merges, longest tokens."""
+
     name: str
     vocab_size: int
     special_tokens: list[str]
@@ -67,6 +71,7 @@ class Inspection:
 
 
 def inspect_tokenizer(tokenizer, name: str, count: int = 10) -> Inspection:
+    """Look inside ``tokenizer``: its merges and longest tokens (``count`` of each)."""
     byte_level = is_byte_level(tokenizer)
     state = json.loads(tokenizer.backend_tokenizer.to_str())
     model = state.get("model", {})

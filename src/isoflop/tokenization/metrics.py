@@ -29,6 +29,8 @@ RENYI_ALPHA = 2.5
 
 @dataclass(frozen=True)
 class TokenizerMetrics:
+    """One tokenizer measured on documents: bytes per token, fertility, vocabulary use, windows needed."""
+
     name: str
     vocab_size: int
     documents: int
@@ -60,6 +62,7 @@ COLUMNS = {  # field → (header, format)
 
 
 def measure(tokenizer, name: str, documents: list[str], reference_windows: int | None = None) -> TokenizerMetrics:
+    """``tokenizer`` measured on ``documents`` (against the reference's window count when given)."""
     counts = np.zeros(len(tokenizer), dtype=np.int64)
     tokens = words = continued = attributed = 0
     unknown_id = _unknown_id(tokenizer)
@@ -123,6 +126,7 @@ def _unknown_id(tokenizer) -> int | None:
 
 
 def compare(tokenizers: list[tuple[str, object]], documents: list[str]) -> list[TokenizerMetrics]:
+    """Every tokenizer measured on the same documents; the first is the reference."""
     out: list[TokenizerMetrics] = []
     for name, tokenizer in tokenizers:
         out.append(measure(tokenizer, name, documents, out[0].windows if out else None))

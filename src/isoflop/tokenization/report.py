@@ -10,6 +10,7 @@ from .metrics import COLUMNS, TokenizerMetrics
 
 
 def comparison_table(results: list[TokenizerMetrics]) -> str:
+    """The comparison as an aligned text table."""
     header = ["tokenizer", *(title for title, _ in COLUMNS.values())]
     rows = [[short_name(m.name), *(form.format(getattr(m, field)) for field, (_, form) in COLUMNS.items())] for m in results]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -24,6 +25,7 @@ def short_name(spec: str) -> str:
 
 
 def comparison_csv(results: list[TokenizerMetrics]) -> str:
+    """The comparison as CSV."""
     out = io.StringIO()
     fields = list(results[0].as_dict())
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")

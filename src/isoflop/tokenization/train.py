@@ -29,6 +29,8 @@ BASES = ("gpt2", BYTES)
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """How a byte-level BPE is trained: corpus, size, base pipeline, minimum pair frequency, stream."""
+
     corpus: str = "python-stdlib"
     vocab_size: int = 4096
     base: str = "gpt2"

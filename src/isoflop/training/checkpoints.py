@@ -17,6 +17,9 @@ from ..keys import stable_key
 
 
 class PackCheckpoint:
+    """A pack's training state, saved every so many seconds (complete or absent) and removed once its results are
+    stored."""
+
     def __init__(self, folder: Path | None, keys: list[str], seconds: float):
         self.path = None if folder is None else folder / f"{stable_key({'runs': list(keys)})}.pt"
         self.seconds = seconds

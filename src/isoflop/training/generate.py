@@ -50,6 +50,7 @@ def prepare(spec: str, prompt: str, sampling: SamplingConfig) -> Generator:
 
 
 def generate(generator: Generator, sampling: SamplingConfig) -> Completions:
+    """The prepared model's completions of its prompt under ``sampling`` (greedy at temperature 0)."""
     import torch
 
     tokenizer, model = generator.tokenizer, generator.model

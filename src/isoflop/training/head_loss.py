@@ -66,6 +66,7 @@ class HeadCrossEntropy(torch.autograd.Function):
 
 
 def head_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of ``hidden @ weight.T`` against ``labels``, the logits never held whole."""
     return HeadCrossEntropy.apply(hidden, weight, labels)
 
 
@@ -83,6 +84,7 @@ def _use_kernel(hidden: torch.Tensor) -> bool:
 
 
 def chunk_columns(rows: int, vocabulary: int) -> int:
+    """Vocabulary columns per chunk of the head loss for ``rows`` rows (bounded memory)."""
     return min(vocabulary, max(MIN_CHUNK_COLUMNS, CHUNK_ELEMENTS // max(rows, 1)))
 
 

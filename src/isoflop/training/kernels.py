@@ -45,6 +45,7 @@ def load() -> ctypes.CDLL | None:
 
 
 def describe() -> str:
+    """Which head-loss kernel runs: the compiled C one (with its flags) or PyTorch's."""
     return f"C ({SOURCE.name}, {' '.join(FLAGS[:2])})" if load() is not None else "PyTorch"
 
 

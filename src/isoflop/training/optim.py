@@ -49,5 +49,6 @@ def learning_rate(optimizer: OptimizerConfig, step: int, steps: int) -> float:
 
 
 def set_learning_rate(torch_optimizer, rate: float) -> None:
+    """Set every parameter group's learning rate to ``rate``."""
     for group in torch_optimizer.param_groups:
         group["lr"] = rate
