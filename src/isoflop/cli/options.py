@@ -13,6 +13,10 @@ from pydantic.fields import FieldInfo
 from ..config.compose import alias_names, flat_fields
 
 
+CONFIG_FILE = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                           help="YAML/TOML/JSON config file (flat or nested by part; options given here win)")
+
+
 def config_options(config: type[BaseModel], leave_out: tuple[str, ...] = ()):
     """One option per flat setting of a composed config (a study, a recipe), its default shown as the config sets it;
     ``leave_out``: settings the command takes in another form."""

@@ -10,11 +10,7 @@ import click
 from ..config.parts import SamplingConfig
 from ..config.recipes import FinetuneConfig, PretrainConfig
 from ..errors import Interrupted, UsageError
-from .options import config_options, part_options
-
-
-CONFIG_FILE = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-                           help="YAML/TOML/JSON config file (flat or nested by part; options given here win)")
+from .options import CONFIG_FILE, config_options, part_options
 
 
 @click.command()

@@ -9,23 +9,35 @@ import click
 
 from ..config.presets import PRESETS
 from ..config.studies import STUDIES
-from .options import config_options
+from .options import CONFIG_FILE, config_options
+
+
+def study_preamble(presets: list[str], preset_help: str = "start from a named preset"):
+    """The options every study command shares: a preset, a config file, --quiet, --dry-run."""
+    def decorate(command):
+        for option in reversed([
+            click.option("--preset", type=click.Choice(presets), default=None, help=preset_help),
+            CONFIG_FILE,
+            click.option("--quiet", is_flag=True, help="no progress bars, and no output but the outcome and the answer"),
+            click.option("--dry-run", is_flag=True, help="print the plan (every run, its steps, tokens, FLOPs, learning "
+                         "rate, whether the folder holds it) and stop: nothing is trained or written"),
+        ]):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def study_command(kind: str, summary: str) -> click.Command:
     """The ``isoflop KIND`` command of a study kind: its config's options, a preset, a config file, --dry-run."""
     study = STUDIES[kind]
 
-    @click.option("--preset", type=click.Choice(list(PRESETS[kind])), default=None, help="start from a named preset")
-    @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML/TOML/JSON config file")
-    @click.option("--quiet", is_flag=True, help="no progress bars, and no output but the outcome and the answer")
+    @study_preamble(list(PRESETS[kind]))
     @click.option("--wait", is_flag=True, help="if another isoflop process is writing to --output, wait for it instead of exiting")
-    @click.option("--dry-run", is_flag=True, help="print the plan (every run, its steps, tokens, FLOPs, learning rate, "
-                  "whether the folder holds it) and stop: nothing is trained or written")
     @click.option("--force-new-data", is_flag=True,
                   help="if the data changed under the stored runs, move the old results to OUTPUT/superseded/ and start over")
     @config_options(study)
-    def command(preset: str | None, config_file: str | None, quiet: bool, wait: bool, dry_run: bool, force_new_data: bool,
+    def command(preset: str | None, config_file: str | None, quiet: bool, dry_run: bool, wait: bool, force_new_data: bool,
                 **overrides: Any) -> None:
         from ..config.load import build_config
 

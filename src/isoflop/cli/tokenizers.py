@@ -7,29 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..config.base import MAX_SEED
+from ..config.tools import TokenizerCompareConfig, TokenizerInspectConfig, TokenizerTrainConfig
 from ..errors import UsageError
-
-
-def stream_options(command):
-    """The options that shape a streamed corpus, shared by train and compare."""
-    for option in reversed([
-        click.option("--text-column", default="text", show_default=True, help="column holding the text in Hub, .jsonl and .parquet data"),
-        click.option("--buffer-size", type=int, default=None, help="shuffle through a buffer of this many documents [default: no shuffle]"),
-        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
-                     help="seed of the shuffle buffer (0 to 2^32-1)"),
-        click.option("--max-documents", type=int, default=None, help="stop after this many documents"),
-        click.option("--max-chars", type=int, default=None, help="stop once this many characters were read"),
-    ]):
-        command = option(command)
-    return command
-
-
-def _stream(split: str, text_column: str, buffer_size, seed: int, max_documents, max_chars):
-    from ..data.stream import StreamOptions
-
-    return StreamOptions(split=split, text_column=text_column, buffer_size=buffer_size, seed=seed,
-                         max_documents=max_documents, max_chars=max_chars)
+from .options import CONFIG_FILE, config_options, part_options
 
 
 @click.group()
@@ -38,49 +18,39 @@ def tokenizer() -> None:
 
 
 @tokenizer.command()
-@click.option("--corpus", default="python-stdlib", show_default=True,
-              help="text to train on: python-docs, python-stdlib, hub:NAME[:CONFIG][#SPLIT], or a .txt/.jsonl/.parquet file or folder")
-@click.option("--split", type=click.Choice(["train", "validation"]), default="train", show_default=True,
-              help="which half of an embedded or Hub corpus")
-@click.option("--vocab-size", type=int, default=4096, show_default=True, help="size of the vocabulary, special tokens included")
-@click.option("--base", default="gpt2", show_default=True,
-              help="the pipeline to keep: gpt2 (byte-level, GPT-2's pre-tokenizer), bytes (byte-level, no word split), or a tokenizer folder")
-@click.option("--min-frequency", type=int, default=2, show_default=True, help="merges of pairs seen fewer times are not learned")
-@click.option("--special-tokens", default="", help="extra special tokens, comma-separated (<|endoftext|> is always there)")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="folder to write [default: isoflop-runs/tokenizers/CORPUS-VOCAB]")
-@stream_options
-def train(corpus: str, split: str, vocab_size: int, base: str, min_frequency: int, special_tokens: str, out: str | None,
-          text_column: str, buffer_size, seed: int, max_documents, max_chars) -> None:
+@CONFIG_FILE
+@config_options(TokenizerTrainConfig)
+def train(config_file: str | None, **values) -> None:
     """Train a byte-level BPE on a corpus, streamed; save it as a save_pretrained folder."""
-    from ..tokenization.train import TrainSettings, train_tokenizer
+    from ..config.load import build_composed
+    from ..tokenization.train import train_tokenizer, warnings
 
-    settings = TrainSettings(corpus, vocab_size, base, min_frequency,
-                             tuple(t.strip() for t in special_tokens.split(",") if t.strip()),
-                             _stream(split, text_column, buffer_size, seed, max_documents, max_chars))
-    folder = Path(out) if out else Path("isoflop-runs") / "tokenizers" / f"{Path(corpus).name.replace(':', '-')}-{vocab_size}"
-    for warning in settings.warnings():
+    config = build_composed(TokenizerTrainConfig, config_file, values)
+    folder = config.folder()
+    for warning in warnings(config.training):
         click.echo(f"warning: {warning}", err=True)
-    record = train_tokenizer(settings, folder)
-    seen = record["seen"]
+    record = train_tokenizer(config, folder)
+    seen, corpus = record["seen"], config.corpus.train_data
     click.echo(f"trained a {record['vocab_size']:,}-token byte-level BPE on {seen['documents']:,} documents "
                f"({seen['characters']:,} characters) of {corpus} in {record['seconds']:.1f} s")
-    if record["vocab_size"] < vocab_size:
-        click.echo(f"note: the corpus supported only {record['vocab_size']:,} tokens at --min-frequency {min_frequency}")
+    if record["vocab_size"] < config.training.vocab_size:
+        click.echo(f"note: the corpus supported only {record['vocab_size']:,} tokens at --min-frequency "
+                   f"{config.training.min_frequency}")
     click.echo(f"saved: {folder}/ (AutoTokenizer.from_pretrained loads it; --tokenizer {folder} in any study)")
 
 
 @tokenizer.command()
 @click.argument("spec")
-@click.option("--count", type=click.IntRange(min=1), default=10, show_default=True, help="how many merges and long tokens to show")
-@click.option("--text", default=None, help="show how this text is split")
-@click.option("--file", "text_file", type=click.Path(dir_okay=False), default=None, help="show how this file's text is split")
-@click.option("--keywords", default=None, help="python (Python's keywords) or a file with one keyword per line: which are single tokens")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def inspect(spec: str, count: int, text: str | None, text_file: str | None, keywords: str | None, as_json: bool) -> None:
+@part_options(TokenizerInspectConfig)
+def inspect(spec: str, as_json: bool, **values) -> None:
     """Look inside a tokenizer (SPEC: gpt2, bytes, a folder, or a Hub name)."""
+    from ..config.load import build_part
     from ..tokenization.inspect import inspect_tokenizer, keyword_coverage, keywords_from, split_text
     from ..tokenization.resolve import load_tokenizer
+
+    shown = build_part(TokenizerInspectConfig, values)
+    count, text, text_file, keywords = shown.count, shown.text, shown.file, shown.keywords
 
     if text_file:
         try:
@@ -122,29 +92,27 @@ def inspect(spec: str, count: int, text: str | None, text_file: str | None, keyw
 
 @tokenizer.command()
 @click.argument("specs", nargs=-1, required=True)
-@click.option("--corpus", default="python-stdlib", show_default=True, help="documents to measure on (same forms as train)")
-@click.option("--split", type=click.Choice(["train", "validation"]), default="validation", show_default=True,
-              help="which half of an embedded or Hub corpus (validation: the half a trained tokenizer did not see)")
-@click.option("--text", default=None, help="sample text shown side by side [default: the start of the first document]")
-@click.option("--out", type=click.Path(file_okay=False), default="isoflop-runs/tokenizers/compare", show_default=True,
-              help="folder for compare.json, compare.csv and compare.png")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of the table")
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV instead of the table")
-@stream_options
-def compare(specs: tuple[str, ...], corpus: str, split: str, text: str | None, out: str, as_json: bool, as_csv: bool,
-            text_column: str, buffer_size, seed: int, max_documents, max_chars) -> None:
+@CONFIG_FILE
+@config_options(TokenizerCompareConfig)
+def compare(specs: tuple[str, ...], as_json: bool, as_csv: bool, config_file: str | None, **values) -> None:
     """Measure tokenizers (gpt2, bytes, folders, Hub names) on the same documents; the first is the reference."""
+    from ..config.load import build_composed
     from ..data.stream import stream_documents
     from ..report.tokenizer_plots import plot_comparison
     from ..tokenization.inspect import split_text
     from ..tokenization.metrics import compare as measure_all
     from ..tokenization.resolve import load_tokenizer
     from ..tokenization.report import comparison_csv, comparison_table
+    from ..tokenization.train import stream_of
 
+    config = build_composed(TokenizerCompareConfig, config_file, values)
+    corpus, split, text, out = config.corpus.train_data, config.split.split, config.text, config.output
     if len(specs) < 2:
         raise UsageError("give at least two tokenizers to compare, e.g. isoflop tokenizer compare FOLDER gpt2 bytes")
     loaded = [(spec, load_tokenizer(spec)) for spec in specs]
-    documents = list(stream_documents(corpus, _stream(split, text_column, buffer_size, seed, max_documents, max_chars)))
+    documents = list(stream_documents(corpus, stream_of(config)))
     if not any(d.strip() for d in documents):
         raise UsageError(f"corpus {corpus!r} ({split}) yielded no text to measure on")
     results = measure_all(loaded, documents)

@@ -61,9 +61,11 @@ def nest(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
     aliases = {alias: name for name, (_, field) in fields.items() for alias in alias_names(field)}
     out: dict[str, Any] = {}
     for key, value in values.items():
-        setting = aliases.get(key, key)
-        # A part may hold a setting of its own name (engine.engine): a plain value is that setting.
-        is_setting = setting in fields and (not is_part(cls, setting) or not isinstance(value, (dict, BaseModel)))
+        # A part given whole (a dict) is that part, even where its name is also a setting's (engine.engine) or an
+        # old name of one (a part "corpus" beside the alias --corpus of train_data).
+        given_whole = is_part(cls, key) and isinstance(value, (dict, BaseModel))
+        setting = key if given_whole else aliases.get(key, key)
+        is_setting = setting in fields and not given_whole
         part = fields[setting][0] if is_setting else None
         if part is None:
             out[key] = value

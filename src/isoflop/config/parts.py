@@ -34,17 +34,22 @@ Precision = Literal["fp32", "bf16", "fp16"]
 FlopConvention = Literal["6N", "full"]
 
 
-class DataConfig(Part):
-    """Where the text comes from and how it is cut into samples."""
+class CorpusConfig(Part):
+    """Which text: a source spec, and the column that holds its text."""
 
     train_data: str = Field(
-        "python-docs",
+        "python-docs", validation_alias=AliasChoices("train_data", "corpus"),
         description="training text: python-docs, python-stdlib, hub:NAME[:CONFIG][#SPLIT], or a .txt/.jsonl/.parquet file or folder",
     )
+    text_column: str = Field("text", description="column holding the text in Hub, .jsonl and .parquet data")
+
+
+class DataConfig(CorpusConfig):
+    """Where the text comes from and how it is cut into samples."""
+
     validation_data: str | None = Field(
         None, description="validation text, same forms; default: the validation split of --train-data (required for local files)"
     )
-    text_column: str = Field("text", description="column holding the text in Hub, .jsonl and .parquet data")
     chunking: ChunkingRule = Field(
         "seed", description="seed: full windows per row, rows never join; packed: rows joined with EOS; concatenated: "
         "rows joined without a separator (group_texts)",
@@ -151,6 +156,24 @@ class StreamConfig(Part):
     )
     max_documents: int | None = Field(None, ge=0, description="read only this many documents (each pass)")
     max_chars: int | None = Field(None, ge=0, description="stop reading once this many characters were read (each pass)")
+
+
+class SplitConfig(Part):
+    """Which half of an embedded or Hub corpus a tool reads."""
+
+    split: Literal["train", "validation"] = Field(
+        "train", description="which half of an embedded or Hub corpus (validation: the half a trained tokenizer did not see)",
+    )
+
+
+class TokenizerTrainingConfig(Part):
+    """How a byte-level BPE is trained (``isoflop tokenizer train``, and the vocabulary study's ``bpe:N``)."""
+
+    vocab_size: int = Field(4096, gt=0, description="size of the vocabulary, special tokens included")
+    base: str = Field("gpt2", description="the pipeline to keep: gpt2 (byte-level, GPT-2's pre-tokenizer), bytes "
+                      "(byte-level, no word split), or a tokenizer folder")
+    min_frequency: int = Field(2, ge=1, description="merges of pairs seen fewer times are not learned")
+    special_tokens: tuple[str, ...] = Field((), description="extra special tokens, comma-separated (<|endoftext|> is always there)")
 
 
 class Seeded(Part):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .parts import CLASSIC_BATCH_SIZE, CLASSIC_EVAL_SAMPLES, CLASSIC_LEARNING_RATE, CLASSIC_SEQ_LEN
-from .studies import CLASSIC_BUDGET_PASSES, CLASSIC_UNIQUE_SAMPLES
+from .studies import CLASSIC_BUDGET_PASSES, CLASSIC_UNIQUE_SAMPLES, VOCAB_DEFAULTS
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "scarcity": {
@@ -28,13 +28,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "isoflops": {
         "offline": {},
-        # The vocabulary study's offline default (isoflop vocab): three budgets, four sizes, per tokenizer, one
-        # learning rate (the per-size rates were validated for the byte tokenizer only).
-        "vocab": {
-            "budgets": (1e11, 3e11, 1e12),
-            "model_sizes": ("6k", "12k", "25k", "50k"),
-            "size_learning_rates": {},
-        },
+        # The vocabulary study's offline default (isoflop vocab), as an isoFLOP study of one tokenizer.
+        "vocab": dict(VOCAB_DEFAULTS),
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
         "gpu": {
             "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),

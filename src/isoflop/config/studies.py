@@ -182,4 +182,38 @@ class IsoflopsConfig(StudyConfig):
         return self.size_learning_rates.get(size, self.optimizer.learning_rate)
 
 
+# The vocabulary study's offline default (isoflop vocab, and the isoflops preset "vocab"): three budgets, four
+# sizes, per tokenizer, one learning rate (the per-size rates were validated for the byte tokenizer only).
+VOCAB_DEFAULTS: dict[str, Any] = {
+    "budgets": (1e11, 3e11, 1e12),
+    "model_sizes": ("6k", "12k", "25k", "50k"),
+    "size_learning_rates": {},
+}
+DEFAULT_TOKENIZERS = ("bytes", "bpe:1024", "bpe:4096")
+
+
+class VocabConfig(IsoflopsConfig):
+    """The vocabulary study: the isoFLOP study's settings (its ``vocab`` defaults), once per tokenizer.
+
+    Its ``tokenizers`` take the place of ``tokenizer``: each gets its own isoFLOP study in
+    ``OUTPUT/NAME/``; ``bpe:N`` is a byte-level BPE of N tokens trained first on ``--train-data``.
+    """
+
+    kind: ClassVar[str] = "vocab"
+    DEFAULTS: ClassVar[dict[str, Any]] = IsoflopsConfig.DEFAULTS | VOCAB_DEFAULTS
+
+    tokenizers: tuple[str, ...] = Field(
+        DEFAULT_TOKENIZERS, description="tokenizers to compare: bytes, gpt2, folders, Hub names, or bpe:N "
+        "(a BPE of N tokens trained first on the study's --train-data)",
+    )
+
+    @field_validator("tokenizers")
+    @classmethod
+    def _at_least_two(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        values = tuple(v.strip() for v in values if v.strip())
+        if len(values) < 2:
+            raise ValueError("give at least two tokenizers to compare, e.g. bytes,bpe:1024,bpe:4096")
+        return values
+
+
 STUDIES: dict[str, type[StudyConfig]] = {c.kind: c for c in (ScarcityConfig, IsoflopsConfig)}

@@ -16,18 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config.load import build_config
-from ..config.studies import IsoflopsConfig
+from ..config.parts import TokenizerTrainingConfig
+from ..config.studies import VOCAB_DEFAULTS, IsoflopsConfig, VocabConfig
 from ..errors import UsageError
 from ..lock import FolderLock
 from ..report.document import Document
 from ..tokenization.resolve import load_tokenizer
+from ..tokenization.train import check_settings
 from .runner import StudyOutcome, run_study
 
 BPE_PREFIX = "bpe:"
-DEFAULT_TOKENIZERS = ("bytes", "bpe:1024", "bpe:4096")
-DEFAULT_PRESET = "vocab"
-DEFAULT_OUTPUT = "isoflop-runs/vocab"
 
 
 @dataclass(frozen=True)
@@ -46,66 +44,69 @@ def arm_name(spec: str) -> str:
     return Path(spec).name if Path(spec).is_dir() else spec.replace("/", "-")
 
 
-def run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file: str | None, overrides: dict[str, Any],
-                    echo: Callable[[str], None], progress: bool) -> tuple[Path, list[VocabArm], Document, list[Path]]:
+def vocab_config(preset: str | None, config_file: str | None, overrides: dict[str, Any]) -> VocabConfig:
+    """The vocabulary study's config: its defaults (the isoflops preset ``vocab``) < another isoflops preset < file
+    < options, validated once, every tokenizer checked before any ladder trains."""
+    from ..config.load import build_composed
+    from ..config.presets import PRESETS
+
+    # A preset replaces the vocab defaults wholly, as it replaced them when it was applied to an isoflops study.
+    reset = {name: IsoflopsConfig.defaults().get(name, IsoflopsConfig.model_fields[name].get_default(call_default_factory=True))
+             for name in VOCAB_DEFAULTS}
+    presets = {name: reset | values for name, values in PRESETS["isoflops"].items()}
+    config = build_composed(VocabConfig, config_file, overrides, preset, presets)
+    names = [arm_name(spec) for spec in config.tokenizers]
+    if len(set(names)) < len(names):
+        raise UsageError(f"--tokenizers names {', '.join(names)}: each needs its own name (folder)")
+    if config.flop_convention != "full":
+        raise UsageError("the vocabulary study counts FLOPs in the full convention (embeddings and LM head included: "
+                         "where vocabularies differ); drop --flop-convention 6N")
+    for spec in config.tokenizers:
+        if spec.startswith(BPE_PREFIX):
+            check_settings(TokenizerTrainingConfig(vocab_size=_bpe_size(spec)), f"--tokenizers {spec}")
+        else:
+            load_tokenizer(spec)
+    return config
+
+
+def arm_config(config: VocabConfig, tokenizer: str, name: str) -> IsoflopsConfig:
+    """The isoFLOP study of one tokenizer: every setting of ``config``, in ``OUTPUT/NAME``."""
+    values = {key: value for key, value in config.flat().items() if key != "tokenizers"}
+    return IsoflopsConfig(**values | {"tokenizer": tokenizer, "output": str(Path(config.output) / name)})
+
+
+def run_vocab_study(config: VocabConfig, echo: Callable[[str], None], progress: bool) -> tuple[Path, list[VocabArm], Document, list[Path]]:
     """Every arm's ladder, then the comparison report (the root folder is locked throughout, each arm's folder
     by its own study); returns the root, the arms, the report and the files it wrote."""
     from ..report.vocab import build_vocab_report
 
-    base = _checked(tokenizers, preset, config_file, overrides)
-    root, names = Path(base.output).parent, [arm_name(spec) for spec in tokenizers]
+    root = Path(config.output)
     arms = []
     with FolderLock(root, echo=echo):
-        for spec, name in zip(tokenizers, names):
-            tokenizer = _trained(spec, root, base, echo, progress) if spec.startswith(BPE_PREFIX) else spec
-            config = build_config(preset or DEFAULT_PRESET, config_file,
-                                  {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
+        for spec in config.tokenizers:
+            name = arm_name(spec)
+            tokenizer = _trained(spec, root, config, echo, progress) if spec.startswith(BPE_PREFIX) else spec
             echo(f"vocabulary study: {name} ({tokenizer})")
-            arms.append(VocabArm(name, tokenizer, run_study(config, echo=echo, progress=progress)))
+            arms.append(VocabArm(name, tokenizer, run_study(arm_config(config, tokenizer, name), echo=echo, progress=progress)))
         document, files = build_vocab_report(root, arms)
     return root, arms, document, files
 
 
-def dry_run_vocab_study(tokenizers: tuple[str, ...], preset: str | None, config_file: str | None,
-                        overrides: dict[str, Any]) -> list[str]:
+def dry_run_vocab_study(config: VocabConfig) -> list[str]:
     """Every arm's plan (``studies.dry_run``); a BPE not trained yet is planned at the size asked for."""
     from .dry_run import dry_run
 
-    base = _checked(tokenizers, preset, config_file, overrides)
-    root, lines = Path(base.output).parent, []
-    for spec, name in zip(tokenizers, [arm_name(spec) for spec in tokenizers]):
+    root, lines = Path(config.output), []
+    for spec in config.tokenizers:
+        name = arm_name(spec)
         folder = root / "tokenizers" / name
         tokenizer, vocab_size = (str(folder), None) if spec.startswith(BPE_PREFIX) else (spec, None)
         if spec.startswith(BPE_PREFIX) and not folder.is_dir():
             vocab_size = _bpe_size(spec)  # planning needs only the vocabulary size
-            lines.append(f"{spec}: not trained yet (it is trained on {base.data.train_data} first, into {folder}); planned "
-                         f"at {vocab_size:,} tokens, which a small corpus may not reach")
-        config = build_config(preset or DEFAULT_PRESET, config_file,
-                              {**overrides, "tokenizer": tokenizer, "output": str(root / name)}, kind="isoflops")
-        lines += dry_run(config, vocab_size)
+            lines.append(f"{spec}: not trained yet (it is trained on {config.data.train_data} first, into {folder}); "
+                         f"planned at {vocab_size:,} tokens, which a small corpus may not reach")
+        lines += dry_run(arm_config(config, tokenizer, name), vocab_size)
     return lines
-
-
-def _checked(tokenizers: tuple[str, ...], preset: str | None, config_file: str | None, overrides: dict[str, Any]) -> IsoflopsConfig:
-    """The first arm's config, once every tokenizer and setting is checked (before any ladder trains)."""
-    from ..tokenization.train import TrainSettings, check_settings
-
-    if len(tokenizers) < 2:
-        raise UsageError("--tokenizers needs at least two tokenizers to compare, e.g. bytes,bpe:1024,bpe:4096")
-    names = [arm_name(spec) for spec in tokenizers]
-    if len(set(names)) < len(names):
-        raise UsageError(f"--tokenizers names {', '.join(names)}: each needs its own name (folder)")
-    root = Path(overrides.get("output") or DEFAULT_OUTPUT)
-    base = build_config(preset or DEFAULT_PRESET, config_file, {**overrides, "output": str(root / names[0])}, kind="isoflops")
-    if base.flop_convention != "full":
-        raise UsageError("the vocabulary study counts FLOPs in the full convention (embeddings and LM head included: "
-                         "where vocabularies differ); drop --flop-convention 6N")
-    for spec in tokenizers:  # every tokenizer is checked before any ladder trains
-        if spec.startswith(BPE_PREFIX):
-            check_settings(TrainSettings(corpus=base.data.train_data, vocab_size=_bpe_size(spec)), f"--tokenizers {spec}")
-        else:
-            load_tokenizer(spec)
-    return base
 
 
 def _bpe_size(spec: str) -> int:
@@ -115,9 +116,10 @@ def _bpe_size(spec: str) -> int:
         raise UsageError(f"--tokenizers {spec!r}: write bpe:N with N the vocabulary size, e.g. bpe:4096") from None
 
 
-def _trained(spec: str, root: Path, config: IsoflopsConfig, echo, progress: bool) -> str:
+def _trained(spec: str, root: Path, config: VocabConfig, echo, progress: bool) -> str:
     """The folder of the BPE ``spec`` stands for, trained on the study's corpus unless already there."""
-    from ..tokenization.train import RECORD, TrainSettings, train_tokenizer
+    from ..config.tools import TokenizerTrainConfig
+    from ..tokenization.train import RECORD, train_tokenizer
 
     size = _bpe_size(spec)
     folder = root / "tokenizers" / f"bpe-{size}"
@@ -129,6 +131,7 @@ def _trained(spec: str, root: Path, config: IsoflopsConfig, echo, progress: bool
                              f"{record.get('vocab_size_requested')} tokens, not {config.data.train_data!r} with {size}; "
                              "remove it or choose another --output")
         return str(folder)
-    record = train_tokenizer(TrainSettings(corpus=config.data.train_data, vocab_size=size), folder, progress=progress)
+    settings = TokenizerTrainConfig(train_data=config.data.train_data, text_column=config.data.text_column, vocab_size=size)
+    record = train_tokenizer(settings, folder, progress=progress)
     echo(f"trained {spec} on {config.data.train_data} in {record['seconds']:.1f} s → {folder}")
     return str(folder)
