@@ -45,6 +45,20 @@ def test_fixed_packing_equals_group_texts(corpus):
     assert fixed == [concatenated[i : i + 8] for i in range(0, total, 8)]
 
 
+@pytest.mark.parametrize("rule", ["packed", "concatenated"])
+def test_the_stream_is_cut_by_the_same_rule_as_a_studys_packed_samples(tmp_path, rule):
+    from isoflop.data.chunking import windows
+
+    texts = ["alpha beta", "", "gamma", "", "", "delta epsilon zeta", "eta"] * 3  # empty documents add nothing
+    path = jsonl(tmp_path / "mixed.jsonl", texts)
+    bytes_ = load_tokenizer("bytes")
+    separator = bytes_.eos_token_id if rule == "packed" else None
+    stream = list(ConstantLengthDataset(bytes_, str(path), StreamOptions(), seq_len=8, chars_per_token=1.0,
+                                        num_sequences=1, infinite=False, separator=separator))
+    rows = [bytes_(text, add_special_tokens=False)["input_ids"] for text in texts]
+    assert stream == list(windows(rows, 8, rule, bytes_.eos_token_id)) and len(stream) > 5
+
+
 def pretrain_args(out, *extra):
     return ["pretrain", "--tokenizer", "bytes", "--train-data", "python-docs", "--size", "tiny", "--gpt2-overrides",
             "n_layer=1,n_embd=16,n_head=2", "--seq-len", "16", "--batch-size", "4", "--max-steps", "6", "--eval-every", "3",

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import jsonl
 from isoflop import UsageError
-from isoflop.data.sources import load_rows, parse_hub_spec
+from isoflop.data.sources import load_rows
+from isoflop.data.stream import parse_hub_spec
 
 
 def test_txt_file_rows_follow_wikitext(tmp_path):
@@ -62,3 +63,25 @@ def test_hub_dataset_without_hub_fails_at_once_with_advice():
         load_rows("hub:wikitext:wikitext-2-v1", "train")
     assert "--train-data PATH" in str(error.value)
     assert time.perf_counter() - started < 5
+
+
+def test_the_one_hub_loader_streams_or_loads_whole_the_same_rows(monkeypatch):
+    import datasets
+
+    import isoflop.data.stream as stream
+
+    rows = [" = Valkyria = \n", "", " The game began development in 2010 .\n"]
+    calls = []
+
+    def load_dataset(name, config, split, streaming):
+        calls.append((name, config, split, streaming))
+        whole = datasets.Dataset.from_dict({"text": rows, "id": list(range(len(rows)))})
+        return whole.to_iterable_dataset() if streaming else whole
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(stream, "ensure_reachable", lambda what, advice: None)
+    assert load_rows("hub:wikitext:wikitext-2-v1", "train") == rows  # the list form: loaded whole, cached
+    assert list(stream.stream_documents("hub:wikitext:wikitext-2-v1#test")) == rows
+    assert calls == [("wikitext", "wikitext-2-v1", "train", False), ("wikitext", "wikitext-2-v1", "test", True)]
+    with pytest.raises(UsageError, match="has no column 'body'.*set --text-column"):
+        load_rows("hub:wikitext:wikitext-2-v1", "train", text_column="body")

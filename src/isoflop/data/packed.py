@@ -1,9 +1,9 @@
 """Constant-length token windows from a streamed corpus (the CodeParrot recipe).
 
 Documents are read from the stream into a character buffer of about ``num_sequences ×
-seq_len × chars_per_token`` characters, tokenized together, joined (with EOS between
-documents unless ``separator`` is None) onto what the previous buffer left over, and cut
-into full ``seq_len`` windows; the remainder waits for the next buffer, so no token is
+seq_len × chars_per_token`` characters, tokenized together, joined (each non-empty document
+followed by EOS unless ``separator`` is None: ``data.chunking``'s packed rule) onto what the
+previous buffer left over, and cut into full ``seq_len`` windows; the remainder waits, so no token is
 dropped but the very last ones. The *infinite* form restarts the source when it runs out
 (training is counted in steps, never epochs); the *fixed* form makes one pass and yields
 every full window: with no separator it equals 🤗's ``group_texts``.
@@ -18,6 +18,7 @@ from itertools import islice
 from torch.utils.data import IterableDataset
 
 from ..errors import UsageError
+from .chunking import packed_windows
 from .stream import StreamOptions, stream_documents
 
 SAMPLE_DOCUMENTS = 50
@@ -65,37 +66,41 @@ class ConstantLengthDataset(IterableDataset):
         return islice(windows, self.skip, None) if self.skip else windows
 
     def _windows(self) -> Iterator[list[int]]:
-        carry: list[int] = []
-        passes = 0
+        # The windows of data.chunking's packed rule, over the token rows of pass after pass: one rule for a
+        # study's packed samples and a recipe's stream (empty documents add nothing, not even a separator).
+        self._yielded, self.passes = 0, 0
+        for window in packed_windows(self._rows(), self.seq_len, self.separator):
+            self._yielded += 1
+            yield window
+
+    def _rows(self) -> Iterator[list[int]]:
+        """Token rows of the source, tokenized a buffer of about ``buffer_chars`` characters at a time; the source
+        is restarted when it runs out unless the dataset is finite."""
         while True:
-            yielded = 0
+            tokens = 0
             documents = iter(stream_documents(self.source, self.options))
-            while True:
-                buffer, chars = [], 0
-                for document in documents:
-                    buffer.append(document)
-                    chars += len(document)
-                    if chars >= self.buffer_chars:
-                        break
-                if not buffer:
-                    break
+            while buffer := _buffer(documents, self.buffer_chars):
                 for ids in _encode(self.tokenizer, buffer):
-                    carry.extend(ids)
-                    if self.separator is not None:
-                        carry.append(self.separator)
-                whole = len(carry) // self.seq_len * self.seq_len
-                for start in range(0, whole, self.seq_len):
-                    yield carry[start : start + self.seq_len]
-                    yielded += 1
-                carry = carry[whole:]
-            passes += 1
-            self.passes = passes
-            if passes == 1:
-                self.windows_per_pass = yielded
+                    tokens += len(ids)
+                    yield ids
+            self.passes += 1
+            if self.passes == 1:
+                self.windows_per_pass = self._yielded
             if not self.infinite:
                 return
-            if passes == 1 and not yielded and not carry:
+            if self.passes == 1 and not tokens:
                 raise UsageError(f"corpus {self.source!r} ({self.options.split}) yielded no text to train on")
+
+
+def _buffer(documents: Iterator[str], chars: int) -> list[str]:
+    """The next documents, up to the first that brings their length to ``chars`` characters."""
+    buffer, total = [], 0
+    for document in documents:
+        buffer.append(document)
+        total += len(document)
+        if total >= chars:
+            break
+    return buffer
 
 
 def _encode(tokenizer, texts: list[str]) -> list[list[int]]:

@@ -109,6 +109,7 @@ class StreamOptions:
     seed: int = 0
     max_documents: int | None = None
     max_chars: int | None = None
+    streaming: bool = True  # Hub datasets: streamed, or (False) loaded whole through the datasets cache
 
     def __post_init__(self) -> None:
         for name in ("buffer_size", "max_documents", "max_chars"):
@@ -198,16 +199,27 @@ def _embedded(name: str, split: Split) -> Iterator[str]:
 
 
 def _hub(spec: str, options: StreamOptions) -> Iterator[str]:
+    """The one Hub loader: ``datasets.load_dataset``, streamed, or whole through the datasets cache (the list form,
+    ``options.streaming`` False: what the classic exercise's WikiText-2 is)."""
     import datasets
 
     hub = parse_hub_spec(spec)
     split = hub.split or options.split
-    ensure_reachable(f"Hub dataset {hub.name!r}", "pass a local file or folder instead, or one of the embedded corpora")
+    ensure_reachable(f"Hub dataset {hub.name!r}", "pass local files instead (--train-data PATH --validation-data PATH), "
+                     "or set HF_HUB_OFFLINE=1 if it is in your datasets cache")
     try:
-        dataset = datasets.load_dataset(hub.name, hub.config, split=split, streaming=True)
+        dataset = datasets.load_dataset(hub.name, hub.config, split=split, streaming=options.streaming)
     except Exception as error:  # the Hub raises many types: offline, unknown name, bad config
-        raise UsageError(f"could not stream Hub dataset {hub.name!r} (config {hub.config!r}, split {split!r}): "
-                         f"{first_line(error)}") from error
+        raise UsageError(f"could not load Hub dataset {hub.name!r} (config {hub.config!r}, split {split!r}): "
+                         f"{first_line(error)}; check the name, or pass local files instead (--train-data PATH "
+                         "--validation-data PATH)") from error
+    columns = dataset.column_names  # None for a stream whose features are not declared: checked per record
+    if columns is not None and options.text_column not in columns:
+        raise UsageError(f"Hub dataset {hub.name!r} has no column {options.text_column!r} (it has {list(columns)}); "
+                         "set --text-column")
+    if not options.streaming:
+        yield from (str(text) for text in dataset[options.text_column])
+        return
     for record in dataset:
         if options.text_column not in record:
             raise UsageError(f"Hub dataset {hub.name!r} has no column {options.text_column!r} "
