@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from isoflop.cli import main
 from isoflop.results.store import Store
-from test_store import record
+from helpers import record
 
 LAW = {"law": {"E": 1.7, "A": 400, "B": 400, "alpha": 0.34, "beta": 0.28, "bootstrap_samples": []},
        "range": {"N": [1e6, 1e9], "D": [1e8, 1e11], "C": [1e18, 1e21]}}

@@ -2,41 +2,9 @@
 
 import pytest
 import torch
-from transformers import GPT2LMHeadModel
 
 from conftest import engine, make_data, make_run, train
-
-LOSS_TOLERANCE = 1e-4
-
-
-def runs(steps, **settings):
-    return [make_run(f"d{d}", d, seed, steps, dropout=0.0, **settings) for d, seed in ((1, 1), (3, 2), (8, 3))]
-
-
-def assert_equivalent(reference, batched, tmp_path=None):
-    for key, expected in reference.items():
-        got = batched[key]
-        assert got.status == expected.status == "completed"
-        assert got.eval_steps == expected.eval_steps
-        assert max(abs(a - b) for a, b in zip(got.train_loss, expected.train_loss)) < LOSS_TOLERANCE
-        assert max(abs(a - b) for a, b in zip(got.val_loss, expected.val_loss)) < LOSS_TOLERANCE
-        assert got.learning_rate == pytest.approx(expected.learning_rate, abs=1e-12)
-        if tmp_path is not None:
-            # Final weights: both saved as ordinary HF checkpoints; they agree to 1e-3 absolute.
-            ours = GPT2LMHeadModel.from_pretrained(tmp_path / "batched" / key).state_dict()
-            theirs = GPT2LMHeadModel.from_pretrained(tmp_path / "ref" / key).state_dict()
-            for name, tensor in theirs.items():
-                torch.testing.assert_close(ours[name], tensor, atol=1e-3, rtol=0)
-
-
-def compare_saved(tokenizer, model, steps, tmp_path, name="batched") -> int:
-    """Engine ``name`` and the reference on three runs of ``model``, models saved; returns the steps ``name`` reported."""
-    data = make_data(tokenizer)
-    planned = [make_run(r.key, r.unique_samples, r.seed, steps, model=model, dropout=0.0) for r in runs(steps)]
-    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
-    other, reported = train(engine(name), planned, data, tmp_path / "batched")
-    assert_equivalent(reference, other, tmp_path)
-    return reported
+from helpers import assert_equivalent, compare_saved, runs
 
 
 @pytest.mark.parametrize("source", ["scratch", "pretrained"])

@@ -4,16 +4,13 @@ import math
 
 import numpy as np
 
-from conftest import write_corpus
+from helpers import SIZES, synthetic_study
 from isoflop import build_config, run_study
-from isoflop.engines.base import RunResult
 from isoflop.fit.isoflop_profiles import budget_minimum
 from isoflop.models.specs import LADDER, scratch_facts
-from isoflop.results.store import Store
 from isoflop.studies.bracket import SizeResults, bracket, initial_window
 from isoflop.studies.isoflops import plan
 
-SIZES = ("0.8k", "2k", "3k", "6k", "12k", "25k", "50k", "100k")
 
 
 def ladder(losses: dict[str, float], unusable=(), unresolved=()) -> list[SizeResults]:
@@ -58,45 +55,6 @@ def test_a_bracketed_minimum_adds_nothing_and_open_results_wait():
 def test_sizes_too_big_for_the_budget_are_never_added_and_say_why():
     chosen, note = bracket(1e10, range(3, 8), ladder(parabola("100k", SIZES[3:6]), unusable=("50k", "100k")), 2)
     assert chosen == list(SIZES[3:6]) and "0 size(s) above it (the larger sizes get fewer than --min-steps" in note
-
-
-class SyntheticEngine:
-    """Final loss from a Chinchilla-shaped law of the run's N and D: an isoFLOP study without training."""
-
-    name = "fast"
-
-    def __init__(self, config):
-        self.trained: list[str] = []
-
-    def supports(self, models, vocab_size):
-        return None
-
-    def pack_limit(self, pack_run, data, runs):
-        return 1
-
-    def train(self, pack, data, on_step):
-        for run in pack.runs:
-            shape = LADDER[run.model.split(":")[1]]
-            n, d = 12 * shape.n_layer * shape.n_embd**2, run.passes * data.seq_len
-            loss = 1.0 + 30.0 / n**0.4 + 60.0 / d**0.4
-            self.trained.append(run.label)
-            yield RunResult(key=run.key, engine=self.name, status="completed", error=None, wall_seconds=0.0,
-                            train_loss=[loss] * run.steps, val_loss=[loss], learning_rate=[0.0] * run.steps,
-                            eval_steps=[run.steps])
-
-
-def synthetic_study(tmp_path, **changes):
-    train, valid = write_corpus(tmp_path / "train.txt", 4000), write_corpus(tmp_path / "valid.txt", 8)
-    settings = dict(budgets=(3e8, 3e9, 3e10), model_sizes=SIZES, train_data=str(train), validation_data=str(valid),
-                    seq_len=16, batch_size=2, eval_samples=2, min_steps=5, fit_bootstrap=0, executor="inprocess",
-                    leave_one_out=False, robustness=False, fit_starts="coarse",
-                    output=str(tmp_path / "out")) | changes
-    lines = []
-    config = build_config(overrides=settings, kind="isoflops")
-    outcome = run_study(config, echo=lines.append, progress=False, engine=SyntheticEngine(config.engine))
-    with Store(tmp_path / "out", create=False) as store:
-        records = store.records()
-    return settings, outcome, lines, records
 
 
 def sides(records, budget):

@@ -55,25 +55,32 @@ def test_the_cli_imports_no_heavy_library():
 
 
 @pytest.mark.parametrize(
-    "args",
+    "args, message",
     [
-        ("scarcity", "--preset", "nope"),
-        ("scarcity", "--budget-passes", "-3"),
-        ("scarcity", "--model", "distilgpt2"),
-        ("scarcity", "--engine", "turbo"),
-        ("scarcity", "--seeds", "-1"),
-        ("scarcity", "--seeds", "99999999999"),
-        ("scarcity", "--learning-rate", "inf"),
-        ("isoflops", "--size-learning-rates", "25M=1e-3"),
-        ("show", "/nonexistent/folder"),
-        ("data", "stats", "missing.txt"),
+        (("scarcity", "--preset", "nope"), "error: Invalid value for '--preset': 'nope' is not one of 'classic', 'offline'."),
+        (("scarcity", "--budget-passes", "-3"), "error: invalid configuration: budget_passes: Input should be greater than 0"),
+        (("scarcity", "--model", "distilgpt2"), "error: model 'distilgpt2' is no folder here, and as a Hub name it needs "
+                                                "the Hugging Face Hub, which is unreachable from here"),
+        (("scarcity", "--engine", "turbo"), "error: invalid configuration: engine: unknown engine 'turbo'; choose auto, "
+                                            "fast, batched, reference"),
+        (("scarcity", "--seeds", "-1"), "error: invalid configuration: seeds: seeds must lie between 0 and 4294967295, "
+                                        "got -1"),
+        (("scarcity", "--seeds", "99999999999"), "error: invalid configuration: seeds: seeds must lie between 0 and "
+                                                 "4294967295, got 99999999999"),
+        (("scarcity", "--learning-rate", "inf"), "error: invalid configuration: learning_rate: Input should be a finite "
+                                                 "number"),
+        (("isoflops", "--size-learning-rates", "25M=1e-3"), "error: invalid configuration: size_learning_rates: '25M' is "
+                                                            "not a ladder size; choose from 0.4k"),
+        (("show", "/nonexistent/folder"), "error: '/nonexistent/folder' holds no isoflop results (no results.sqlite); "
+                                          "run a study there first"),
+        (("data", "stats", "missing.txt"), "error: corpus 'missing.txt' is neither a file nor a folder"),
     ],
 )
-def test_bad_input_is_one_line_and_non_zero_exit(capsys, tmp_path, args):
+def test_bad_input_is_one_line_and_non_zero_exit(capsys, tmp_path, args, message):
     code, stdout, stderr = run_cli(capsys, *args, *(("--output", str(tmp_path / "out")) if args[0] in ("scarcity", "isoflops") else ()))
     assert code == 2
     assert len(stderr.strip().splitlines()) == 1
-    assert "error" in stderr.lower()
+    assert stderr.startswith(message)
     assert not (tmp_path / "out").exists()
 
 
@@ -120,7 +127,7 @@ def test_predict_with_unique_tokens_says_how_a_law_without_repetition_terms_trea
 
 def test_show_on_a_vocabulary_study_lists_its_arms(capsys, tmp_path):
     from isoflop.results.store import Store
-    from test_store import record
+    from helpers import record
 
     for arm in ("bpe-1024", "bytes"):
         with Store(tmp_path / "vocab" / arm) as store:

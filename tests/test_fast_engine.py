@@ -5,7 +5,7 @@ import torch
 
 from conftest import engine, make_data, make_run, train
 from isoflop.training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
-from test_batched_engine import assert_equivalent, compare_saved, runs
+from helpers import assert_equivalent, compare_saved, runs
 
 
 def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from helpers import write
 from isoflop.fit.api import run_fit
 from isoflop.fit.settings import FitConfig, FitSettings
 from isoflop.fit.chinchilla import ChinchillaLaw, fit_chinchilla
@@ -31,12 +32,6 @@ def profiles(noise=0.0, jitter=0.0, seed=0, law=EPOCH, sizes=7):
             loss = float(law.loss(n, d)) * np.exp(rng.laplace(0, noise) if noise else 0.0)
             rows.append((n, d, loss, C * (1 + rng.uniform(-jitter, jitter))))
     return [np.array(column) for column in zip(*rows)]
-
-
-def write(path, header, rows, delimiter=",", bom=False):
-    text = delimiter.join(header) + "\n" + "".join(delimiter.join(f"{v:.17g}" for v in row) + "\n" for row in rows)
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
-    return path
 
 
 def test_approach_2_groups_never_repeating_budgets_and_says_how_many_points_each_got(tmp_path, capsys):

@@ -4,41 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-        except OSError:
-            continue
-        if int(fields.get("PPid", "0").strip()) == pid:
-            found.append(int(status.parent.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/status").read_text().split("State:\t")[1][0] not in "ZX"
-    except (OSError, IndexError):
-        return False
-
-
-def until(condition, seconds: float = 60.0):
-    """Poll ``condition`` until it holds (a condition, not a fixed wait)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+from helpers import alive, children, until
 
 
 @pytest.mark.slow

@@ -161,7 +161,7 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     from isoflop.fit.api import without_nan
     from isoflop.fit.points import PARAMETER_COUNTS, table_from_records
     from isoflop.report.isoflops import fit_settings, study_fits
-    from test_bracket import synthetic_study
+    from helpers import synthetic_study
 
     # Four budgets, and unique tokens capped so that the larger budgets repeat data: approach 3 fits L(N, D) on the
     # points that do not repeat, the data-constrained law on all of them, in the report as in isoflop fit.
@@ -190,7 +190,7 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
 
 @pytest.mark.slow
 def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, monkeypatch, capsys):
-    from test_bracket import synthetic_study
+    from helpers import synthetic_study
 
     synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10))
     code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out", "--starts",

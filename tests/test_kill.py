@@ -1,15 +1,13 @@
 """SIGKILL of a running study, for each engine: what was stored stays, and the study resumes to the same numbers."""
 
 import signal
-import sqlite3
 import subprocess
-import sys
 
 import pytest
 
 from isoflop import build_config, run_study
 from isoflop.results.store import Store
-from test_interrupt import until
+from helpers import command, completed_runs, until
 
 
 def settings(corpus, output, engine):
@@ -17,21 +15,6 @@ def settings(corpus, output, engine):
     return dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=24, unique_samples=(1, 2, 3, 4),
                 eval_samples=2, dropout=0.1, engine=engine, output=str(output)) | (
                 {} if engine == "reference" else {"checkpoint_seconds": 0.0})  # the Trainer's runs do not checkpoint
-
-
-def command(values: dict) -> list[str]:
-    args = [sys.executable, "-m", "isoflop", "scarcity", "--quiet"]
-    for name, value in values.items():
-        args += [f"--{name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
-    return args
-
-
-def completed_runs(folder) -> int:
-    try:
-        with sqlite3.connect(f"file:{folder / 'results.sqlite'}?mode=ro", uri=True) as connection:
-            return connection.execute("SELECT count(*) FROM runs WHERE status = 'completed'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def metrics(folder):

@@ -13,7 +13,7 @@ from isoflop.fit.holdout import holdout_largest
 from isoflop.fit.laws import LoadedLaw
 from isoflop.fit.published import PUBLISHED
 from isoflop import UsageError
-from test_fit_data import write
+from helpers import write
 
 DATABLATIONS = PUBLISHED["datablations"].law
 SMALL_GRID = {"a": [4.0, 6.0, 8.0], "b": [6.0, 8.0], "e": [0.0, 0.5], "alpha": [0.3, 0.6], "beta": [0.3, 0.6]}

@@ -40,8 +40,11 @@ def test_local_pretrained_folder_loads_its_weights_and_facts(pretrained_folder):
     assert facts.context == 128 and facts.architecture.n_layer == 2
 
 
-def test_dropout_override():
-    assert model_config("scratch:tiny", 1000, dropout=0.0).resid_pdrop == 0.0
+def test_dropout_override_sets_all_three_dropouts():
+    config = model_config("scratch:tiny", 1000, dropout=0.25)
+    assert (config.resid_pdrop, config.embd_pdrop, config.attn_pdrop) == (0.25, 0.25, 0.25)
+    default = model_config("scratch:tiny", 1000)
+    assert (default.resid_pdrop, default.embd_pdrop, default.attn_pdrop) == (0.1, 0.1, 0.1)  # GPT-2's own
 
 
 def test_unknown_scratch_size_lists_the_choices():

@@ -14,8 +14,7 @@ import pytest
 from conftest import run_cli, write_corpus
 from isoflop import build_config, run_study
 from isoflop.results.store import Store
-from test_interrupt import alive, children, until
-from test_kill import command, completed_runs
+from helpers import alive, children, command, completed_runs, until
 
 
 def settings(corpus, output, executor="processes", **extra):

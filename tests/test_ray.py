@@ -11,8 +11,7 @@ import torch
 
 from isoflop import build_config, run_study
 from isoflop.results.store import Store
-from test_interrupt import until
-from test_kill import command, completed_runs
+from helpers import command, completed_runs, until
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

@@ -1,6 +1,7 @@
 """The recipes: packed datasets, pretraining (resumable, data-parallel), fine-tuning, generation."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -199,8 +200,13 @@ def test_finetune_lowers_validation_perplexity(capsys, tmp_path, pretrained_fold
                              "--seq-len", "32", "--learning-rate", "3e-3", "--epochs", "2", "--batch-size", "8", "--quiet",
                              "--out", str(tmp_path / "ft"))
     assert code == 0, err
-    before, after = (float(v.replace(",", "")) for v in out.split("validation perplexity ")[1].split(" (")[0].split(" → "))
-    assert after < before / 2
+    from isoflop.results.store import Store
+
+    with Store(tmp_path / "ft", create=False) as store:
+        evaluated = store.records()[0].evaluated()
+    before, after = math.exp(evaluated[0].val_loss), math.exp(evaluated[-1].val_loss)
+    assert after < before / 2 and [m.step for m in evaluated] == [0, 4, 8]  # before, then after each epoch
+    assert f"validation perplexity {before:,.2f} → {after:,.2f}" in out
     code, _, err = run_cli(capsys, "finetune", "--model", str(model), "--train-data", str(train), "--validation-data", str(valid),
                            "--seq-len", "4096", "--out", str(tmp_path / "ft2"))
     assert code == 2 and "exceeds the model's context" in err

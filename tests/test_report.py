@@ -10,7 +10,7 @@ from isoflop import build_config, run_study
 from isoflop.report.document import Bullets, Document, Figure, Paragraph, Section, Table
 from isoflop.report.html import render_html
 from isoflop.report.markdown import render_markdown
-from test_store import record
+from helpers import record
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",

@@ -9,24 +9,12 @@ import pytest
 from isoflop import UsageError, build_config, run_study
 from isoflop.models.specs import LADDER, scratch_facts
 from isoflop.results.migrations import SCHEMA_VERSION
-from isoflop.results.records import RunRecord, StepMetric
+from isoflop.results.records import StepMetric
 from isoflop.results.store import Store
 from isoflop.studies.isoflops import plan
+from helpers import record
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def record(key="k1", status="completed", **changes) -> RunRecord:
-    values = dict(
-        key=key, study_key="s", kind="scarcity", label="D=1 seed=1", grid={"unique_samples": 1}, seed=1, status=status,
-        error=None, engine="reference", precision="fp32", flop_convention="full", wall_seconds=1.5, pack_runs=1,
-        model="scratch:tiny", parameters=100, non_embedding_parameters=40, flops_per_token=300.0, train_flops=3000.0,
-        eval_flops=50.0, tokens=10, unique_samples=1, unique_tokens=10, epochs=1.0, budget_flops=3000.0,
-        final_val_loss=2.5, best_val_loss=2.4, best_step=1, bits_per_byte=1.2, data_fingerprint="abc",
-        config={"study": "scarcity", "seed": 1}, versions={"torch": "x"},
-        metrics=(StepMetric(1, 3.0, 2.4, 1e-3), StepMetric(2, 2.8, None, 5e-4)),
-    )
-    return RunRecord(**(values | changes))
 
 
 def test_a_record_round_trips_typed(tmp_path):

@@ -95,7 +95,11 @@ def test_inspect_and_compare_cli(capsys, trained, tmp_path):
     assert code == 0, err
     saved = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert [m["name"] for m in saved["metrics"]] == [str(trained), "gpt2", "bytes"]
-    assert saved["metrics"][2]["bytes_per_token"] == 1.0 and (tmp_path / "cmp" / "compare.png").stat().st_size > 0
+    assert saved["metrics"][2]["bytes_per_token"] == 1.0
+    from PIL import Image
+
+    with Image.open(tmp_path / "cmp" / "compare.png") as plot:  # a real PNG, the six panels' size
+        assert plot.format == "PNG" and plot.size == (1320, 720)
     assert "1024-token windows vs first" in out
     code, out, _ = run_cli(capsys, "tokenizer", "compare", "gpt2", "bytes", "--corpus", "python-docs", "--max-documents", "3",
                            "--csv", "--out", str(tmp_path / "cmp2"))

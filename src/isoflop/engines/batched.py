@@ -25,7 +25,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..data.order import sample_order
 from ..data.prepare import PreparedData
-from ..models.build import build_model, model_config
+from ..models.build import build_model, count_parameters, model_config
 from ..training.checkpoints import PackCheckpoint
 from ..training import optim
 from .base import Pack, RunResult, RunSpec, StepCallback, not_gpt2
@@ -95,7 +95,7 @@ class BatchedEngine:
         if self.options.pack_size:
             return max(1, min(runs, self.options.pack_size))
         config = model_config(pack_run.model, data.vocab_size, pack_run.dropout)
-        parameters = _parameter_estimate(config)
+        parameters = count_parameters(config).total
         activations = 4 * config.vocab_size * (EVAL_TOKEN_CHUNK + pack_run.optimizer.batch_size * data.seq_len) * 3
         per_member = parameters * BYTES_PER_PARAMETER + activations
         if self.device.type == "cuda":
@@ -303,11 +303,6 @@ def _record(members: list[_Member], train, val, lr: float, step: int) -> None:
         if val_k is not None:
             member.val_loss.append(val_k)
             member.eval_steps.append(step)
-
-
-def _parameter_estimate(config) -> int:
-    width, layers = config.n_embd, config.n_layer
-    return config.vocab_size * width + config.n_positions * width + layers * 12 * width * width
 
 
 ENGINE = BatchedEngine

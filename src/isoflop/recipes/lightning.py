@@ -141,7 +141,7 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo=print, progress:
     data = prepare(config)
     set_seed(config.seed)
     model = GPT2LMHeadModel(data.model_config)
-    parameters, non_embedding = count_parameters(model)
+    parameters, non_embedding = count_parameters(data.model_config)
     start, consumed = folder.position(checkpoint) if checkpoint is not None else (0, 0)
     data.train.skip = consumed
     if checkpoint is not None:

@@ -127,7 +127,7 @@ def setup(config: PretrainConfig, resume: bool, echo=print) -> _Run:
     accelerator = _accelerator(config, Path(config.output))
     set_seed(config.seed)
     model = GPT2LMHeadModel(data.model_config)
-    parameters, non_embedding = count_parameters(model)
+    parameters, non_embedding = count_parameters(data.model_config)
     optimizer = optim.adamw(model.named_parameters(), config.optimizer)
     scheduler = scheduler_of(optimizer, config)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -143,10 +143,12 @@ def setup(config: PretrainConfig, resume: bool, echo=print) -> _Run:
     return run
 
 
-def count_parameters(model) -> tuple[int, int]:
-    """All parameters of a GPT-2 and those outside its token and position embeddings."""
-    parameters = sum(p.numel() for p in model.parameters())
-    return parameters, parameters - model.transformer.wte.weight.numel() - model.transformer.wpe.weight.numel()
+def count_parameters(model_config) -> tuple[int, int]:
+    """All parameters of the GPT-2 and those outside its token and position embeddings (``models``' one count)."""
+    from ..models.build import count_parameters as counted
+
+    count = counted(model_config)
+    return count.total, count.non_embedding
 
 
 def train(run: _Run, progress: bool) -> int:

@@ -67,4 +67,6 @@ def generate(generator: Generator, sampling: SamplingConfig) -> Completions:
         )
     start = generator.prompt_ids.shape[1]
     texts = [tokenizer.decode(row[start:], skip_special_tokens=True) for row in output]
-    return Completions(generator.spec, sum(p.numel() for p in model.parameters()), texts)
+    from ..models.build import count_parameters
+
+    return Completions(generator.spec, count_parameters(model.config).total, texts)
