@@ -146,3 +146,13 @@ def test_study_configs_are_registered_by_kind():
 
     assert {k: v.kind for k, v in STUDIES.items()} == {"scarcity": "scarcity", "isoflops": "isoflops"}
     assert all(issubclass(c, StudyConfig) for c in STUDIES.values())
+
+
+def test_the_renamed_chunking_rule_keeps_its_old_name_in_files_flags_and_run_keys(capsys, tmp_path):
+    from conftest import run_cli
+
+    renamed, old = build_config(overrides={"chunking": "per-row"}), build_config(overrides={"chunking": "seed"})
+    assert renamed == old and old.data.chunking == "per-row"
+    assert renamed.identity()["chunking"] == "seed"  # folders written before the rename keep their run keys
+    code, out, _ = run_cli(capsys, "scarcity", "--chunking", "seed", "--dry-run", "--output", str(tmp_path / "s"))
+    assert code == 0 and "7 run(s) planned" in out

@@ -47,20 +47,27 @@ def _options(fields: list[tuple[str, FieldInfo, Any]], strip: str = ""):
                 # A pair, so that a setting on by default can be turned off: --x / --no-x.
                 option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
             else:
-                option = click.option(flag, *old, name, type=_click_type(field.annotation), default=None, help=help_text)
+                option = click.option(flag, *old, name, type=_click_type(field.annotation, _old_values(field)), default=None,
+                                      help=help_text)
             command = option(command)
         return command
 
     return decorate
 
 
-def _click_type(annotation):
+def _old_values(field: FieldInfo) -> list[str]:
+    """Old names of renamed values (``keyed_as``), still accepted on the command line."""
+    extra = field.json_schema_extra
+    return list(extra.get("keyed_as", {}).values()) if isinstance(extra, dict) else []
+
+
+def _click_type(annotation, old_values: list[str] = ()):
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
-        return _click_type(args[0])
+        return _click_type(args[0], old_values)
     if origin is Literal:
-        return click.Choice([str(a) for a in args])
+        return click.Choice([str(a) for a in args] + list(old_values))
     if origin is tuple:
         return CommaList(args[0])
     if origin is dict:

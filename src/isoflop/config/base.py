@@ -8,7 +8,8 @@ A field may carry two markers in ``json_schema_extra``:
   results are written, how many runs share a pack): it is left out of run keys;
 * ``keyed_when_set`` — a setting added after results were stored, whose default (None) means
   what runs did before it existed: left out of run keys while unset, so existing folders keep
-  their keys and resume without retraining.
+  their keys and resume without retraining;
+* ``keyed_as`` — a renamed value (``{new: old}``): run keys keep the name the value was stored under.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def marker(field: FieldInfo, name: str, default=None):
 def is_grid(field: FieldInfo) -> bool:
     """Whether a setting is a study's grid axis (changing it adds or drops runs of the same study)."""
     return bool(marker(field, "grid", False))
+
+
+def keyed_value(field: FieldInfo, value):
+    """``value`` as run keys name it (a renamed value keeps its old name there)."""
+    return marker(field, "keyed_as", {}).get(value, value) if isinstance(value, str) else value
 
 
 def in_identity(field: FieldInfo, value=None) -> bool:

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 
-from ..data.chunking import ChunkingRule
+from ..data.chunking import OLD_NAMES, ChunkingRule
 from .engines import AUTO, ENGINES, engine_names
 from .base import KEYED_WHEN_SET, MAX_SEED, NOT_IDENTITY, Part
 
@@ -51,9 +51,15 @@ class DataConfig(CorpusConfig):
         None, description="validation text, same forms; default: the validation split of --train-data (required for local files)"
     )
     chunking: ChunkingRule = Field(
-        "seed", description="seed: full windows per row, rows never join; packed: rows joined with EOS; concatenated: "
-        "rows joined without a separator (group_texts)",
+        "per-row", description="per-row (formerly seed): each row cut into full windows, rows never join; packed: rows "
+        "joined with EOS; concatenated: rows joined without a separator (group_texts)",
+        json_schema_extra={"keyed_as": {"per-row": "seed"}},
     )
+
+    @field_validator("chunking", mode="before")
+    @classmethod
+    def _old_rule_name(cls, value):
+        return OLD_NAMES.get(value, value)
     seq_len: int = Field(CLASSIC_SEQ_LEN, gt=0, validation_alias=AliasChoices("seq_len", "block_size"),
                          description="tokens per sample (a window, or a block of group_texts)")
 

@@ -15,7 +15,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "tokenizer": "gpt2",
             "train_data": "hub:wikitext:wikitext-2-v1",
             "validation_data": None,
-            "chunking": "seed",
+            "chunking": "per-row",
             "seq_len": CLASSIC_SEQ_LEN,
             "budget_passes": CLASSIC_BUDGET_PASSES,
             "batch_size": CLASSIC_BATCH_SIZE,

@@ -82,8 +82,8 @@ class PretrainConfig(Composed, Seeded, Output):
         unknown = [t for t in self.report_to if t not in TRACKERS]
         if unknown:
             raise ValueError(f"report_to: unknown tracker(s) {', '.join(unknown)}; choose from {', '.join(TRACKERS)}")
-        if self.data.chunking == "seed":
-            raise ValueError("--chunking seed cuts each row on its own, which a packed stream does not do; pretrain "
+        if self.data.chunking == "per-row":
+            raise ValueError("--chunking per-row cuts each row on its own, which a packed stream does not do; pretrain "
                              "joins documents with EOS (packed) or without a separator (concatenated)")
         return self
 
@@ -115,8 +115,8 @@ class FinetuneConfig(Composed, Seeded, Output):
 
     @model_validator(mode="after")
     def _blocks(self) -> FinetuneConfig:
-        if self.data.chunking == "seed":
-            raise ValueError("--chunking seed cuts each row on its own; fine-tuning joins its texts into blocks "
+        if self.data.chunking == "per-row":
+            raise ValueError("--chunking per-row cuts each row on its own; fine-tuning joins its texts into blocks "
                              "(concatenated, the group_texts recipe, or packed, with EOS between texts)")
         return self
 

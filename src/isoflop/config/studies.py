@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from ..fit.settings import FitConfig
 from ..models.specs import LADDER
-from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, is_grid
+from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, is_grid, keyed_value
 from .compose import Composed, flat_fields
 from .parts import (
     DataConfig,
@@ -74,7 +74,8 @@ class StudyConfig(Composed, Output):
     def identity(self) -> dict[str, Any]:
         """What makes two configs the same study: every setting that can change a run's numbers, but the grid."""
         fields = flat_fields(type(self))
-        return {"study": self.kind} | {n: v for n, v in self.flat().items() if in_identity(fields[n][1], v)}
+        return {"study": self.kind} | {n: keyed_value(fields[n][1], v) for n, v in self.flat().items()
+                                       if in_identity(fields[n][1], v)}
 
     def grid(self) -> dict[str, Any]:
         fields = flat_fields(type(self))

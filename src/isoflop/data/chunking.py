@@ -1,8 +1,8 @@
 """Cutting token rows into fixed-length training samples. Pure functions on lists of ids.
 
-Two rules:
+Three rules:
 
-* ``seed`` — the classic exercise: every row is cut into consecutive windows of
+* ``per-row`` — the classic exercise (called ``seed`` before: still accepted): every row is cut into consecutive windows of
   ``seq_len`` tokens, only full windows are kept, rows never join. We cut the windows
   ourselves: ``return_overflowing_tokens`` silently returns only the first window with
   tokenizers 0.23.2, which would keep less than half of WikiText-2.
@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-ChunkingRule = Literal["seed", "packed", "concatenated"]
+ChunkingRule = Literal["per-row", "packed", "concatenated"]
+# The rule's old name, still accepted from configs and command lines, and what run keys call it.
+OLD_NAMES = {"seed": "per-row"}
 
 
-def seed_windows(token_rows: Iterable[list[int]], seq_len: int) -> Iterator[list[int]]:
+def per_row_windows(token_rows: Iterable[list[int]], seq_len: int) -> Iterator[list[int]]:
     """Full ``seq_len`` windows of each row, in order; a row's tail shorter than ``seq_len`` is dropped."""
     for ids in token_rows:
         for start in range(0, len(ids) - seq_len + 1, seq_len):
@@ -45,8 +47,8 @@ def windows(
     token_rows: Iterable[list[int]], seq_len: int, rule: ChunkingRule, eos_id: int | None
 ) -> Iterator[list[int]]:
     """Dispatch on the chunking rule."""
-    if rule == "seed":
-        return seed_windows(token_rows, seq_len)
+    if rule == "per-row":
+        return per_row_windows(token_rows, seq_len)
     if rule == "packed":
         if eos_id is None:
             raise ValueError("packed chunking needs an EOS token id")
