@@ -47,7 +47,12 @@ def dry_run(config: StudyConfig, vocab_size: int | None = None) -> list[str]:
 
 def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab_size: int) -> list[str]:
     todo = [run for run in plan.runs if run.spec.key not in stored]
-    engine_text = engine if config.engine.engine != AUTO else f"auto (chosen when the study runs; the folder's runs match {engine})"
+    if config.engine.engine != AUTO:
+        engine_text = engine
+    elif stored & {run.spec.key for run in plan.runs}:
+        engine_text = f"auto (chosen when the study runs; the runs this folder holds were trained by {engine})"
+    else:
+        engine_text = "auto (chosen when the study runs, by the machine: fast on a CPU, batched on a GPU)"
     lines = [f"dry run of the {config.kind} study in {config.output}: nothing is trained or written",
              f"engine {engine_text}, tokenizer {config.tokenizer.tokenizer} ({vocab_size:,} tokens), "
              f"{config.data.seq_len} tokens per sample, batch {config.optimizer.batch_size}, seeds {list(config.seeds)}"]
