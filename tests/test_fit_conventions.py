@@ -9,7 +9,8 @@ from conftest import run_cli
 from isoflop.budget import flops_per_token
 from isoflop.fit.advice import advise, advise_allocation
 from isoflop.fit.api import run_fit
-from isoflop.fit.settings import FitConfig, FitSettings
+from isoflop.config.fit import FitConfig
+from isoflop.fit.settings import FitSettings
 from isoflop.fit.chinchilla import ChinchillaLaw
 from isoflop.fit.checks import chinchilla_problems
 from isoflop.fit.flops import FlopCount, knots_to_count

@@ -9,7 +9,8 @@ import pytest
 from conftest import run_cli
 from helpers import write
 from isoflop.fit.api import run_fit
-from isoflop.fit.settings import FitConfig, FitSettings
+from isoflop.config.fit import FitConfig
+from isoflop.fit.settings import FitSettings
 from isoflop.fit.chinchilla import ChinchillaLaw, fit_chinchilla
 from isoflop.fit.objectives import Objective, evaluate
 from isoflop.fit.table import FitTable

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..errors import UnreliableResult, UsageError, first_line
-from ..fit.settings import FLAG_PREFIX, FitConfig
+from ..config.fit import FLAG_PREFIX, FitConfig
 from .options import part_options
 
 FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreliable"

@@ -1,2 +1,3 @@
-"""Every setting declared once: ``parts`` (data, tokenizer, model, optimizer, evaluation, engine,
-execution; the fit part is ``fit.settings.FitConfig``, beside the fits it configures), ``studies`` (the study configs composing them), ``presets`` and ``load``."""
+"""Every setting declared once: ``parts`` (the parts every command composes), ``fit`` (the fit part),
+``engines`` (the engines and their options), ``compose`` (a config of parts with its own defaults),
+``studies``, ``recipes`` and ``tools`` (the composed configs), ``presets`` and ``load``."""

@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from ..fit.settings import FitConfig
 from ..models.specs import LADDER
 from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, is_grid, keyed_value
 from .compose import Composed, flat_fields
+from .fit import FitConfig
 from .parts import (
     DataConfig,
     EngineConfig,

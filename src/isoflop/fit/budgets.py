@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config.fit import DEFAULT_TOLERANCE
 from ..errors import UsageError
 
-DEFAULT_TOLERANCE = 0.05
 
 
 def group_budgets(C, tolerance: float = DEFAULT_TOLERANCE, budgets=None) -> tuple[np.ndarray, list[dict]]:

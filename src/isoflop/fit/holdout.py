@@ -71,7 +71,7 @@ def holdout_largest(N, D, loss, C, count=None, power_law: bool | None = None, *,
     if len(np.unique(C[kept])) < 3:
         raise UsageError(f"the hold-out check needs at least 3 budgets besides the largest, got {len(np.unique(C[kept]))}; "
                          "add budgets")
-    measured = [m for m in approach2(N, D, loss, C, count).minima if m.flops == largest]
+    measured = [m for m in approach2(N, D, loss, C, count, bootstrap=0).minima if m.flops == largest]  # minima only
     if not measured:
         raise UsageError(f"the largest budget ({largest:.3g}) has no fitted minimum to compare a prediction with; "
                          "train sizes on both sides of its optimum")

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config.fit import HUBER_DELTA, OBJECTIVES
 from ..errors import UsageError
 
-OBJECTIVES = ("huber", "huber-likelihood", "l1", "least-squares")
-HUBER_DELTA = 1e-3
 L1_DELTA = 1e-6
 
 
