@@ -157,7 +157,7 @@ def test_the_report_states_each_sizes_rate_when_they_differ():
 
 
 @pytest.mark.slow
-def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_counts(tmp_path, monkeypatch, capsys):
+def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_counts(tmp_path, capsys):
     from isoflop.fit.api import without_nan
     from isoflop.fit.points import PARAMETER_COUNTS, table_from_records
     from isoflop.report.isoflops import fit_settings, study_fits
@@ -165,7 +165,7 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
 
     # Four budgets, and unique tokens capped so that the larger budgets repeat data: approach 3 fits L(N, D) on the
     # points that do not repeat, the data-constrained law on all of them, in the report as in isoflop fit.
-    settings, _, _, records = synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10), fit_bootstrap=4,
+    settings, _, _, records = synthetic_study(tmp_path, budgets=(3e8, 1e9, 3e9, 1e10), fit_bootstrap=4,
                                               unique_tokens=16 * 2000, leave_one_out=True, robustness=True)
     assert any(r.tokens > r.unique_tokens for r in records) and any(r.tokens <= r.unique_tokens for r in records)
     config = build_config(overrides=settings, kind="isoflops")
@@ -189,10 +189,10 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
 
 
 @pytest.mark.slow
-def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, monkeypatch, capsys):
+def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop_factor(tmp_path, capsys):
     from helpers import synthetic_study
 
-    synthetic_study(tmp_path, monkeypatch, budgets=(3e8, 1e9, 3e9, 1e10))
+    synthetic_study(tmp_path, budgets=(3e8, 1e9, 3e9, 1e10))
     code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out", "--starts",
                              "coarse")
     assert code == 0, err

@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, create_model, field_validator, model_v
 from ..data.chunking import OLD_NAMES, ChunkingRule
 from .engines import AUTO, ENGINES, engine_names
 from .base import KEYED_WHEN_SET, MAX_SEED, NOT_IDENTITY, Part
+from .compose import Composed
 
 # The classic exercise, named once.
 CLASSIC_SEQ_LEN = 64
@@ -315,3 +316,14 @@ RAY_ONLY = ("ray_address", "ray_cpus_per_pack", "ray_gpus_per_pack")
 
 def _flag(name: str) -> str:
     return name.replace("_", "-")
+
+
+class TrainingParts(Composed):
+    """The parts every config that trains language models composes: data, tokenizer, model, optimizer and
+    evaluation (the studies and pretraining; each sets its own defaults for them)."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    model_options: ModelConfig = Field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)

@@ -12,14 +12,13 @@ from .base import NOT_IDENTITY
 from .compose import Composed
 from .parts import (
     DataConfig,
-    EvaluationConfig,
     ModelConfig,
     OptimizerConfig,
     Output,
     PrecisionConfig,
     Seeded,
     StreamConfig,
-    TokenizerConfig,
+    TrainingParts,
 )
 
 PRETRAIN_OUTPUT = "isoflop-runs/pretrain"
@@ -29,7 +28,7 @@ CHAIN_TOKENIZER = "isoflop-runs/tokenizers/python-stdlib-4096"
 TRACKERS = ("tensorboard", "wandb", "mlflow")
 
 
-class PretrainConfig(Composed, Seeded, Output):
+class PretrainConfig(TrainingParts, Seeded, Output):
     """A GPT-2 pretrained from scratch on a streamed corpus, counted in optimizer steps.
 
     The shared parts (data, tokenizer, model, optimizer, evaluation, precision, stream) with the
@@ -52,11 +51,6 @@ class PretrainConfig(Composed, Seeded, Output):
         "shuffle_buffer": 1000,
     }
 
-    data: DataConfig = Field(default_factory=DataConfig)
-    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-    model_options: ModelConfig = Field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     precision: PrecisionConfig = Field(default_factory=PrecisionConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     size: str = Field("mini", description=f"GPT-2 shape: {', '.join(SCRATCH_SIZES)}")

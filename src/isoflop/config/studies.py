@@ -13,18 +13,14 @@ from pydantic import Field, field_validator
 
 from ..models.specs import LADDER
 from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, is_grid, keyed_value
-from .compose import Composed, flat_fields
+from .compose import flat_fields
 from .fit import FitConfig
 from .parts import (
-    DataConfig,
     EngineConfig,
-    EvaluationConfig,
     ExecutionConfig,
     FlopConvention,
-    ModelConfig,
     Output,
-    OptimizerConfig,
-    TokenizerConfig,
+    TrainingParts,
 )
 
 CLASSIC_BUDGET_PASSES = 100
@@ -41,16 +37,11 @@ VALIDATED_LEARNING_RATES = {"0.4k": 6e-2, "0.8k": 6e-2, "2k": 3e-2, "3k": 3e-2, 
                             "50k": 1e-2, "100k": 3e-3}
 
 
-class StudyConfig(Composed, Output):
-    """What every study shares: the parts, its seeds, where it is written."""
+class StudyConfig(TrainingParts, Output):
+    """What every study shares: the training parts, the engine and executor, its seeds, where it is written."""
 
     kind: ClassVar[str] = ""
 
-    data: DataConfig = Field(default_factory=DataConfig)
-    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
-    model_options: ModelConfig = Field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     seeds: tuple[int, ...] = Field(
