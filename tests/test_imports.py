@@ -89,20 +89,22 @@ def test_config_imports_nothing_from_engines_and_fit_and_report_nothing_from_tra
                 assert not bad, f"{name} imports {bad}"
 
 
-def test_a_dry_run_imports_no_torch():
+def test_a_dry_run_of_every_study_writes_nothing_and_imports_no_torch():
     import subprocess
     import sys
-
-    code = ("import sys; from isoflop.cli import main; "
-            "main(['scarcity', '--dry-run', '--output', sys.argv[1]]); "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
     import tempfile
 
+    code = ("import sys; from isoflop.cli import main\n"
+            "for kind in ('scarcity', 'isoflops', 'vocab'):\n"
+            "    main([kind, '--dry-run', '--output', sys.argv[1] + '/' + kind])\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
     with tempfile.TemporaryDirectory() as folder:
-        done = subprocess.run([sys.executable, "-c", code, str(Path(folder) / "study")], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", code, folder], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert "7 run(s) planned, 0 stored, 7 to train" in done.stdout
-        assert not (Path(folder) / "study").exists()
+        assert "20 run(s) planned, 0 stored, 20 to train: 24,543 optimizer steps" in done.stdout
+        assert done.stdout.count("dry run of the isoflops study in") == 4  # the isoFLOP study and 3 vocabulary arms
+        assert not list(Path(folder).iterdir())
 
 
 def test_no_two_packages_import_each_other():
