@@ -154,6 +154,15 @@ BAD_INPUTS = [
     (("pretrain", "--mixed-precision", "fp16", "--out", "OUT"), "--precision fp16 needs a CUDA GPU"),
     (("pretrain", "--resume", "--out", "W/finished"), "--resume: nothing to resume, the run in"),
     (("pretrain", "--out", "W/finished"), "holds a finished pretraining run"),
+    # Issue 21: settings that say one thing two ways, and options the chosen command cannot honour.
+    (("pretrain", "--warmup-fraction", "0.1", "--warmup-steps", "5", "--output", "OUT"),
+     "--warmup-fraction and --warmup-steps both set the warmup; give one"),
+    (("scarcity", "--evals-per-run", "3", "--eval-every", "2", "--output", "OUT"),
+     "--evals-per-run and --eval-every both set how often to evaluate; give one"),
+    (("scarcity", "--precision", "fp16", "--output", "OUT"), "--precision fp16: the study engines train in fp32 or bf16"),
+    (("pretrain", "--chunking", "per-row", "--output", "OUT"), "--chunking per-row cuts each row on its own"),
+    (("tokenizer", "train", "--min-frequency", "0", "--output", "OUT"), "min_frequency: Input should be greater than or equal to 1"),
+    (("vocab", "--tokenizers", "bytes", "--output", "OUT"), "tokenizers: give at least two tokenizers to compare"),
 ]
 
 
