@@ -1,4 +1,4 @@
-"""A recipe's run (pretrain, finetune) as an ordinary run record in ``OUT/results.sqlite``: ``isoflop show OUT``
+"""A recipe's run (pretrain, finetune) as an ordinary run record in ``OUTPUT/results.sqlite``: ``isoflop show OUTPUT``
 lists it, with its curve, config, library versions and data fingerprint, like any study's run."""
 
 from __future__ import annotations
