@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from helpers import SIZES, synthetic_study
 from isoflop import build_config, run_study
@@ -64,6 +65,7 @@ def sides(records, budget):
     return found.sizes_below, found.sizes_above
 
 
+@pytest.mark.slow  # 11 s of fits and plots; the second-round test below keeps bracketing in the default tier
 def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path):
     settings, outcome, lines, records = synthetic_study(tmp_path)
     assert all(min(sides(records, budget)) >= 2 for budget in settings["budgets"])

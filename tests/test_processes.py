@@ -105,6 +105,7 @@ def test_a_worker_that_cannot_start_stops_the_study_with_its_own_error_line(corp
         "the study with --executor inprocess to see the error in this process"]
 
 
+@pytest.mark.slow  # test_interrupt's SIGTERM test and the dying-worker tests here keep worker clean-up in the default tier
 def test_sigkill_of_the_parent_leaves_no_worker_alive(corpus, tmp_path):
     study = subprocess.Popen(command(settings(corpus, tmp_path / "out")), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
