@@ -2,6 +2,7 @@
 
 import ast
 import importlib
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -45,10 +46,19 @@ def graph() -> dict[str, set[str]]:
     return {name: imports_of(name, path, set(known)) for name, path in known.items()}
 
 
+# Modules of an optional extra, and the package the extra installs (pip install 'isoflop[lightning]').
+OPTIONAL = {"isoflop.recipes.lightning": "lightning"}
+
+
 def test_every_module_imports():
     for name in modules():
-        if name != "isoflop.__main__":  # running it would run the CLI
-            importlib.import_module(name)
+        if name == "isoflop.__main__":  # running it would run the CLI
+            continue
+        if name in OPTIONAL and importlib.util.find_spec(OPTIONAL[name]) is None:
+            with pytest.raises(ModuleNotFoundError, match=OPTIONAL[name]):  # only its own extra is missing
+                importlib.import_module(name)
+            continue
+        importlib.import_module(name)
 
 
 def test_there_is_no_import_cycle():
