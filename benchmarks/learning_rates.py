@@ -3,10 +3,12 @@
     python benchmarks/learning_rates.py [--budgets 2.15e11] [--sizes 0.4k,...] [--rates 3e-3,1e-2,3e-2,6e-2]
                                         [--output isoflop-runs/lr-sweep] [--json]
 
-Each rate is one isoFLOP study of the offline default's protocol (bytes, python-stdlib, 16 × 128 tokens,
-cosine decay, 5 % warmup) with every size at every budget (``--bracket 0``) at that single rate; the
-studies are resumable folders under ``--output``, so a sweep can be extended rate by rate. It prints, per
-budget, each size's final validation loss at each rate, the best rate, and the rate the study uses now.
+The sweep is one isoFLOP study of the offline default's protocol (bytes, python-stdlib, 16 × 128 tokens,
+cosine decay, 5 % warmup) with every size at every budget (``--bracket 0``) and a grid axis over the
+learning rate (``--grid learning_rate=...``, which sets every size's rate); the study is one resumable
+folder, so adding a rate trains only that rate's runs. It prints, per budget, each size's final validation
+loss at each rate, the best rate, and the rate the study uses now (``isoflop isoflops --bracket 0 --grid
+learning_rate=3e-3,1e-2`` gives the same table in its report).
 """
 
 from __future__ import annotations
@@ -23,16 +25,14 @@ from isoflop.results.store import Store
 def sweep(budgets, sizes, rates, output: Path) -> dict[float, dict[str, dict[float, float]]]:
     """budget → size → rate → final validation loss."""
     losses: dict[float, dict[str, dict[float, float]]] = {b: {s: {} for s in sizes} for b in budgets}
-    for rate in rates:
-        folder = output / f"lr-{rate:g}"
-        config = build_config(kind="isoflops", overrides=dict(
-            budgets=budgets, model_sizes=sizes, learning_rate=rate, size_learning_rates={}, bracket=0, fit_bootstrap=0,
-            holdout_largest=False, output=str(folder)))
-        run_study(config, echo=lambda line: None, progress=False)
-        with Store(folder, create=False) as store:
-            for record in store.records():
-                if record.completed:
-                    losses[record.budget_flops][record.grid["size"]][rate] = record.final_val_loss
+    config = build_config(kind="isoflops", overrides=dict(
+        budgets=budgets, model_sizes=sizes, grid={"learning_rate": rates}, bracket=0, fit_bootstrap=0,
+        holdout_largest=False, output=str(output)))
+    run_study(config, echo=lambda line: None, progress=False)
+    with Store(output, create=False) as store:
+        for record in store.records():
+            if record.completed and record.config["learning_rate"] in rates:
+                losses[record.budget_flops][record.grid["size"]][record.config["learning_rate"]] = record.final_val_loss
     return losses
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="2.15e11", help="comma-separated FLOP budgets")
     parser.add_argument("--sizes", default=",".join(default.model_sizes), help="comma-separated ladder sizes")
     parser.add_argument("--rates", default="3e-3,1e-2,3e-2,6e-2", help="comma-separated peak learning rates")
-    parser.add_argument("--output", default="isoflop-runs/lr-sweep", help="folder of the per-rate studies")
+    parser.add_argument("--output", default="isoflop-runs/lr-sweep", help="folder of the sweep (one study)")
     parser.add_argument("--json", action="store_true", help="print the losses as JSON")
     args = parser.parse_args()
     budgets = tuple(float(b) for b in args.budgets.split(","))

@@ -47,6 +47,8 @@ def assert_equivalent(reference, batched, tmp_path=None):
         got = batched[key]
         assert got.status == expected.status == "completed"
         assert got.eval_steps == expected.eval_steps
+        # The loss before the first step: the same initial model, measured by both.
+        assert abs(got.initial_val_loss - expected.initial_val_loss) < LOSS_TOLERANCE
         assert max(abs(a - b) for a, b in zip(got.train_loss, expected.train_loss)) < LOSS_TOLERANCE
         assert max(abs(a - b) for a, b in zip(got.val_loss, expected.val_loss)) < LOSS_TOLERANCE
         assert got.learning_rate == pytest.approx(expected.learning_rate, abs=1e-12)
@@ -93,7 +95,7 @@ class SyntheticEngine:
                             eval_steps=[run.steps])
 
 
-def synthetic_study(tmp_path, **changes):
+def synthetic_study(tmp_path, engine_class=None, **changes):
     train, valid = write_corpus(tmp_path / "train.txt", 4000), write_corpus(tmp_path / "valid.txt", 8)
     settings = dict(budgets=(3e8, 3e9, 3e10), model_sizes=SIZES, train_data=str(train), validation_data=str(valid),
                     seq_len=16, batch_size=2, eval_samples=2, min_steps=5, fit_bootstrap=0, executor="inprocess",
@@ -101,7 +103,7 @@ def synthetic_study(tmp_path, **changes):
                     output=str(tmp_path / "out")) | changes
     lines = []
     config = build_config(overrides=settings, kind="isoflops")
-    outcome = run_study(config, echo=lines.append, progress=False, engine=SyntheticEngine(config.engine))
+    outcome = run_study(config, echo=lines.append, progress=False, engine=(engine_class or SyntheticEngine)(config.engine))
     with Store(tmp_path / "out", create=False) as store:
         records = store.records()
     return settings, outcome, lines, records

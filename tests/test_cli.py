@@ -9,7 +9,7 @@ from conftest import run_cli
 
 def test_default_run_with_a_reduced_budget_then_show_and_csv(capsys, tmp_path):
     out = tmp_path / "run"
-    args = ("scarcity", "--budget-passes", "4", "--unique-samples", "1,4", "--eval-samples", "2", "--quiet", "--output", str(out))
+    args = ("scarcity", "--seeds", "1", "--budget-passes", "4", "--unique-samples", "1,4", "--eval-samples", "2", "--quiet", "--output", str(out))
     code, stdout, _ = run_cli(capsys, *args)
     assert code == 0
     assert "2 run(s) trained (2 completed, 0 failed)" in stdout and "D=1 (4 epochs)" in stdout
@@ -27,7 +27,7 @@ def test_default_run_with_a_reduced_budget_then_show_and_csv(capsys, tmp_path):
 
 def test_boolean_settings_are_flags(capsys, tmp_path):
     out = tmp_path / "run"
-    code, _, stderr = run_cli(capsys, "scarcity", "--save-models", "--budget-passes", "2", "--unique-samples", "1",
+    code, _, stderr = run_cli(capsys, "scarcity", "--seeds", "1", "--save-models", "--budget-passes", "2", "--unique-samples", "1",
                               "--eval-samples", "1", "--quiet", "--output", str(out))
     assert code == 0, stderr
     saved = list((out / "models").iterdir())
@@ -58,7 +58,7 @@ def test_the_cli_imports_no_heavy_library():
     "args, message",
     [
         (("scarcity", "--preset", "nope"), "error: Invalid value for '--preset': 'nope' is not one of 'classic', 'offline'."),
-        (("scarcity", "--budget-passes", "-3"), "error: invalid configuration: budget_passes: Input should be greater than 0"),
+        (("scarcity", "--seeds", "1", "--budget-passes", "-3"), "error: invalid configuration: budget_passes: Input should be greater than 0"),
         (("scarcity", "--model", "distilgpt2"), "error: model 'distilgpt2' is no folder here, and as a Hub name it needs "
                                                 "the Hugging Face Hub, which is unreachable from here"),
         (("scarcity", "--engine", "turbo"), "error: invalid configuration: engine: unknown engine 'turbo'; choose auto, "
@@ -88,7 +88,7 @@ def test_quiet_is_quiet_even_when_loading_a_checkpoint(capfd, tmp_path, pretrain
     from isoflop.cli import main
 
     capfd.readouterr()
-    main(["scarcity", "--model", str(pretrained_folder), "--budget-passes", "2", "--unique-samples", "1",
+    main(["scarcity", "--seeds", "1", "--model", str(pretrained_folder), "--budget-passes", "2", "--unique-samples", "1",
           "--eval-samples", "1", "--quiet", "--engine", "reference", "--output", str(tmp_path / "out")])
     captured = capfd.readouterr()
     assert captured.err == ""
@@ -96,7 +96,7 @@ def test_quiet_is_quiet_even_when_loading_a_checkpoint(capfd, tmp_path, pretrain
 
 
 def test_a_study_whose_runs_all_failed_says_so_and_lists_only_written_files(capsys, tmp_path):
-    code, stdout, stderr = run_cli(capsys, "scarcity", "--learning-rate", "1e30", "--budget-passes", "3", "--unique-samples",
+    code, stdout, stderr = run_cli(capsys, "scarcity", "--seeds", "1", "--learning-rate", "1e30", "--budget-passes", "3", "--unique-samples",
                                    "1,2", "--eval-samples", "1", "--quiet", "--output", str(tmp_path / "out"))
     assert code == 1
     assert "2 run(s) trained (0 completed, 2 failed)" in stdout and "No run completed" in stdout

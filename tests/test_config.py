@@ -155,4 +155,4 @@ def test_the_renamed_chunking_rule_keeps_its_old_name_in_files_flags_and_run_key
     assert renamed == old and old.data.chunking == "per-row"
     assert renamed.identity()["chunking"] == "seed"  # folders written before the rename keep their run keys
     code, out, _ = run_cli(capsys, "scarcity", "--chunking", "seed", "--dry-run", "--output", str(tmp_path / "s"))
-    assert code == 0 and "7 run(s) planned" in out
+    assert code == 0 and "21 run(s) planned" in out

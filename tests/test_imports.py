@@ -111,7 +111,7 @@ def test_a_dry_run_of_every_study_writes_nothing_and_imports_no_torch():
     with tempfile.TemporaryDirectory() as folder:
         done = subprocess.run([sys.executable, "-c", code, folder], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert "7 run(s) planned, 0 stored, 7 to train" in done.stdout
+        assert "21 run(s) planned, 0 stored, 21 to train" in done.stdout
         assert "20 run(s) planned, 0 stored, 20 to train: 24,543 optimizer steps" in done.stdout
         assert done.stdout.count("dry run of the isoflops study in") == 4  # the isoFLOP study and 3 vocabulary arms
         assert not list(Path(folder).iterdir())

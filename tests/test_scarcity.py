@@ -15,6 +15,7 @@ def small_config(corpus, output, **changes):
     settings = dict(
         model="scratch:tiny", train_data=str(train), validation_data=str(valid), seq_len=16, budget_passes=4,
         unique_samples=(1, 2, 4), eval_samples=2, output=str(output), executor="inprocess",  # no worker start-up
+        seeds=(1,),
     )
     settings.update(changes)
     return build_config(overrides=settings)
@@ -235,3 +236,26 @@ def test_the_offline_default_study_end_to_end(tmp_path):
     outcome = quiet(build_config(overrides={"output": str(tmp_path / "default")}))
     assert outcome.trained == 7 and not outcome.failed
     assert any("+" in line and "D=1 (100 epochs)" in line for line in outcome.answer)
+
+
+def test_the_report_gives_each_cost_its_interval_and_says_what_the_numbers_are_read_against(corpus, tmp_path):
+    config = small_config(corpus, tmp_path / "out", seeds=(1, 2, 3), unique_samples=(1, 2, 3, 4))
+    outcome = quiet(config)
+    answer = "\n".join(outcome.answer)
+    assert "(mean of 3 seeds)" in answer and "95% t-intervals of each cost over 3 seeds, paired by seed" in answer
+    line = next(line for line in outcome.answer if line.startswith("D=1 ("))
+    assert line.count("[") == 1 and "%, +" in line or "within the seed spread" in line
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "× the training budget; C counts training only" in summary
+    assert f"validation data `{config.data.validation_data}`" in summary
+    assert "## Laws of repeated data" in summary and "| fitted to | law |" in summary
+    assert summary.count("leave-one-D-out rms") == 1 and "penalised" in summary
+    with Store(tmp_path / "out", create=False) as store:
+        assert all(r.initial_val_loss is not None and r.initial_val_loss > 0 for r in store.records())
+
+
+def test_plot_titles_are_wrapped_to_their_figure():
+    from isoflop.report.plots import TITLE_WIDTH, fitted_title
+
+    title = fitted_title("scratch:tiny on /a/very/long/local/path/" + "x" * 120 + "/train.txt: C=100 passes of 64 tokens")
+    assert len(title.splitlines()) > 1 and all(len(line) <= TITLE_WIDTH for line in title.splitlines())

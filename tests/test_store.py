@@ -46,18 +46,38 @@ def test_a_schema_1_folder_gains_attempts_and_keeps_its_runs(tmp_path):
         store.save(record(attempts=2))
     with sqlite3.connect(tmp_path / "results.sqlite") as connection:  # as isoflop wrote it before attempts
         connection.execute("ALTER TABLE runs DROP COLUMN attempts")
+        connection.execute("ALTER TABLE runs DROP COLUMN initial_val_loss")
         connection.execute("ALTER TABLE studies ADD COLUMN data_fingerprint TEXT")
         connection.execute("PRAGMA user_version = 1")
     with Store(tmp_path) as store:
         assert store.notes == ["migrated results from schema 1 to 2: runs record their attempts",
-                               "migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone"]
+                               "migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone",
+                               SCHEMA_4_NOTE]
         assert store.completed_keys() == {"k1"} and store.records()[0].attempts == 1
+
+
+SCHEMA_4_NOTE = ("migrated results from schema 3 to 4: runs record their validation loss before training "
+                 "(not measured for the runs stored before)")
+
+
+def test_a_schema_3_folder_gains_the_initial_loss_unmeasured_and_keeps_its_runs(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("s", "scarcity", {"study": "scarcity"})
+        store.save(record(initial_val_loss=10.5))
+        assert store.records()[0].initial_val_loss == 10.5
+    with sqlite3.connect(tmp_path / "results.sqlite") as connection:  # as isoflop wrote it before the initial loss
+        connection.execute("ALTER TABLE runs DROP COLUMN initial_val_loss")
+        connection.execute("PRAGMA user_version = 3")
+    with Store(tmp_path) as store:
+        assert store.notes == [SCHEMA_4_NOTE]
+        assert store.completed_keys() == {"k1"} and store.records()[0].initial_val_loss is None
 
 
 def test_a_schema_2_folder_loses_the_unused_study_fingerprint_and_keeps_its_runs(tmp_path):
     shutil.copy(FIXTURES / "main-2b41461-scarcity.sqlite", tmp_path / "results.sqlite")
     with Store(tmp_path) as store:
-        assert store.notes == ["migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone"]
+        assert store.notes == ["migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone",
+                               SCHEMA_4_NOTE]
         columns = [row[1] for row in store.connection.execute("PRAGMA table_info(studies)")]
         assert columns == ["key", "kind", "identity_json", "created"]
         assert len(store.completed_keys()) == 7 and all(len(r.data_fingerprint) == 16 for r in store.records())
@@ -83,6 +103,7 @@ def test_an_isoflop_0_1_scarcity_folder_is_migrated_and_its_runs_are_not_retrain
     notes = []
     # isoflop 0.1 trained with the reference engine (today's default is auto): name it to continue its runs.
     config = build_config(overrides={"budget_passes": 2, "unique_samples": (1, 2), "eval_samples": 1, "output": str(folder),
+                                     "seeds": (1,),
                                      "engine": "reference"})
     from isoflop.studies.dry_run import dry_run
 
@@ -168,13 +189,14 @@ def test_two_writers_of_one_file_never_share_a_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["plot.svg"]
 
 
-@pytest.mark.parametrize("kind, runs", [("scarcity", 7), ("isoflops", 20)])
-def test_a_default_study_folder_written_before_the_config_parts_rework_is_all_stored(tmp_path, kind, runs):
+@pytest.mark.parametrize("kind, planned, runs", [("scarcity", 21, 7), ("isoflops", 20, 20)])
+def test_a_default_study_folder_written_before_the_config_parts_rework_is_all_stored(tmp_path, kind, planned, runs):
     # The default study of main at 2b41461 (per-step metrics dropped to keep the fixture small): the recipes'
     # parts, the new warmup and evaluation settings and engine declarations must leave every run key as it was.
     from isoflop.studies.dry_run import dry_run
 
     shutil.copy(FIXTURES / f"main-2b41461-{kind}.sqlite", tmp_path / "results.sqlite")
     lines = dry_run(build_config(kind=kind, overrides={"output": str(tmp_path)}))
-    assert f"{runs} run(s) planned, {runs} stored, 0 to train" in "\n".join(lines)
+    # The scarcity default now trains seeds 1, 2 and 3: the stored seed-1 runs keep their keys.
+    assert f"{planned} run(s) planned, {runs} stored, {planned - runs} to train" in "\n".join(lines)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]  # read, never written

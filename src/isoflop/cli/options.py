@@ -46,6 +46,9 @@ def _options(fields: list[tuple[str, FieldInfo, Any]], strip: str = ""):
             if field.annotation is bool:
                 # A pair, so that a setting on by default can be turned off: --x / --no-x.
                 option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+            elif _is_axes(field.annotation):
+                # Repeated, one axis each: --grid weight_decay=0,0.1 --grid dropout=0,0.1.
+                option = click.option(flag, name, type=Axis(), multiple=True, callback=_axes, help=help_text)
             else:
                 option = click.option(flag, *old, name, type=_click_type(field.annotation, _old_values(field)), default=None,
                                       help=help_text)
@@ -53,6 +56,22 @@ def _options(fields: list[tuple[str, FieldInfo, Any]], strip: str = ""):
         return command
 
     return decorate
+
+
+def _is_axes(annotation) -> bool:
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is dict and len(args) == 2 and typing.get_origin(args[1]) is tuple
+
+
+def _axes(ctx, param, given: tuple[tuple[str, tuple[float, ...]], ...]):
+    """The repeated ``--grid`` values as one mapping (None: not given); an axis named twice is refused."""
+    if not given:
+        return None
+    names = [name for name, _ in given]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise click.BadParameter(f"the axis {', '.join(twice)} is given twice; list all its values in one --grid", ctx, param)
+    return dict(given)
 
 
 def _old_values(field: FieldInfo) -> list[str]:
@@ -108,6 +127,24 @@ class CommaMapping(click.ParamType):
             return {key.strip(): float(number) for key, number in pairs}
         except ValueError:
             self.fail(f"{value!r} is not a list of NAME=NUMBER pairs", param, ctx)
+
+
+class Axis(click.ParamType):
+    """``weight_decay=0,0.1,1`` → ("weight_decay", (0.0, 0.1, 1.0))."""
+
+    name = "FIELD=V1,V2,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, equals, values = str(value).partition("=")
+        try:
+            numbers = tuple(float(part) for part in values.split(",") if part.strip())
+        except ValueError:
+            numbers = None
+        if not equals or not name.strip() or numbers is None:
+            self.fail(f"{value!r}: give an axis as FIELD=V1,V2,... with numbers, e.g. weight_decay=0,0.1,1", param, ctx)
+        return name.strip(), numbers
 
 
 def _number(item_type, text: str):

@@ -9,8 +9,10 @@ from .studies import CLASSIC_BUDGET_PASSES, CLASSIC_UNIQUE_SAMPLES, VOCAB_DEFAUL
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "scarcity": {
-        # The classic exercise exactly: distilGPT2 fine-tuned on WikiText-2 from the Hub.
+        # The classic exercise exactly: distilGPT2 fine-tuned on WikiText-2 from the Hub, one run per D as it was set
+        # (--seeds 1,2,3 adds the spread).
         "classic": {
+            "seeds": (1,),
             "model": "distilgpt2",
             "tokenizer": "gpt2",
             "train_data": "hub:wikitext:wikitext-2-v1",

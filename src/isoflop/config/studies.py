@@ -6,28 +6,40 @@ for them in ``DEFAULTS`` (flat names); nothing here re-declares a part's setting
 
 from __future__ import annotations
 
+import itertools
 import math
+import types
+from dataclasses import dataclass
+import typing
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..models.specs import LADDER
-from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, is_grid, keyed_value
-from .compose import flat_fields
+from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, keyed_value
+from .compose import flat_fields, merge, nest
 from .fit import FitConfig
 from .parts import (
     EngineConfig,
     ExecutionConfig,
     FlopConvention,
+    ModelConfig,
+    OptimizerConfig,
     Output,
     TrainingParts,
 )
+
+# The parts whose numeric settings a study may vary along a grid axis (--grid FIELD=V1,V2): none of them changes a
+# model's shape, its data or its budget.
+AXIS_PARTS = (ModelConfig, OptimizerConfig)
 
 CLASSIC_BUDGET_PASSES = 100
 CLASSIC_UNIQUE_SAMPLES = (1, 2, 5, 10, 20, 50, 100)
 # A from-scratch model learns almost nothing in 100 steps at the classic 1e-4; 1e-3 makes the
 # offline default's answer visible while keeping the protocol otherwise classic.
 SCRATCH_LEARNING_RATE = 1e-3
+# The scarcity study's default seeds: three per D, so that every cost comes with its spread.
+SCARCITY_SEEDS = (1, 2, 3)
 # Each size's peak learning rate in the isoFLOP study's offline default (bytes, python-stdlib, 16 × 128 tokens,
 # cosine, 5 % warmup): the best of {1e-3, 3e-3, 1e-2, 3e-2, 6e-2} at the default budgets where the size is near the
 # compute-optimal one (100k: at 1e12, the only one it trains at). The best rate falls with size and rises with
@@ -49,6 +61,10 @@ class StudyConfig(TrainingParts, Output):
         json_schema_extra=GRID,
     )
     save_models: bool = Field(False, description="save each run's final model under OUTPUT/models/RUN_KEY", json_schema_extra=NOT_IDENTITY)
+    grid: dict[str, tuple[float, ...]] = Field(
+        default_factory=dict, description="grid axes over numeric model and optimizer settings, FIELD=V1,V2,... (repeat "
+        "--grid for more axes): every combination x D x seed is one run", json_schema_extra=GRID,
+    )
 
     @field_validator("seeds")
     @classmethod
@@ -57,6 +73,30 @@ class StudyConfig(TrainingParts, Output):
         if bad:
             raise ValueError(f"seeds must lie between 0 and {MAX_SEED}, got {', '.join(map(str, bad))}")
         return tuple(sorted(set(values)))
+
+    @field_validator("grid")
+    @classmethod
+    def _numeric_axes(cls, axes: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
+        numeric = axis_fields()
+        for name, values in axes.items():
+            if name not in numeric:
+                what = ("is not a numeric setting" if any(name in part.model_fields for part in AXIS_PARTS)
+                        else "is not a model or optimizer setting (an axis may not change the model's shape, the data or "
+                        "the budget)")
+                raise ValueError(f"{name} {what}; axes vary one of {', '.join(numeric)}")
+            if not values:
+                raise ValueError(f"the axis {name} has no values; give them as {name}=V1,V2")
+        return {name: tuple(sorted(set(values))) for name, values in sorted(axes.items())}
+
+    @model_validator(mode="after")
+    def _axis_values_valid(self):
+        for setting in self.axis_settings() if self.grid else ():
+            try:
+                self.with_setting(setting)
+            except ValidationError as error:
+                problem = error.errors()[0]
+                raise ValueError(f"--grid {_described(setting)}: {problem['msg'].removeprefix('Value error, ')}") from None
+        return self
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -68,16 +108,71 @@ class StudyConfig(TrainingParts, Output):
         return {"study": self.kind} | {n: keyed_value(fields[n][1], v) for n, v in self.flat().items()
                                        if in_identity(fields[n][1], v)}
 
-    def grid(self) -> dict[str, Any]:
-        fields = flat_fields(type(self))
-        return {n: v for n, v in self.flat().items() if is_grid(fields[n][1])}
+    def axis_settings(self) -> list[dict[str, float]]:
+        """Every combination of the grid axes' values, in order (one empty setting for a study without axes)."""
+        names = list(self.grid)
+        return [dict(zip(names, values)) for values in itertools.product(*(self.grid[n] for n in names))]
+
+    def baseline_setting(self) -> dict[str, float]:
+        """The axes' baseline: the study's own value of each setting where its axis holds it, else the axis's smallest."""
+        own = self.flat()
+        return {name: own[name] if own[name] in values else values[0] for name, values in self.grid.items()}
+
+    def with_setting(self, setting: dict[str, float]) -> StudyConfig:
+        """This study at one point of its axes (the config its runs at that point train with; it has no axes)."""
+        cls = type(self)
+        values = {**setting, **self.replaced_by(setting), "grid": {}}
+        return cls.model_validate(merge(cls, nest(cls, self.flat()), nest(cls, values)))
+
+    def replaced_by(self, setting: dict[str, float]) -> dict[str, Any]:
+        """Settings that an axis value overrides as well (none here)."""
+        return {}
+
+    def settings(self) -> list[AxisPoint]:
+        """Each point of the axes, with the config its runs train with (one point, the study itself, without axes)."""
+        points = []
+        for setting in self.axis_settings():
+            point = self.with_setting(setting) if setting else self
+            flat = point.flat()  # as the point's parts hold them: batch_size=2, not 2.0
+            matched = axis_fields() + list(self.replaced_by(setting))
+            points.append(AxisPoint({name: flat[name] for name in setting}, point, {name: flat[name] for name in matched}))
+        return points
+
+
+@dataclass(frozen=True)
+class AxisPoint:
+    """One point of a study's grid axes: its values, the config its runs train with, and what its runs' configs hold
+    (every setting an axis may vary, and those a value overrides), which tells its stored runs apart."""
+
+    setting: dict[str, Any]
+    config: StudyConfig
+    values: dict[str, Any]
+
+    def describe(self) -> str:
+        return ", ".join(f"{name}={value:g}" for name, value in self.setting.items()) or "the study's own settings"
+
+
+def axis_fields() -> list[str]:
+    """The settings a grid axis may vary: every numeric field of the model and optimizer parts."""
+    return [name for part in AXIS_PARTS for name, field in part.model_fields.items() if _is_number(field.annotation)]
+
+
+def _is_number(annotation) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_number(args[0])
+    return annotation in (int, float)
+
+
+def _described(setting: dict[str, float]) -> str:
+    return ",".join(f"{name}={value:g}" for name, value in setting.items())
 
 
 class ScarcityConfig(StudyConfig):
     """A data-scarcity study: a fixed budget of passes, a grid of unique-sample counts D."""
 
     kind: ClassVar[str] = "scarcity"
-    DEFAULTS: ClassVar[dict[str, Any]] = {"learning_rate": SCRATCH_LEARNING_RATE}
+    DEFAULTS: ClassVar[dict[str, Any]] = {"learning_rate": SCRATCH_LEARNING_RATE, "seeds": SCARCITY_SEEDS}
 
     model: str = Field(
         "scratch:tiny",
@@ -169,6 +264,10 @@ class IsoflopsConfig(StudyConfig):
             if not (math.isfinite(rate) and rate > 0):
                 raise ValueError(f"the rate of {size} must be a positive finite number, got {rate}")
         return rates
+
+    def replaced_by(self, setting: dict[str, float]) -> dict[str, Any]:
+        """A learning-rate axis sets every size's rate: the per-size rates give way."""
+        return {"size_learning_rates": {}} if "learning_rate" in setting else {}
 
     def learning_rate_of(self, size: str) -> float:
         return self.size_learning_rates.get(size, self.optimizer.learning_rate)

@@ -80,6 +80,7 @@ class RunResult:
     learning_rate: list[float] = field(default_factory=list)
     eval_steps: list[int] = field(default_factory=list)
     error: str | None = None
+    initial_val_loss: float | None = None  # the validation loss before the first step (the model as built)
 
 
 class Engine(Protocol):

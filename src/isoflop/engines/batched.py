@@ -52,6 +52,7 @@ class _Member:
     learning_rate: list[float]
     eval_steps: list[int]
     error: str | None = None
+    initial_val_loss: float | None = None
 
 
 @dataclass
@@ -131,6 +132,9 @@ class BatchedEngine:
         first_step, elapsed = _restore(checkpoint.load(self.device), stack.trainable, stack.optimizer, stack.members)
         started -= elapsed
         on_step(first_step * len(stack.members))
+        if first_step == 0:
+            for member, loss in zip(stack.members, self._evaluate(stack).tolist()):
+                member.initial_val_loss = loss
         for step in range(first_step, pack.first.steps):
             self._step(stack, step)
             on_step(len(stack.members))  # one step of every member
@@ -145,7 +149,7 @@ class BatchedEngine:
         return [
             RunResult(key=m.run.key, engine=self.name, status="failed" if m.error else "completed", error=m.error,
                       wall_seconds=wall, pack_runs=len(stack.members), train_loss=m.train_loss, val_loss=m.val_loss,
-                      learning_rate=m.learning_rate, eval_steps=m.eval_steps)
+                      learning_rate=m.learning_rate, eval_steps=m.eval_steps, initial_val_loss=m.initial_val_loss)
             for m in stack.members
         ]
 
@@ -203,11 +207,15 @@ class BatchedEngine:
             stack.optimizer.step()
             stack.optimizer.zero_grad(set_to_none=True)
             if step + 1 in stack.eval_steps:
-                stack.skeleton.eval()
-                with self._autocast():
-                    val_states = stack.forward(stack.val_batch)
-                val_losses = _member_losses(val_states, stack.head, stack.val_batch, stack.pad_id, chunk=EVAL_TOKEN_CHUNK)
+                val_losses = self._evaluate(stack)
         _record(stack.members, losses.detach(), val_losses, lr, step + 1)
+
+    def _evaluate(self, stack: _Stack) -> torch.Tensor:
+        """Every member's validation loss (draws no random numbers)."""
+        stack.skeleton.eval()
+        with torch.no_grad(), self._autocast():
+            val_states = stack.forward(stack.val_batch)
+        return _member_losses(val_states, stack.head, stack.val_batch, stack.pad_id, chunk=EVAL_TOKEN_CHUNK)
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -215,7 +223,7 @@ class BatchedEngine:
         return torch.autocast(self.device.type, enabled=False)
 
 
-_MEMBER_PROGRESS = ("train_loss", "val_loss", "learning_rate", "eval_steps", "error")
+_MEMBER_PROGRESS = ("train_loss", "val_loss", "learning_rate", "eval_steps", "error", "initial_val_loss")
 
 
 def _state(step: int, trainable, optimizer, members: list[_Member], elapsed: float) -> dict:

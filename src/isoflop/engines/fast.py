@@ -85,13 +85,24 @@ class FastEngine:
         eval_steps = set(run.eval_steps)
         # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
         torch.manual_seed(run.seed)
-        metrics = {"train_loss": [], "val_loss": [], "learning_rate": [], "eval_steps": []}
+        metrics = {"train_loss": [], "val_loss": [], "learning_rate": [], "eval_steps": [], "initial_val_loss": None}
         first_step, elapsed = _restore(checkpoint.load(self.device), model, optimizer, metrics)
         started -= elapsed
         on_step(first_step)
+
+        def evaluate(step: int) -> float:
+            model.eval()
+            with torch.no_grad():
+                val_hidden = model.transformer(input_ids=val_ids).last_hidden_state
+            value = head_cross_entropy_eval(_shifted(val_hidden), head, val_labels)
+            check_finite(step, "validation loss", value)
+            return value
+
         train_loss, val_loss, learning_rate, evaluated = (metrics[name] for name in _PROGRESS)
         status, error = "completed", None
         try:
+            if first_step == 0:
+                metrics["initial_val_loss"] = evaluate(0)  # draws no random numbers: the run's numbers stay the same
             for step in range(first_step, steps):
                 lr = optim.learning_rate(optimizer_config, step, steps)
                 ids = train_chunks[order[step * batch_size : (step + 1) * batch_size]]
@@ -108,12 +119,7 @@ class FastEngine:
                 train_loss.append(value)
                 learning_rate.append(lr)
                 if step + 1 in eval_steps:
-                    model.eval()
-                    with torch.no_grad():
-                        val_hidden = model.transformer(input_ids=val_ids).last_hidden_state
-                    value = head_cross_entropy_eval(_shifted(val_hidden), head, val_labels)
-                    check_finite(step + 1, "validation loss", value)
-                    val_loss.append(value)
+                    val_loss.append(evaluate(step + 1))
                     evaluated.append(step + 1)
                 on_step(1)
                 if step + 1 < steps:
@@ -125,6 +131,7 @@ class FastEngine:
         return RunResult(
             key=run.key, engine=self.name, status=status, error=error, wall_seconds=time.perf_counter() - started,
             train_loss=train_loss, val_loss=val_loss, learning_rate=learning_rate, eval_steps=evaluated,
+            initial_val_loss=metrics["initial_val_loss"],
         )
 
 

@@ -69,10 +69,14 @@ class ReferenceEngine:
             # With tqdm disabled the Trainer prints every log line; the study shows its own progress.
             trainer.remove_callback(PrinterCallback)
             try:
+                # Before the first step, on the model as built (train() starts a fresh log history). The evaluation
+                # loader draws its base seed from the global generator: restored after, so training draws the same.
+                with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+                    initial = float(trainer.evaluate()["eval_loss"])
                 trainer.train()
                 status, error = "completed", None
             except NonFiniteLoss as failure:
-                status, error = "failed", str(failure)
+                status, error, initial = "failed", str(failure), None
             if pack.save_models_to is not None:
                 trainer.model.save_pretrained(pack.save_models_to / run.key)
         train_loss, learning_rate, eval_steps, val_loss = _per_step(trainer.state.log_history)
@@ -86,6 +90,7 @@ class ReferenceEngine:
             val_loss=val_loss,
             learning_rate=learning_rate,
             eval_steps=eval_steps,
+            initial_val_loss=initial,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from ..results.records import RunRecord
 
@@ -34,6 +35,10 @@ class PointSummary:
     curve_steps: list[int]  # the evaluated steps
     curve: list[float]  # mean validation loss at those steps over seeds
     final_bits_per_byte: float | None  # mean over seeds: comparable across tokenizers, unlike loss per token
+    finals: dict[int, float]  # seed → final validation loss (for comparisons paired by seed)
+    bests: dict[int, float]  # seed → best validation loss during training
+    curve_low: list[float]  # the lowest and highest seed's validation loss at each evaluated step
+    curve_high: list[float]
 
 
 def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
@@ -47,6 +52,7 @@ def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
         group = groups[d]
         curves = [run.evaluated() for run in group]
         length = min(len(c) for c in curves)
+        at_step = [[c[i].val_loss for c in curves] for i in range(length)]
         points.append(
             PointSummary(
                 unique_samples=d,
@@ -55,11 +61,20 @@ def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
                 best=Spread.of([r.best_val_loss for r in group]),
                 best_step=Spread.of([float(r.best_step) for r in group]),
                 curve_steps=[m.step for m in curves[0][:length]],
-                curve=[statistics.fmean(c[i].val_loss for c in curves) for i in range(length)],
+                curve=[statistics.fmean(values) for values in at_step],
                 final_bits_per_byte=_mean_or_none([r.bits_per_byte for r in group]),
+                finals={r.seed: r.final_val_loss for r in group},
+                bests={r.seed: r.best_val_loss for r in group},
+                curve_low=[min(values) for values in at_step],
+                curve_high=[max(values) for values in at_step],
             )
         )
     return points
+
+
+def at_setting(runs: list[RunRecord], values: dict[str, Any]) -> list[RunRecord]:
+    """The runs trained at one point of a study's axes: those whose config holds ``values`` (flat setting → value)."""
+    return [run for run in runs if all(run.config.get(name) == value for name, value in values.items())]
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:

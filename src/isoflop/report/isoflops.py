@@ -19,26 +19,34 @@ from ..fit.robustness import variant_name
 from ..fit.points import HEADLINE_COUNT, PARAMETER_COUNTS, table_from_records
 from ..results.records import RunRecord
 from .document import Bullets, Document, Figure, Paragraph, Section, Table
+from .isoflop_axes import tuned_runs
 from .isoflop_plots import plot_allocation, plot_contours, plot_frontier, plot_profiles, plot_robustness
 from .tables import closing_sections
 
 TITLE = "isoFLOP profiles and the compute-optimal model"
 
 
-def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]) -> Document:
+def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str], vocab_size: int) -> Document:
     """The isoFLOP study's report: profiles, the compute-optimal allocation, the laws and their checks."""
     folder = Path(config.output)
     intro = [Paragraph(_setup(config))]
     sections: list[Section] = []
     answer: list[str] = []
+    fitted = runs
+    if config.grid:
+        fitted, tuned = tuned_runs(runs, config)
+        sections.append(tuned)
     try:
-        tables = {count: table_from_records(runs, count=count) for count in PARAMETER_COUNTS}
+        tables = {count: table_from_records(fitted, count=count) for count in PARAMETER_COUNTS}
     except UsageError as error:
         tables = None
         answer.append(f"No fit: {error}.")
     if tables is not None:
-        sections.append(Section("Compute-optimal runs", [_runs_table(runs)]))
+        sections.append(Section("Compute-optimal runs", [_runs_table(fitted)]))
         answer, fit_sections = _fits(tables, config, folder)
+        if config.grid:
+            answer.insert(0, "Fitted on each (budget, size)'s best setting over the axes "
+                             f"({', '.join(config.grid)}): see 'Best setting per budget and size'.")
         sections += fit_sections
     sections += closing_sections("isoflops", runs, notes)
     return Document(TITLE, intro, answer, sections, runs)

@@ -49,9 +49,10 @@ class RunFacts:
     attempts: int = 1
 
 
-def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str | None = None) -> RunRecord:
+def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str | None = None,
+                 initial_val_loss: float | None = None) -> RunRecord:
     """The stored record of a run: completed when its trainer reports no ``failure`` and it was evaluated at least
-    once."""
+    once; ``initial_val_loss``: the validation loss before its first step, where the trainer measured it."""
     evaluated = [m for m in metrics if m.val_loss is not None]
     completed = failure is None and bool(evaluated)
     best = min(evaluated, key=lambda m: m.val_loss) if completed else None
@@ -64,10 +65,12 @@ def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str 
         attempts=facts.attempts, model=facts.model, parameters=facts.parameters,
         non_embedding_parameters=facts.non_embedding_parameters, flops_per_token=facts.flops_per_token,
         train_flops=facts.flops_per_token * facts.tokens,
-        eval_flops=evaluation_flops(facts.flops_per_token, facts.eval_tokens_per_evaluation * len(evaluated)),
+        eval_flops=evaluation_flops(facts.flops_per_token, facts.eval_tokens_per_evaluation
+                                    * (len(evaluated) + (initial_val_loss is not None))),
         tokens=facts.tokens, unique_samples=facts.unique_samples, unique_tokens=facts.unique_tokens,
         epochs=facts.samples / max(facts.unique_samples, 1), budget_flops=facts.budget_flops, final_val_loss=final,
         best_val_loss=best.val_loss if best else None, best_step=best.step if best else None,
         bits_per_byte=bits_per_byte(final, facts.val_bytes_per_token) if completed else None,
         data_fingerprint=facts.data_fingerprint, config=facts.config, versions=facts.versions, metrics=metrics,
+        initial_val_loss=initial_val_loss,
     )

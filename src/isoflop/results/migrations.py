@@ -6,7 +6,8 @@ the optimizer settings it trained with. Version 1 adds the study kind, the run's
 grid point, the FLOP convention and pack size, and re-keys runs with the settings v0 used
 implicitly, so that re-running the same command skips them. Version 2 adds each run's
 ``attempts`` (1 for every earlier run). Version 3 drops ``studies.data_fingerprint``, which no
-version ever filled (each run carries the fingerprint of the data it saw).
+version ever filled (each run carries the fingerprint of the data it saw). Version 4 adds each run's
+``initial_val_loss``, the validation loss before its first step (NULL for the runs stored before: not measured).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlite3
 
 from ..keys import stable_key
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # What isoflop 0.1 trained with without recording it (its engines' constants and defaults).
 V0_IMPLICIT = {
@@ -67,6 +68,12 @@ def migrate(connection: sqlite3.Connection) -> list[str]:
             connection.execute("ALTER TABLE studies DROP COLUMN data_fingerprint")
             connection.execute("PRAGMA user_version = 3")
         done.append("migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone")
+    if version(connection) == 3:
+        with connection:
+            connection.execute("ALTER TABLE runs ADD COLUMN initial_val_loss REAL")
+            connection.execute("PRAGMA user_version = 4")
+        done.append("migrated results from schema 3 to 4: runs record their validation loss before training "
+                    "(not measured for the runs stored before)")
     if version(connection) > SCHEMA_VERSION:
         raise RuntimeError(f"schema {version(connection)} is newer than this isoflop ({SCHEMA_VERSION})")
     return done

@@ -58,6 +58,7 @@ class RunRecord:
     versions: dict[str, str]
     finished: str = ""
     attempts: int = 1  # how many times its pack was started (more than 1 after a worker died)
+    initial_val_loss: float | None = None  # validation loss before the first step (None: not measured, runs before 0.4)
     metrics: tuple[StepMetric, ...] = field(default_factory=tuple)
 
     @property

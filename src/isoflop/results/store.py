@@ -63,7 +63,8 @@ CREATE TABLE runs (
     data_fingerprint TEXT NOT NULL,
     config_json TEXT NOT NULL,
     versions_json TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1
+    attempts INTEGER NOT NULL DEFAULT 1,
+    initial_val_loss REAL
 );
 CREATE TABLE metrics (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,

@@ -52,6 +52,6 @@ class StudyKind:
     models: Callable[[Any], list[str]]  # config -> the model specs the study may train (what engines must support)
     grows: Callable[[Any], bool] = lambda config: False  # config -> whether its plan grows with its results
 
-    def build_report(self, records, config, notes: list[str]):
+    def build_report(self, records, config, notes: list[str], vocab_size: int):
         module, _, function = self.report.partition(":")
-        return getattr(importlib.import_module(module), function)(records, config, notes)
+        return getattr(importlib.import_module(module), function)(records, config, notes, vocab_size)

@@ -24,8 +24,19 @@ def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf, records: Se
     """The (budget, size, seed) runs to train given the study's stored ``records``: with ``bracket`` K, the
     sizes each budget needs to have K on each side of its loss minimum (``studies.bracket``; more as results
     come in); with 0, every size at every budget. Sizes with fewer than ``min_steps`` steps are left out."""
+    runs, notes = [], []
+    for axis_point in config.settings():
+        setting, point = axis_point.setting, axis_point.config
+        point_runs, point_notes = _plan_point(point, setting, facts_of, records)
+        runs += point_runs
+        notes += point_notes
+    return Plan(runs, notes)
+
+
+def _plan_point(config: IsoflopsConfig, setting: dict, facts_of: FactsOf, records: Sequence[RunRecord]):
+    """The runs of one point of the study's axes (each point brackets its own minima), and the plan's notes."""
     identity = config.identity()
-    by_budget = {budget: [_planned(config, identity, budget, size, facts_of) for size in config.model_sizes]
+    by_budget = {budget: [_planned(config, identity, setting, budget, size, facts_of) for size in config.model_sizes]
                  for budget in config.budgets}
     if not any(runs for sizes in by_budget.values() for runs in sizes):
         raise UsageError(
@@ -36,7 +47,7 @@ def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf, records: Se
         runs = [run for sizes in by_budget.values() for size_runs in sizes for run in size_runs]
         too_big = [f"{size} at C={budget:.3g}" for budget, sizes in by_budget.items()
                    for size, size_runs in zip(config.model_sizes, sizes) if not size_runs]
-        return Plan(runs, notes=[f"Skipped as too big for their budget: {'; '.join(too_big)}."] if too_big else [])
+        return runs, [f"Skipped as too big for their budget: {'; '.join(too_big)}."] if too_big else []
     stored = {record.key: record for record in records}
     runs, notes = [], []
     for budget, sizes in by_budget.items():
@@ -47,12 +58,14 @@ def plan(config: IsoflopsConfig, vocab_size: int, facts_of: FactsOf, records: Se
         notes += [note] if note else []
     usable = sum(bool(size_runs) for sizes in by_budget.values() for size_runs in sizes)
     pairs = len({(run.budget_flops, run.model_name) for run in runs})
-    notes.append(f"Bracketing ({config.bracket} sizes on each side of each budget's minimum, --bracket): "
+    at = "".join(f" at {name}={value:g}" for name, value in setting.items())
+    notes.append(f"Bracketing ({config.bracket} sizes on each side of each budget's minimum, --bracket){at}: "
                  f"{pairs} of the {usable} (budget, size) pairs the ladder allows were trained.")
-    return Plan(runs, notes)
+    return runs, notes
 
 
-def _planned(config: IsoflopsConfig, identity: dict, budget: float, size: str, facts_of: FactsOf) -> list[PlannedRun]:
+def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: float, size: str,
+             facts_of: FactsOf) -> list[PlannedRun]:
     """One run per seed of ``size`` at ``budget``; none when the budget buys it fewer than ``min_steps`` steps."""
     seq_len, batch_size = config.data.seq_len, config.optimizer.batch_size
     facts = facts_of(SCRATCH_PREFIX + size)
@@ -67,11 +80,11 @@ def _planned(config: IsoflopsConfig, identity: dict, budget: float, size: str, f
     optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
     runs = []
     for seed in config.seeds:
-        grid = {"budget": budget, "size": size}
+        grid = {"budget": budget, "size": size, **setting}
         run_config = {**identity, **grid, "seed": seed}
         spec = RunSpec(
             key=stable_key(run_config),
-            label=f"{size} at C={budget:.3g} seed={seed}",
+            label=f"{size} at C={budget:.3g} seed={seed}" + "".join(f" {n}={v:g}" for n, v in setting.items()),
             seed=seed,
             model=SCRATCH_PREFIX + size,
             dropout=config.model_options.dropout,

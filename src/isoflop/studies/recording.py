@@ -36,4 +36,4 @@ def make_record(
         config=planned.config, versions=versions,
     )
     failure = (result.error or "the engine reported a failure") if result.status != "completed" else None
-    return build_record(facts, step_metrics(result), failure)
+    return build_record(facts, step_metrics(result), failure, result.initial_val_loss)

@@ -88,7 +88,7 @@ def run_study(
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
         # Still under the lock: a process queued with --wait must not rewrite the report while it is written.
-        document = study.build_report(records, config, plan.notes)
+        document = study.build_report(records, config, plan.notes, setup.vocab_size)
         files = write_report(document, folder)
     return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, document.answer, files)
 

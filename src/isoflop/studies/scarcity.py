@@ -18,34 +18,40 @@ from .base import FactsOf, Plan, PlannedRun, StudyKind
 
 
 def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf, records: Sequence[RunRecord] = ()) -> Plan:
-    """One run per (D, seed), smallest D first, whatever the stored ``records`` hold."""
+    """One run per (point of the axes, D, seed), smallest D first, whatever the stored ``records`` hold."""
     seq_len = config.data.seq_len
     facts = facts_of(config.model)
     if seq_len > facts.context:
         raise UsageError(f"seq_len {seq_len} exceeds the context of model {config.model!r} ({facts.context} tokens)")
-    budget = Budget(passes=config.budget_passes, seq_len=seq_len, batch_size=config.optimizer.batch_size)
     # The full count needs a GPT-2-family shape; other models are counted 6N, and the record says so.
     convention = "full" if facts.architecture is not None else "6N"
     per_token = flops_per_token(facts.parameters.non_embedding, facts.architecture, seq_len, convention)
-    identity = config.identity()
-    eval_steps = config.evaluation.eval_steps(budget.steps)
     runs = []
-    for unique_samples in config.unique_samples:
-        for seed in config.seeds:
-            grid = {"unique_samples": unique_samples}
-            run_config = {**identity, **grid, "seed": seed}
-            spec = RunSpec(
-                key=stable_key(run_config),
-                label=f"D={unique_samples} seed={seed}",
-                seed=seed,
-                model=config.model,
-                dropout=config.model_options.dropout,
-                unique_samples=unique_samples,
-                steps=budget.steps,
-                optimizer=config.optimizer,
-                eval_steps=eval_steps,
-            )
-            runs.append(PlannedRun(spec, grid, run_config, config.model, facts, convention, per_token, per_token * budget.tokens))
+    for axis_point in config.settings():
+        setting, point = axis_point.setting, axis_point.config
+        # A run's key is its own config's: at the study's own values of its axes it is the run a study without axes
+        # trains, so adding an axis reuses the runs already stored.
+        identity = point.identity()
+        budget = Budget(passes=config.budget_passes, seq_len=seq_len, batch_size=point.optimizer.batch_size)
+        eval_steps = point.evaluation.eval_steps(budget.steps)
+        shown = "".join(f" {name}={value:g}" for name, value in setting.items())
+        for unique_samples in config.unique_samples:
+            for seed in config.seeds:
+                grid = {"unique_samples": unique_samples, **setting}
+                run_config = {**identity, **grid, "seed": seed}
+                spec = RunSpec(
+                    key=stable_key(run_config),
+                    label=f"D={unique_samples} seed={seed}{shown}",
+                    seed=seed,
+                    model=config.model,
+                    dropout=point.model_options.dropout,
+                    unique_samples=unique_samples,
+                    steps=budget.steps,
+                    optimizer=point.optimizer,
+                    eval_steps=eval_steps,
+                )
+                runs.append(PlannedRun(spec, grid, run_config, config.model, facts, convention, per_token,
+                                       per_token * budget.tokens))
     return Plan(runs)
 
 
