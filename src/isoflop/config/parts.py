@@ -206,6 +206,26 @@ class Output(Part):
                         validation_alias=AliasChoices("output", "out"))
 
 
+TRACKERS = ("tensorboard", "wandb", "mlflow")
+# The package each tracker needs.
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+class Tracked(Part):
+    """Where a command's training curves go besides its own results: experiment trackers."""
+
+    report_to: tuple[str, ...] = Field((), description="trackers, as the Trainer's --report-to: tensorboard, wandb, mlflow "
+                                       "(default: none)", json_schema_extra=NOT_IDENTITY)
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_trackers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [t for t in values if t not in TRACKERS]
+        if unknown:
+            raise ValueError(f"unknown tracker(s) {', '.join(unknown)}; choose from {', '.join(TRACKERS)}")
+        return tuple(dict.fromkeys(values))
+
+
 def _engine_part() -> type[Part]:
     """``engine`` and ``precision``, plus every registered engine's own options (flat, names unique)."""
     fields = {}

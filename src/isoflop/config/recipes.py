@@ -18,6 +18,7 @@ from .parts import (
     PrecisionConfig,
     Seeded,
     StreamConfig,
+    Tracked,
     TrainingParts,
 )
 
@@ -25,10 +26,9 @@ PRETRAIN_OUTPUT = "isoflop-runs/pretrain"
 FINETUNE_OUTPUT = "isoflop-runs/finetune"
 # What ``isoflop tokenizer train`` writes with no arguments: the recipe chain's default tokenizer.
 CHAIN_TOKENIZER = "isoflop-runs/tokenizers/python-stdlib-4096"
-TRACKERS = ("tensorboard", "wandb", "mlflow")
 
 
-class PretrainConfig(TrainingParts, Seeded, Output):
+class PretrainConfig(TrainingParts, Seeded, Output, Tracked):
     """A GPT-2 pretrained from scratch on a streamed corpus, counted in optimizer steps.
 
     The shared parts (data, tokenizer, model, optimizer, evaluation, precision, stream) with the
@@ -59,8 +59,6 @@ class PretrainConfig(TrainingParts, Seeded, Output):
     gradient_accumulation: int = Field(1, gt=0, description="micro-batches of --batch-size accumulated per optimizer step and process")
     checkpoint_every: int = Field(200, gt=0, description="save a resumable checkpoint every this many steps", json_schema_extra=NOT_IDENTITY)
     chars_per_token: float | None = Field(None, gt=0, description="characters per token for the packing buffer (default: measured)")
-    report_to: tuple[str, ...] = Field((), description="trackers, as the Trainer's --report-to: tensorboard, wandb, mlflow (default: none)",
-                                       json_schema_extra=NOT_IDENTITY)
     loop: Literal["accelerate", "lightning"] = Field(
         "accelerate", description="the training loop: accelerate (🤗 Accelerate; also under accelerate launch) or "
         "lightning (PyTorch Lightning, one device; pip install 'isoflop[lightning]')",
@@ -73,9 +71,6 @@ class PretrainConfig(TrainingParts, Seeded, Output):
         for name, value in self.gpt2_overrides.items():
             if not math.isfinite(value):
                 raise ValueError(f"gpt2_overrides: {name} must be a finite number")
-        unknown = [t for t in self.report_to if t not in TRACKERS]
-        if unknown:
-            raise ValueError(f"report_to: unknown tracker(s) {', '.join(unknown)}; choose from {', '.join(TRACKERS)}")
         if self.data.chunking == "per-row":
             raise ValueError("--chunking per-row cuts each row on its own, which a packed stream does not do; pretrain "
                              "joins documents with EOS (packed) or without a separator (concatenated)")

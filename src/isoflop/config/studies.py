@@ -26,6 +26,7 @@ from .parts import (
     ModelConfig,
     OptimizerConfig,
     Output,
+    Tracked,
     TrainingParts,
 )
 
@@ -49,7 +50,7 @@ VALIDATED_LEARNING_RATES = {"0.4k": 6e-2, "0.8k": 6e-2, "2k": 3e-2, "3k": 3e-2, 
                             "50k": 1e-2, "100k": 3e-3}
 
 
-class StudyConfig(TrainingParts, Output):
+class StudyConfig(TrainingParts, Output, Tracked):
     """What every study shares: the training parts, the engine and executor, its seeds, where it is written."""
 
     kind: ClassVar[str] = ""

@@ -29,6 +29,7 @@ from ..lock import FolderLock
 from ..provenance import library_versions
 from ..quiet import silence_libraries
 from ..results.store import Store, check_existing
+from ..trackers import Trackers, check_trackers
 from .base import Plan, PlannedRun
 from .recording import make_record
 from .registry import STUDIES
@@ -83,7 +84,8 @@ def run_study(
         for note in store.notes:
             echo(note)
         store.ensure_study(setup.study_key, config.kind, config.identity())
-        trained, skipped, failed, plan = _rounds(setup, data, store, save_to, progress, echo)
+        trackers = Trackers(config.report_to, folder, config.kind, config.flat())
+        trained, skipped, failed, plan = _rounds(setup, data, store, trackers, save_to, progress, echo)
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
@@ -117,6 +119,7 @@ def _set_up(config: StudyConfig, engine=None) -> _Setup:
     folder = Path(config.output)
     check_output_folder(folder)
     check_existing(folder, config.kind)
+    check_trackers(config.report_to)
     tokenizer = load_tokenizer(config.tokenizer.tokenizer)
     vocab_size = len(tokenizer)
     if engine is None:
@@ -138,7 +141,7 @@ def _set_up(config: StudyConfig, engine=None) -> _Setup:
     return _Setup(config, engine, study_key, vocab_size, facts_of, plan, data)
 
 
-def _rounds(setup: _Setup, data: PreparedData, store: Store, save_to: Path | None, progress: bool,
+def _rounds(setup: _Setup, data: PreparedData, store: Store, trackers: Trackers, save_to: Path | None, progress: bool,
             echo: Callable[[str], None]) -> tuple[int, int, list[str], Plan]:
     """Train what is new, plan again with the results: a plan that grows with its results (bracketing) takes
     several rounds, a fixed grid one. A run that fails is not retried within the study. Returns the runs
@@ -162,16 +165,17 @@ def _rounds(setup: _Setup, data: PreparedData, store: Store, save_to: Path | Non
         if plan.train_samples() > len(data.train_chunks):
             data = prepare_data(config.data, data.tokenizer, plan.train_samples(), config.evaluation.eval_samples,
                                 study.data_advice)
-        failed += _train(todo, setup.engine, data, config, store, setup.study_key, save_to, progress, echo)
+        failed += _train(todo, setup.engine, data, config, store, trackers, setup.study_key, save_to, progress, echo)
         attempted |= {run.spec.key for run in todo}
         trained += len(todo)
         if not study.grows(config):
             return trained, skipped, failed, plan
 
 
-def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConfig, store: Store, study_key: str,
-           save_to: Path | None, progress: bool, echo: Callable[[str], None]) -> list[str]:
-    """Train one round's runs on the configured executor, storing each result as it arrives; the failures."""
+def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConfig, store: Store, trackers: Trackers,
+           study_key: str, save_to: Path | None, progress: bool, echo: Callable[[str], None]) -> list[str]:
+    """Train one round's runs on the configured executor, storing each result as it arrives (then logging it to
+    the trackers); the failures."""
     folder = Path(config.output)
     # Longest first, so that the round does not end on one long run while the other workers idle: the largest
     # budgets, and within one the most steps (a small model's steps cost mostly their fixed overhead).
@@ -189,6 +193,7 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
             if save_to is not None and (save_to / result.key).is_dir():
                 tokenizer.save_pretrained(save_to / result.key)  # a saved run loads, and generates, on its own
             store.save(record)
+            trackers.log(record)
             shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
             bar.set_postfix_str(f"{record.label} val={shown}")
             if not record.completed:

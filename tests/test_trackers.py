@@ -1,0 +1,49 @@
+"""--report-to for studies: TensorBoard for real (its event files read back), a missing package refused."""
+
+import importlib.util
+
+import pytest
+
+from isoflop import build_config, run_study
+from isoflop.results.store import Store
+from isoflop.trackers import folder_name
+from test_bad_input import run
+
+
+def study(corpus, output, **changes):
+    train, valid = corpus
+    settings = dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=6,
+                    unique_samples=(1, 3), eval_samples=2, seeds=(1,), executor="inprocess", output=str(output),
+                    report_to=("tensorboard",), evals_per_run=3) | changes
+    return build_config(overrides=settings)
+
+
+def test_every_stored_run_is_in_tensorboard_under_its_label_with_its_config(corpus, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_study(study(corpus, tmp_path / "out"), echo=lambda line: None, progress=False)
+    with Store(tmp_path / "out", create=False) as store:
+        records = store.records()
+    assert sorted(p.name for p in (tmp_path / "out" / "tensorboard").iterdir()) == ["D=1_seed=1", "D=3_seed=1"]
+    for record in records:
+        events = EventAccumulator(str(tmp_path / "out" / "tensorboard" / folder_name(record.label)),
+                                  size_guidance={"scalars": 0, "tensors": 0})
+        events.Reload()
+        assert set(events.Tags()["scalars"]) == {"train/loss", "train/learning_rate", "validation/loss"}
+        train = [(e.step, e.value) for e in events.Scalars("train/loss")]
+        assert train == [(m.step, pytest.approx(m.train_loss, rel=1e-6)) for m in record.metrics]
+        validation = [(e.step, e.value) for e in events.Scalars("validation/loss")]
+        expected = [(0, record.initial_val_loss)] + [(m.step, m.val_loss) for m in record.evaluated()]
+        assert [s for s, _ in validation] == [s for s, _ in expected] == [0, 2, 4, 6]
+        assert [v for _, v in validation] == pytest.approx([v for _, v in expected], rel=1e-6)
+        assert {"config", "study"} <= {tag.split("/")[0] for tag in events.Tags()["tensors"]}
+
+
+def test_a_tracker_that_is_not_installed_is_refused_before_anything_is_written(corpus, tmp_path, monkeypatch):
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else found(name, *a))
+    train, valid = corpus
+    code, out, err = run("scarcity", "--train-data", train, "--validation-data", valid, "--report-to", "tensorboard,mlflow",
+                         "--output", tmp_path / "out")
+    assert code == 2 and err == "error: --report-to mlflow: its package is not installed; pip install mlflow, or drop it\n"
+    assert not (tmp_path / "out").exists()
