@@ -39,6 +39,17 @@ def test_every_stored_run_is_in_tensorboard_under_its_label_with_its_config(corp
         assert {"config", "study"} <= {tag.split("/")[0] for tag in events.Tags()["tensors"]}
 
 
+@pytest.mark.slow
+def test_runs_stored_before_are_logged_once_when_a_tracker_is_added(corpus, tmp_path):
+    out = tmp_path / "out"
+    run_study(study(corpus, out, report_to=()), echo=lambda line: None, progress=False)
+    assert not (out / "tensorboard").exists()
+    run_study(study(corpus, out, unique_samples=(1, 2, 3)), echo=lambda line: None, progress=False)
+    run_study(study(corpus, out, unique_samples=(1, 2, 3)), echo=lambda line: None, progress=False)
+    logged = {p.name: len(list(p.iterdir())) for p in (out / "tensorboard").iterdir()}
+    assert logged == {"D=1_seed=1": 1, "D=2_seed=1": 1, "D=3_seed=1": 1}  # one event file each: logged once
+
+
 def test_a_tracker_that_is_not_installed_is_refused_before_anything_is_written(corpus, tmp_path, monkeypatch):
     found = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else found(name, *a))

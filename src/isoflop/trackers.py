@@ -3,7 +3,8 @@
 Each run is logged once it is stored, under its label: its training loss and learning rate at every step,
 its validation loss at its evaluation steps (and at step 0, before training, where it was measured), with its
 own config and the study's attached. Only the main process logs, so every executor (in process, worker
-processes, Ray) gives the same logs. TensorBoard writes to ``OUTPUT/tensorboard/LABEL``; W&B and MLflow go
+processes, Ray) gives the same logs. ``OUTPUT/trackers.json`` lists the runs each tracker has been given, so
+a study re-run with ``--report-to`` logs the runs stored before (once) and never logs a run twice. TensorBoard writes to ``OUTPUT/tensorboard/LABEL``; W&B and MLflow go
 where their own settings send them (MLflow, with no ``MLFLOW_TRACKING_URI``, to ``OUTPUT/mlruns``).
 """
 
@@ -18,10 +19,12 @@ from typing import Any
 
 from .config.parts import TRACKER_PACKAGES
 from .errors import UsageError
+from .files import atomic_target
 from .results.records import RunRecord
 
 TENSORBOARD_FOLDER = "tensorboard"
 MLFLOW_FOLDER = "mlruns"
+LOGGED = "trackers.json"
 
 
 def check_trackers(names: tuple[str, ...]) -> None:
@@ -36,11 +39,21 @@ class Trackers:
     """The trackers a study logs its stored runs to."""
 
     def __init__(self, names: tuple[str, ...], folder: Path, kind: str, study: dict[str, Any]):
-        self.loggers = [_LOGGERS[name](folder, kind, study) for name in names]
+        self.loggers = {name: _LOGGERS[name](folder, kind, study) for name in names}
+        self.path = folder / LOGGED
+        self.logged: dict[str, list[str]] = json.loads(self.path.read_text()) if names and self.path.exists() else {}
 
     def log(self, record: RunRecord) -> None:
-        for logger in self.loggers:
-            logger.log(record)
+        """Give a completed run to every tracker that has not had it yet."""
+        if not record.completed:
+            return
+        fresh = [name for name in self.loggers if record.key not in self.logged.get(name, [])]
+        for name in fresh:
+            self.loggers[name].log(record)
+            self.logged.setdefault(name, []).append(record.key)
+        if fresh:
+            with atomic_target(self.path) as partial:
+                partial.write_text(json.dumps(self.logged, indent=1, sort_keys=True))
 
 
 def curves(record: RunRecord) -> dict[str, list[tuple[int, float]]]:
