@@ -142,7 +142,10 @@ def until(condition, seconds: float = 60.0):
 def command(values: dict) -> list[str]:
     args = [sys.executable, "-m", "isoflop", "scarcity", "--quiet"]
     for name, value in values.items():
-        args += [f"--{name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+        if name == "grid":  # one --grid per axis
+            args += [part for axis, points in value.items() for part in ("--grid", f"{axis}={','.join(map(str, points))}")]
+        else:
+            args += [f"--{name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     return args
 
 

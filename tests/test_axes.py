@@ -88,6 +88,10 @@ def test_adding_axis_values_reuses_the_stored_runs_and_the_report_answers_per_se
     # Back without the axis: the report answers from the baseline's runs alone, the others stay stored.
     outcome = quiet(scarcity(corpus, out))
     assert outcome.trained == 0 and "What the axes buy back" not in "\n".join(outcome.answer)
+    with Store(out, create=False) as store:
+        baseline = [r for r in store.records() if r.config["weight_decay"] == 0.0 and r.unique_samples == 4]
+    reference = next(line for line in outcome.answer if line.startswith("Compared with"))
+    assert f"{sum(r.final_val_loss for r in baseline) / 2:.3f} (mean of 2 seeds)" in reference
 
 
 class RateSensitive(SyntheticEngine):

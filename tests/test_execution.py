@@ -9,7 +9,7 @@ from isoflop.results.store import Store
 def study(corpus, output, **changes):
     train, valid = corpus
     values = dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=6,
-                  unique_samples=(1, 2, 3), eval_samples=2, engine="fast", output=str(output)) | changes
+                  unique_samples=(1, 2, 3), eval_samples=2, engine="fast", seeds=(1,), output=str(output)) | changes
     return run_study(build_config(overrides=values), echo=lambda line: None, progress=False)
 
 

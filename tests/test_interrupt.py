@@ -33,7 +33,7 @@ def test_sigterm_on_a_study_with_worker_processes_stops_them_and_keeps_the_store
     train, valid = corpus
     study = subprocess.Popen(
         [sys.executable, "-m", "isoflop", "scarcity", "--train-data", str(train), "--validation-data", str(valid),
-         "--tokenizer", "bytes", "--seq-len", "16", "--budget-passes", "400", "--unique-samples", "1,2,3,4",
+         "--tokenizer", "bytes", "--seq-len", "16", "--budget-passes", "400", "--unique-samples", "1,2,3,4", "--seeds", "1",
          "--eval-samples", "2", "--engine", "fast", "--executor", "processes", "--workers", "2", "--quiet",
          "--output", str(tmp_path / "out")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -161,7 +161,7 @@ def test_pretrained_model_loads_and_serves_as_a_study_model(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "show", str(tmp_path / "p"))
     assert code == 0 and "completed" in out
     code, _, err = run_cli(capsys, "scarcity", "--model", str(tmp_path / "p" / "model"), "--tokenizer", str(tmp_path / "p" / "model"),
-                           "--train-data", "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--eval-samples", "1",
+                           "--train-data", "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--seeds", "1", "--eval-samples", "1",
                            "--seq-len", "16", "--quiet", "--output", str(tmp_path / "study"))
     assert code == 0, err
 

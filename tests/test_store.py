@@ -173,7 +173,7 @@ def test_the_report_is_written_under_the_folder_lock(tmp_path, monkeypatch):
     train = tmp_path / "train.txt"
     train.write_text("".join(f"{i}: some words of text for a tiny corpus.\n" for i in range(40)))
     config = build_config(overrides=dict(train_data=str(train), validation_data=str(train), tokenizer="bytes", seq_len=16,
-                                         budget_passes=2, unique_samples=(1,), eval_samples=1, output=str(tmp_path / "out")))
+                                         budget_passes=2, unique_samples=(1,), eval_samples=1, seeds=(1,), output=str(tmp_path / "out")))
     runner.run_study(config, echo=lambda _: None, progress=False)
     assert written == [tmp_path / "out"]
 

@@ -108,11 +108,11 @@ def test_inspect_and_compare_cli(capsys, trained, tmp_path):
 
 def test_trained_tokenizer_works_in_a_scarcity_run(capsys, trained, tmp_path, pretrained_folder):
     code, out, err = run_cli(capsys, "scarcity", "--tokenizer", str(trained), "--model", "scratch:tiny", "--train-data",
-                             "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--eval-samples", "1",
+                             "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--seeds", "1", "--eval-samples", "1",
                              "--seq-len", "16", "--quiet", "--output", str(tmp_path / "run"))
     assert code == 0, err
     code, _, err = run_cli(capsys, "scarcity", "--tokenizer", str(trained), "--model", str(pretrained_folder), "--train-data",
-                           "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--quiet", "--output",
+                           "python-docs", "--budget-passes", "2", "--unique-samples", "1", "--seeds", "1", "--quiet", "--output",
                            str(tmp_path / "refused"))
     assert code == 2 and "was trained with 50,257" in err and "never resized" in err
 

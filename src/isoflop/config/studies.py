@@ -135,7 +135,8 @@ class StudyConfig(TrainingParts, Output, Tracked):
         for setting in self.axis_settings():
             point = self.with_setting(setting) if setting else self
             flat = point.flat()  # as the point's parts hold them: batch_size=2, not 2.0
-            matched = axis_fields() + list(self.replaced_by(setting))
+            # Every setting an axis may set, and every one an axis value can override (whatever this point's axes).
+            matched = axis_fields() + list(self.replaced_by(dict.fromkeys(axis_fields(), 1.0)))
             points.append(AxisPoint({name: flat[name] for name in setting}, point, {name: flat[name] for name in matched}))
         return points
 

@@ -73,8 +73,9 @@ def by_unique_samples(runs: list[RunRecord]) -> list[PointSummary]:
 
 
 def at_setting(runs: list[RunRecord], values: dict[str, Any]) -> list[RunRecord]:
-    """The runs trained at one point of a study's axes: those whose config holds ``values`` (flat setting → value)."""
-    return [run for run in runs if all(run.config.get(name) == value for name, value in values.items())]
+    """The runs trained at one point of a study's axes: those whose config holds ``values`` (flat setting → value).
+    A setting a run's config lacks (stored before it existed, or left out of keys while unset) is the study's."""
+    return [run for run in runs if all(run.config.get(name, value) == value for name, value in values.items())]
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:

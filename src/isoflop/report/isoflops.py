@@ -19,6 +19,7 @@ from ..fit.robustness import variant_name
 from ..fit.points import HEADLINE_COUNT, PARAMETER_COUNTS, table_from_records
 from ..results.records import RunRecord
 from .document import Bullets, Document, Figure, Paragraph, Section, Table
+from .aggregate import at_setting
 from .isoflop_axes import tuned_runs
 from .isoflop_plots import plot_allocation, plot_contours, plot_frontier, plot_profiles, plot_robustness
 from .tables import closing_sections
@@ -32,7 +33,7 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
     intro = [Paragraph(_setup(config))]
     sections: list[Section] = []
     answer: list[str] = []
-    fitted = runs
+    fitted = at_setting(runs, config.settings()[0].values)  # runs of an axis since dropped stay out
     if config.grid:
         fitted, tuned = tuned_runs(runs, config)
         sections.append(tuned)

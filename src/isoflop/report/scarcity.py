@@ -28,10 +28,10 @@ def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]
     folder = Path(config.output)
     points = config.settings()
     base = next(p for p in points if p.setting == config.baseline_setting())
-    # Without axes every stored run is the study's (runs stored before 0.4 may lack settings added since).
-    summaries = [(p, by_unique_samples(at_setting(runs, p.values) if config.grid else runs)) for p in points]
+    # Runs of other points (an axis since dropped) stay stored but out of this answer.
+    summaries = [(p, by_unique_samples(at_setting(runs, p.values))) for p in points]
     base_points = next(s for p, s in summaries if p is base)
-    trained = at_setting(runs, base.values) if config.grid else runs
+    trained = at_setting(runs, base.values)
     landmarks = Landmarks(math.log(vocab_size), vocab_size, _initial_loss(trained))
     intro = [Paragraph(_question(config, runs)), Paragraph(_setup(config, runs))]
     sections: list[Section] = []
