@@ -233,9 +233,11 @@ def test_a_growing_grid_is_not_a_data_change(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_the_offline_default_study_end_to_end(tmp_path):
-    outcome = quiet(build_config(overrides={"output": str(tmp_path / "default")}))
+    # The default's protocol at one seed (its three seeds take 2 minutes more of CI; seeds are planned alike).
+    outcome = quiet(build_config(overrides={"output": str(tmp_path / "default"), "seeds": (1,)}))
     assert outcome.trained == 7 and not outcome.failed
     assert any("+" in line and "D=1 (100 epochs)" in line for line in outcome.answer)
+    assert any(line.startswith("Barely learned") and "before training" in line for line in outcome.answer)
 
 
 def test_the_report_gives_each_cost_its_interval_and_says_what_the_numbers_are_read_against(corpus, tmp_path):
