@@ -82,6 +82,7 @@ def test_without_excess_parameters_r_n_star_is_not_fitted():
     assert any("R_N* not fitted" in note for note in law.notes)
 
 
+@pytest.mark.slow  # ~5 s of bootstrap refits; the scarcity reports of the default tier run the same fit
 def test_repetition_fit_of_a_scarcity_sweep_and_an_unpinnable_one():
     rng = np.random.default_rng(0)
     D = np.full(14, 100.0)
@@ -240,6 +241,7 @@ def test_the_robustness_panel_of_an_exact_law_barely_moves_and_names_every_varia
     assert any("spread: a" in line for line in describe_panel(panel))
 
 
+@pytest.mark.slow  # ~6 s of simulated studies; the default tier has the paired intervals' coverage simulation
 def test_approach_2s_configuration_intervals_cover_the_truth_in_a_deterministic_simulation():
     """40 simulated studies (4 budgets × 5 sizes, noise 0.02 nats): the studentized 95 % intervals of a, b and L* at
     the largest budget from resampled runs cover the noise-free answer in at least 85 % of them. benchmarks/coverage.py
