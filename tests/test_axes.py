@@ -83,6 +83,7 @@ def test_adding_axis_values_reuses_the_stored_runs_and_the_report_answers_per_se
     summary = (out / "summary.md").read_text()
     assert "## What the axes buy back" in summary and "| D | baseline loss | best other setting |" in summary
     assert "Grid axes: weight_decay ∈ {0, 0.5, 1}" in summary
+    assert "| D | seed | epochs | axes |" in summary and "| weight_decay=0.5 |" in summary  # the runs table
     with Store(out, create=False) as store:
         assert len(store.records()) == 12
     # Back without the axis: the report answers from the baseline's runs alone, the others stay stored.

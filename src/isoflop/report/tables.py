@@ -27,11 +27,20 @@ COMMON_TAIL: list[Column] = [
     ("failure", lambda r: r.error or "", False),
 ]
 
+# A study's own grid (D; budget and size): what is left of a run's grid point are its values on the axes.
+STUDY_GRID = {"scarcity": ("unique_samples",), "isoflops": ("budget", "size")}
+
+
+def _axes(kind: str) -> Callable[[RunRecord], str]:
+    return lambda r: " ".join(f"{n}={v:g}" for n, v in r.grid.items() if n not in STUDY_GRID[kind]) or "-"
+
+
 COLUMNS: dict[str, list[Column]] = {
     "scarcity": [
         ("D", lambda r: str(r.unique_samples), True),
         ("seed", lambda r: str(r.seed), True),
         ("epochs", lambda r: f"{r.epochs:.3g}", True),
+        ("axes", _axes("scarcity"), False),
         *COMMON_TAIL,
     ],
     "isoflops": [
@@ -41,6 +50,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("D tokens", lambda r: f"{r.tokens:,.0f}", True),
         ("epochs", lambda r: f"{r.epochs:.3g}", True),
         ("seed", lambda r: str(r.seed), True),
+        ("axes", _axes("isoflops"), False),
         *COMMON_TAIL,
     ],
 }
@@ -56,8 +66,9 @@ COLUMNS |= {"pretrain": RECIPE, "finetune": RECIPE}
 
 
 def run_table(kind: str, runs: list[RunRecord]) -> Table:
-    """One row per run; the failure column only when a run failed."""
-    columns = [c for c in COLUMNS[kind] if c[0] != "failure" or any(not r.completed for r in runs)]
+    """One row per run; the failure column only when a run failed, the axes column only when a run has axis values."""
+    columns = [c for c in COLUMNS[kind] if (c[0] != "failure" or any(not r.completed for r in runs))
+               and (c[0] != "axes" or any(c[1](r) != "-" for r in runs))]
     return Table(
         header=[header for header, _, _ in columns],
         rows=[[cell(run) for _, cell, _ in columns] for run in runs],
