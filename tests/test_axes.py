@@ -10,7 +10,7 @@ from isoflop.engines.base import RunResult
 from isoflop.models.specs import SCRATCH_SIZES, scratch_facts
 from isoflop.results.store import Store
 from isoflop.studies.scarcity import plan
-from helpers import SIZES, SyntheticEngine, synthetic_study
+from helpers import SIZES, InterruptedEngine, SyntheticEngine, synthetic_study
 
 
 def facts(spec):
@@ -121,6 +121,15 @@ def test_each_point_of_an_axis_brackets_its_own_minima(tmp_path):
     by_rate = {rate: {(r.budget_flops, r.grid["size"]) for r in records if r.config["learning_rate"] == rate}
                for rate in (1e-3, 1e-2)}
     assert by_rate[1e-3] != by_rate[1e-2]  # the rates' minima lie at other sizes, so each brackets its own
+
+
+def test_an_interrupted_study_with_an_axis_resumes_with_only_the_missing_runs(corpus, tmp_path):
+    config = scarcity(corpus, tmp_path / "out", engine="reference", seeds=(1,), grid={"weight_decay": (0.0, 0.5)})
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, echo=lambda line: None, progress=False, engine=InterruptedEngine(config.engine))
+    with Store(tmp_path / "out", create=False) as store:
+        assert len(store.completed_keys()) == 1
+    assert (quiet(config).trained, quiet(config).trained) == (3, 0)
 
 
 @pytest.mark.parametrize("grid", [{"weight_decay": (0.0, 0.1)}, {}])

@@ -10,10 +10,10 @@ from isoflop.results.store import Store
 from helpers import command, completed_runs, until
 
 
-def settings(corpus, output, engine, grid=None):
+def settings(corpus, output, engine):
     train, valid = corpus
     return dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=24, unique_samples=(1, 2, 3, 4),
-                eval_samples=2, dropout=0.1, engine=engine, seeds=(1,), grid=grid or {}, output=str(output)) | (
+                eval_samples=2, dropout=0.1, engine=engine, seeds=(1,), output=str(output)) | (
                 {} if engine == "reference" else {"checkpoint_seconds": 0.0})  # the Trainer's runs do not checkpoint
 
 
@@ -23,11 +23,9 @@ def metrics(folder):
 
 
 @pytest.mark.slow  # the default tier has the pack checkpoint's resume (test_batched_engine) and the executor's kills
-@pytest.mark.parametrize("engine, grid", [("reference", None), ("batched", None),
-                                          ("reference", {"weight_decay": (0.0, 0.5)})])  # a study with an axis too
-def test_sigkill_loses_at_most_the_work_in_progress_and_resumes_to_the_same_numbers(corpus, tmp_path, engine, grid):
-    killed = settings(corpus, tmp_path / "killed", engine, grid)
-    runs = 4 * (2 if grid else 1)
+@pytest.mark.parametrize("engine", ["reference", "batched"])  # a study with an axis: test_axes.py
+def test_sigkill_loses_at_most_the_work_in_progress_and_resumes_to_the_same_numbers(corpus, tmp_path, engine):
+    killed = settings(corpus, tmp_path / "killed", engine)
     study = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if engine == "reference":
         stored = until(lambda: completed_runs(tmp_path / "killed"))  # one run written, the next in progress
@@ -40,10 +38,10 @@ def test_sigkill_loses_at_most_the_work_in_progress_and_resumes_to_the_same_numb
 
     kept = completed_runs(tmp_path / "killed")
     outcome = run_study(build_config(overrides=killed), echo=lambda line: None, progress=False)
-    assert (outcome.trained, outcome.skipped) == (runs - kept, kept)  # nothing stored is trained again
+    assert (outcome.trained, outcome.skipped) == (4 - kept, kept)  # nothing stored is trained again
     assert not (tmp_path / "killed" / "checkpoints").exists()
 
-    whole = run_study(build_config(overrides=settings(corpus, tmp_path / "whole", engine, grid)), echo=lambda line: None,
+    whole = run_study(build_config(overrides=settings(corpus, tmp_path / "whole", engine)), echo=lambda line: None,
                       progress=False)
-    assert whole.trained == runs
+    assert whole.trained == 4
     assert metrics(tmp_path / "killed") == metrics(tmp_path / "whole")

@@ -4,10 +4,10 @@ import pytest
 
 from conftest import write_corpus
 from isoflop import UsageError, build_config, run_study
-from isoflop.engines.reference import ReferenceEngine
 from isoflop.results.store import Store
 from isoflop.studies.dry_run import dry_run
 from isoflop.studies.scarcity import plan
+from helpers import InterruptedEngine
 
 
 def small_config(corpus, output, **changes):
@@ -19,15 +19,6 @@ def small_config(corpus, output, **changes):
     )
     settings.update(changes)
     return build_config(overrides=settings)
-
-
-class InterruptedEngine(ReferenceEngine):
-    """Dies (like Ctrl-C or a kill) right after its first run has been handed over."""
-
-    def train(self, pack, data, on_step):
-        results = super().train(pack, data, on_step)
-        yield next(results)
-        raise KeyboardInterrupt
 
 
 def quiet(config):
