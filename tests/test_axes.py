@@ -21,7 +21,7 @@ def scarcity(corpus, output, **changes):
     train, valid = corpus
     settings = dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=4,
                     unique_samples=(1, 4),
-                    eval_samples=2, seeds=(1, 2), executor="inprocess", output=str(output)) | changes
+                    eval_samples=2, seeds=(1, 2), executor="inprocess", fit_bootstrap=20, output=str(output)) | changes
     return build_config(overrides=settings)
 
 

@@ -15,7 +15,7 @@ def small_config(corpus, output, **changes):
     settings = dict(
         model="scratch:tiny", train_data=str(train), validation_data=str(valid), seq_len=16, budget_passes=4,
         unique_samples=(1, 2, 4), eval_samples=2, output=str(output), executor="inprocess",  # no worker start-up
-        seeds=(1,),
+        seeds=(1,), fit_bootstrap=20,
     )
     settings.update(changes)
     return build_config(overrides=settings)

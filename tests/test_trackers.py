@@ -14,7 +14,7 @@ def study(corpus, output, **changes):
     train, valid = corpus
     settings = dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16, budget_passes=6,
                     unique_samples=(1, 3), eval_samples=2, seeds=(1,), executor="inprocess", output=str(output),
-                    report_to=("tensorboard",), evals_per_run=3) | changes
+                    report_to=("tensorboard",), evals_per_run=3, fit_bootstrap=20) | changes
     return build_config(overrides=settings)
 
 

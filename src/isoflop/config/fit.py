@@ -25,7 +25,16 @@ DEFAULT_TOLERANCE = 0.05
 FLAG_PREFIX = "fit_"
 
 
-class FitConfig(Part):
+class BootstrapConfig(Part):
+    """How many bootstrap resamples a fit draws (the fit part's, and a scarcity study's R_D* fit's)."""
+
+    fit_bootstrap: int = Field(
+        1000, ge=0, description="bootstrap resamples behind a fit's intervals (approach 3's, the data-constrained law's, "
+        "a scarcity study's R_D*)", json_schema_extra=NOT_IDENTITY,
+    )
+
+
+class FitConfig(BootstrapConfig):
     """The fit settings. Flat names are unique across a study's parts, hence the ``fit_`` prefix; ``isoflop fit``
     shows them without it (``--bootstrap``, ``--seed``, …)."""
 
@@ -43,10 +52,6 @@ class FitConfig(Part):
     fit_starts: Literal["hoffmann", "coarse"] = Field(
         "hoffmann", description="approach 3's grid of starts: Hoffmann et al.'s 4,500, or coarse (32: every third "
         "value of each; for quick looks at small studies)", json_schema_extra=NOT_IDENTITY,
-    )
-    fit_bootstrap: int = Field(
-        1000, ge=0, description="bootstrap resamples behind approach 3's intervals (and the data-constrained law's)",
-        json_schema_extra=NOT_IDENTITY,
     )
     fit_allocation_resamples: int = Field(
         200, ge=0, description="approach 2: configuration resamples (whole runs, parabolas refitted) behind the "

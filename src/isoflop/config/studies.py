@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ..models.specs import LADDER
 from .base import GRID, MAX_SEED, NOT_IDENTITY, in_identity, keyed_value
 from .compose import flat_fields, merge, nest
-from .fit import FitConfig
+from .fit import BootstrapConfig, FitConfig
 from .parts import (
     EngineConfig,
     ExecutionConfig,
@@ -174,7 +174,11 @@ class ScarcityConfig(StudyConfig):
     """A data-scarcity study: a fixed budget of passes, a grid of unique-sample counts D."""
 
     kind: ClassVar[str] = "scarcity"
-    DEFAULTS: ClassVar[dict[str, Any]] = {"learning_rate": SCRATCH_LEARNING_RATE, "seeds": SCARCITY_SEEDS}
+    # 200 resamples keep the report's R_D* fit to seconds.
+    DEFAULTS: ClassVar[dict[str, Any]] = {"learning_rate": SCRATCH_LEARNING_RATE, "seeds": SCARCITY_SEEDS,
+                                          "fit_bootstrap": 200}
+
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
 
     model: str = Field(
         "scratch:tiny",

@@ -19,20 +19,22 @@ SAME_WITHIN = 0.1
 TARGETS = {"final": "final loss", "best": "best loss during training"}
 
 
-def repetition_section(runs: list[RunRecord]) -> Section:
-    """R_D* and a token's worth, then both laws fitted to the final and to the best loss, with leave-one-D-out."""
+def repetition_section(runs: list[RunRecord], bootstrap: int) -> Section:
+    """R_D* (with ``bootstrap`` resamples) and a token's worth, then both laws fitted to the final and to the best
+    loss, with leave-one-D-out."""
     done = [r for r in runs if r.completed and r.final_val_loss is not None]
-    return Section("Laws of repeated data", _decay(done) + _laws(done))
+    return Section("Laws of repeated data", _decay(done, bootstrap) + _laws(done))
 
 
-def _decay(done: list[RunRecord]) -> list[Paragraph | Table]:
+def _decay(done: list[RunRecord], bootstrap: int) -> list[Paragraph | Table]:
     """R_D* of Muennighoff et al. for this model and corpus, and what a repeated token is worth."""
     intro = ("Muennighoff et al. (2023) value U unique tokens seen for D total as D' = U(1 + R_D*(1 − e^(−R/R_D*))), "
              "R = D/U − 1 repetitions: R_D* is how many repetitions a token survives before it stops helping. "
              "Fitted here as final loss = E' + B/D'^β over the runs (this model, this corpus, this budget; Huber loss "
              "on log loss, as they fit it).")
     try:
-        law = fit_repetition([r.unique_tokens for r in done], [r.tokens for r in done], [r.final_val_loss for r in done])
+        law = fit_repetition([r.unique_tokens for r in done], [r.tokens for r in done], [r.final_val_loss for r in done],
+                             bootstrap=bootstrap)
     except UsageError as error:
         return [Paragraph(intro), Paragraph(f"No fit: {error}.")]
     interval = law.intervals.get("R_D_star")

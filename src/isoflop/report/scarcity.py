@@ -46,7 +46,7 @@ def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]
         title = f"{config.model} on {_short(config.data.train_data)}: C={config.budget_passes} passes of {config.data.seq_len} tokens"
         if config.grid:
             sections.append(axis_section(summaries, base, reference, folder, title, landmarks))
-        sections.append(repetition_section(trained))
+        sections.append(repetition_section(trained, config.bootstrap.fit_bootstrap))
         caption = f", lr {config.optimizer.learning_rate:g}" + (f", {base.describe()}" if config.grid else "")
         sections.append(Section("Plots", [
             Figure(plot_loss_vs_unique_samples(base_points, folder, title + caption, landmarks),
