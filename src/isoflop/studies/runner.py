@@ -85,7 +85,7 @@ def run_study(
             echo(note)
         store.ensure_study(setup.study_key, config.kind, config.identity())
         trackers = Trackers(config.report_to, folder, config.kind, config.flat())
-        for record in store.records():  # stored by an earlier run of the study: logged once, if never before
+        for record in store.records() if config.report_to else ():  # stored before: logged once, if never before
             if record.study_key == setup.study_key:
                 trackers.log(record)
         trained, skipped, failed, plan = _rounds(setup, data, store, trackers, save_to, progress, echo)
