@@ -161,8 +161,8 @@ def until(condition, seconds: float = 60.0):
     raise AssertionError("condition not reached in time")
 
 
-def command(values: dict) -> list[str]:
-    args = [sys.executable, "-m", "isoflop", "scarcity", "--quiet"]
+def command(values: dict, study: str = "scarcity") -> list[str]:
+    args = [sys.executable, "-m", "isoflop", study, "--quiet"]
     for name, value in values.items():
         args += [f"--{name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     return args

@@ -30,7 +30,11 @@ ADAM_EPSILON = 1e-8
 MAX_GRAD_NORM = 1.0
 WEIGHT_DECAY = 0.0
 
-Schedule = Literal["linear", "cosine"]
+Schedule = Literal["linear", "cosine", "wsd"]
+CooldownShape = Literal["1-sqrt", "linear"]
+# Hägele et al. (2024): a cooldown of 20 % of the steps, shaped 1 - sqrt, matches a cosine schedule.
+WSD_COOLDOWN_FRACTION = 0.2
+WSD_COOLDOWN_SHAPE = "1-sqrt"
 Precision = Literal["fp32", "bf16", "fp16"]
 FlopConvention = Literal["6N", "full"]
 
@@ -82,7 +86,16 @@ class OptimizerConfig(Part):
 
     batch_size: int = Field(CLASSIC_BATCH_SIZE, gt=0, description="samples per optimizer step")
     learning_rate: float = Field(1e-3, gt=0, description="peak learning rate (per step, AdamW)")
-    schedule: Schedule = Field("linear", description="decay to 0 after warmup: linear or cosine")
+    schedule: Schedule = Field("linear", description="after warmup: linear or cosine decay to 0, or wsd (warmup-stable-"
+                               "decay: the peak rate, then a cooldown to 0 over --cooldown-fraction of the steps)")
+    cooldown_fraction: float | None = Field(
+        None, gt=0, le=1, description=f"wsd: fraction of each run's steps spent cooling down to 0 (default "
+        f"{WSD_COOLDOWN_FRACTION})", json_schema_extra=KEYED_WHEN_SET,
+    )
+    cooldown_shape: CooldownShape | None = Field(
+        None, description=f"wsd: the cooldown's shape, 1-sqrt or linear (default {WSD_COOLDOWN_SHAPE})",
+        json_schema_extra=KEYED_WHEN_SET,
+    )
     warmup_fraction: float = Field(0.0, ge=0, lt=1, description="fraction of each run's steps spent warming up linearly from 0")
     warmup_steps: int | None = Field(
         None, ge=0, description="optimizer steps spent warming up linearly from 0, instead of --warmup-fraction",
@@ -96,6 +109,20 @@ class OptimizerConfig(Part):
 
     EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = (("warmup_fraction", "warmup_steps"),)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _cooldown_of_wsd(cls, values):
+        """A wsd schedule's cooldown defaults are set (so its runs are keyed by them); other schedules have none."""
+        if not isinstance(values, dict):
+            return values
+        if values.get("schedule") == "wsd":
+            defaults = {"cooldown_fraction": WSD_COOLDOWN_FRACTION, "cooldown_shape": WSD_COOLDOWN_SHAPE}
+            return values | {name: value for name, value in defaults.items() if values.get(name) is None}
+        for name in ("cooldown_fraction", "cooldown_shape"):
+            if values.get(name) is not None:
+                raise ValueError(f"--{name.replace('_', '-')} applies to --schedule wsd only; add --schedule wsd, or drop it")
+        return values
+
     @model_validator(mode="after")
     def _one_warmup(self):
         if self.warmup_steps is not None and self.warmup_fraction:
@@ -105,6 +132,22 @@ class OptimizerConfig(Part):
     def warmup_for(self, steps: int) -> int:
         """Warmup steps of a run of ``steps`` optimizer steps."""
         return self.warmup_steps if self.warmup_steps is not None else int(self.warmup_fraction * steps)
+
+    def describe_schedule(self) -> str:
+        """The schedule in words: "cosine decay, 5% warmup", "wsd (the peak rate, then a 1-sqrt cooldown over the last
+        20% of steps), 32 warmup steps"."""
+        if self.warmup_steps is not None:
+            warmup = f"{self.warmup_steps} warmup steps"
+        else:
+            warmup = f"{self.warmup_fraction:.0%} warmup" if self.warmup_fraction else "no warmup"
+        if self.schedule == "wsd":
+            return (f"wsd (the peak rate, then a {self.cooldown_shape} cooldown to 0 over the last "
+                    f"{self.cooldown_fraction:.0%} of steps), {warmup}")
+        return f"{self.schedule} decay, {warmup}"
+
+    def cooldown_for(self, steps: int) -> int:
+        """Cooldown steps of a run of ``steps`` optimizer steps (0 unless the schedule is wsd)."""
+        return max(1, round(self.cooldown_fraction * steps)) if self.schedule == "wsd" else 0
 
 
 class EvaluationConfig(Part):

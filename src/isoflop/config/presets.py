@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .parts import CLASSIC_BATCH_SIZE, CLASSIC_EVAL_SAMPLES, CLASSIC_LEARNING_RATE, CLASSIC_SEQ_LEN
-from .studies import CLASSIC_BUDGET_PASSES, CLASSIC_UNIQUE_SAMPLES, VOCAB_DEFAULTS
+from .studies import CLASSIC_BUDGET_PASSES, CLASSIC_UNIQUE_SAMPLES, VOCAB_DEFAULTS, WSD_DEFAULTS
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "scarcity": {
@@ -32,6 +32,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "offline": {},
         # The vocabulary study's offline default (isoflop vocab), as an isoFLOP study of one tokenizer.
         "vocab": dict(VOCAB_DEFAULTS),
+        # Warmup-stable-decay: every budget's run of a size branches from one constant-rate trunk (Hägele et al. 2024).
+        "wsd": dict(WSD_DEFAULTS),
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
         "gpu": {
             "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),

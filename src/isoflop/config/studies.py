@@ -271,6 +271,16 @@ class IsoflopsConfig(StudyConfig):
                 raise ValueError(f"the rate of {size} must be a positive finite number, got {rate}")
         return rates
 
+    @model_validator(mode="after")
+    def _wsd_warmup_in_steps(self):
+        if self.optimizer.schedule == "wsd" and self.optimizer.warmup_fraction:
+            raise ValueError(
+                "--schedule wsd: the runs of a size branch from one trunk, so its warmup must be the same number of "
+                "steps at every budget; give --warmup-steps N instead of --warmup-fraction (--preset wsd warms up for "
+                f"{WSD_WARMUP_STEPS} steps)"
+            )
+        return self
+
     def replaced_by(self, setting: dict[str, float]) -> dict[str, Any]:
         """A learning-rate axis sets every size's rate: the per-size rates give way."""
         return {"size_learning_rates": {}} if "learning_rate" in setting else {}
@@ -278,6 +288,11 @@ class IsoflopsConfig(StudyConfig):
     def learning_rate_of(self, size: str) -> float:
         return self.size_learning_rates.get(size, self.optimizer.learning_rate)
 
+
+# The isoFLOP study's wsd warmup, in steps (the same at every budget, so that budgets share a trunk): 10 % of the
+# default's shortest runs, 1-3 % of its longest.
+WSD_WARMUP_STEPS = 32
+WSD_DEFAULTS: dict[str, Any] = {"schedule": "wsd", "warmup_steps": WSD_WARMUP_STEPS}
 
 # The vocabulary study's offline default (isoflop vocab, and the isoflops preset "vocab"): three budgets, four
 # sizes, per tokenizer, one learning rate (the per-size rates were validated for the byte tokenizer only).

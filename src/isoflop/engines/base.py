@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..config.parts import EngineConfig, OptimizerConfig
+from ..data.order import sample_order, stream_order, stream_span
 from ..data.prepare import PreparedData
 
 StepCallback = Callable[[int], None]
@@ -25,8 +26,10 @@ StepCallback = Callable[[int], None]
 class RunSpec:
     """One run, with every per-run setting an engine needs.
 
-    ``unique_samples`` is D: the run draws from the first D training samples, in the
-    order ``data.order.sample_order`` gives its seed.
+    ``unique_samples`` is D, the distinct training samples the run reads, in the order ``data.order`` gives its
+    seed: with ``order`` "epochs", epochs over the first D samples; with "stream", a prefix of its seed's stream
+    (capped at ``pool`` samples). ``trunk`` names the runs that share their steps before their cooldowns (wsd runs
+    of one model, seed and settings at several budgets): an engine that can branch trains them from one trunk.
     """
 
     key: str
@@ -38,10 +41,31 @@ class RunSpec:
     steps: int
     optimizer: OptimizerConfig
     eval_steps: tuple[int, ...]
+    order: str = "epochs"
+    pool: int | None = None
+    trunk: str | None = None
 
     @property
     def passes(self) -> int:
         return self.steps * self.optimizer.batch_size
+
+    def sample_order(self) -> list[int]:
+        """The training sample of each pass, in order."""
+        if self.order == "stream":
+            return stream_order(self.passes, self.seed, self.pool)
+        return sample_order(self.unique_samples, self.passes, self.seed)
+
+    @property
+    def data_span(self) -> int:
+        """How many of the first training samples the run draws from (what its data fingerprint covers)."""
+        return stream_span(self.passes, self.pool) if self.order == "stream" else self.unique_samples
+
+    @property
+    def branch_step(self) -> int:
+        """The steps this run shares with its trunk: those before its cooldown (and its warmup), all of them without
+        a cooldown."""
+        optimizer = self.optimizer
+        return min(self.steps, max(optimizer.warmup_for(self.steps), self.steps - optimizer.cooldown_for(self.steps)))
 
     def pack_signature(self) -> tuple:
         """Runs with equal signatures can share a pack: only their seed and data differ."""
@@ -55,6 +79,7 @@ class Pack:
     runs: tuple[RunSpec, ...]
     save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
     checkpoint_dir: Path | None = None  # where an engine that trains runs together may keep its pack's checkpoints
+    trunk_dir: Path | None = None  # where an engine that branches keeps its trunks' states (``training.trunks``)
 
     @property
     def first(self) -> RunSpec:
@@ -81,6 +106,7 @@ class RunResult:
     eval_steps: list[int] = field(default_factory=list)
     error: str | None = None
     initial_val_loss: float | None = None  # the validation loss before the first step (the model as built)
+    trained_steps: int | None = None  # steps this result's training computed, when a trunk shared the others (None: all)
 
 
 class Engine(Protocol):

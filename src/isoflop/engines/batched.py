@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..data.order import sample_order
 from ..data.prepare import PreparedData
 from ..models.build import build_model, count_parameters, model_config
 from ..training.checkpoints import PackCheckpoint
@@ -169,7 +168,7 @@ class BatchedEngine:
         # Members share the learning rate and schedule of the pack, and AdamW is elementwise, so torch's
         # own AdamW over the stacked tensors is each member's AdamW; only the clipping needs a per-member norm.
         optimizer = optim.adamw(trainable.items(), first.optimizer)
-        members = [_Member(run, sample_order(run.unique_samples, run.passes, run.seed), [], [], [], []) for run in pack.runs]
+        members = [_Member(run, run.sample_order(), [], [], [], []) for run in pack.runs]
         val_chunks = torch.tensor(data.val_chunks, dtype=torch.long, device=self.device)
         # Dropout draws come from the global generator: seed it from the pack so a pack is reproducible.
         torch.manual_seed(zlib.crc32(",".join(r.key for r in pack.runs).encode()))

@@ -16,16 +16,18 @@ It trains single-threaded; parallelism comes from the executor (one worker proce
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Iterator
 
 import torch
 
-from ..data.order import sample_order
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
 from ..training import kernels
 from ..training.checkpoints import PackCheckpoint
+from ..training.trunks import TrunkStates
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
 from ..training import optim
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite, not_gpt2
@@ -35,6 +37,7 @@ class FastEngine:
     """One GPT-2 run at a time on the CPU, single-threaded, the LM head and its loss in chunks outside autograd."""
 
     name = "fast"
+    branches = True  # trains the wsd runs of one trunk from one shared trunk (``training.trunks``)
 
     def __init__(self, config):
         self.precision = config.precision
@@ -52,7 +55,8 @@ class FastEngine:
         return {"head_kernel": kernels.describe()}
 
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
-        return 1  # one run per pack: each is written as soon as it ends; processes give the parallelism
+        # One run per pack (each is written as soon as it ends; processes give the parallelism), or a whole trunk.
+        return runs if pack_run.trunk is not None else 1
 
     def train(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
         # One thread wherever it runs (this process, a worker, a Ray task): reductions in the same order, so the
@@ -60,6 +64,9 @@ class FastEngine:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
+            if pack.first.trunk is not None:
+                yield from self._train_trunk(pack, data, on_step)
+                return
             for run in pack.runs:
                 checkpoint = PackCheckpoint(pack.checkpoint_dir, [run.key], self.checkpoint_seconds)
                 yield self._train_one(pack, run, data, on_step, checkpoint)
@@ -70,87 +77,226 @@ class FastEngine:
     def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback,
                    checkpoint: PackCheckpoint) -> RunResult:
         started = time.perf_counter()
-        optimizer_config = run.optimizer
-        config = model_config(run.model, data.vocab_size, run.dropout)
-        model = build_model(run.model, config, run.seed)
-        _fuse_activation(model)
-        head = model.get_output_embeddings().weight
-        optimizer = optim.adamw(model.named_parameters(), optimizer_config)
-        parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        train_chunks = torch.tensor(data.train_chunks, dtype=torch.long)
-        val_ids = torch.tensor(data.val_chunks, dtype=torch.long)
-        val_labels = _labels(val_ids, data.tokenizer.pad_token_id)
-        order = sample_order(run.unique_samples, run.passes, run.seed)
-        batch_size, steps = optimizer_config.batch_size, run.steps
-        eval_steps = set(run.eval_steps)
-        # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
-        torch.manual_seed(run.seed)
+        loop = _Loop(run, data, self.device)
+        order = run.sample_order()
         metrics = {"train_loss": [], "val_loss": [], "learning_rate": [], "eval_steps": [], "initial_val_loss": None}
-        first_step, elapsed = _restore(checkpoint.load(self.device), model, optimizer, metrics)
+        first_step, elapsed = _restore(checkpoint.load(self.device), loop, metrics)
         started -= elapsed
         on_step(first_step)
-
-        def evaluate(step: int) -> float:
-            model.eval()
-            with torch.no_grad():
-                val_hidden = model.transformer(input_ids=val_ids).last_hidden_state
-            value = head_cross_entropy_eval(_shifted(val_hidden), head, val_labels)
-            check_finite(step, "validation loss", value)
-            return value
-
         train_loss, val_loss, learning_rate, evaluated = (metrics[name] for name in _PROGRESS)
+        eval_steps = set(run.eval_steps)
         status, error = "completed", None
         try:
             if first_step == 0:
-                metrics["initial_val_loss"] = evaluate(0)  # draws no random numbers: the run's numbers stay the same
-            for step in range(first_step, steps):
-                lr = optim.learning_rate(optimizer_config, step, steps)
-                ids = train_chunks[order[step * batch_size : (step + 1) * batch_size]]
-                model.train()
-                hidden = model.transformer(input_ids=ids).last_hidden_state
-                loss = head_cross_entropy(_shifted(hidden), head, _labels(ids, data.tokenizer.pad_token_id))
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(parameters, optimizer_config.max_grad_norm)
-                optim.set_learning_rate(optimizer, lr)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                value = float(loss.detach())
-                check_finite(step + 1, "training loss", value)
-                train_loss.append(value)
+                metrics["initial_val_loss"] = loop.evaluate(0)  # draws no random numbers: the run's numbers stay the same
+            for step in range(first_step, run.steps):
+                loss, lr = loop.train_step(run, step, order)
+                train_loss.append(loss)
                 learning_rate.append(lr)
                 if step + 1 in eval_steps:
-                    val_loss.append(evaluate(step + 1))
+                    val_loss.append(loop.evaluate(step + 1))
                     evaluated.append(step + 1)
                 on_step(1)
-                if step + 1 < steps:
-                    checkpoint.maybe_save(lambda: _state(step + 1, model, optimizer, metrics, time.perf_counter() - started))
+                if step + 1 < run.steps:
+                    checkpoint.maybe_save(lambda: loop.state(step + 1, metrics, time.perf_counter() - started))
         except NonFiniteLoss as failure:
             status, error = "failed", str(failure)
         if pack.save_models_to is not None:
-            model.save_pretrained(pack.save_models_to / run.key)
+            loop.model.save_pretrained(pack.save_models_to / run.key)
         return RunResult(
             key=run.key, engine=self.name, status=status, error=error, wall_seconds=time.perf_counter() - started,
             train_loss=train_loss, val_loss=val_loss, learning_rate=learning_rate, eval_steps=evaluated,
             initial_val_loss=metrics["initial_val_loss"],
         )
 
+    def _train_trunk(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
+        """The runs of one wsd trunk, shortest branch first: the trunk trains at the peak rate to each run's branch
+        step (saved there), the run cools down from a copy, and the trunk goes on from where it was."""
+        runs = sorted(pack.runs, key=lambda run: (run.branch_step, run.steps))
+        first = runs[0]
+        states = TrunkStates(pack.trunk_dir, first.trunk, lambda step: data.run_fingerprint(
+            dataclasses.replace(first, steps=max(step, 1)).data_span))
+        loop = _Loop(runs[0], data, self.device)
+        trunk = _TrunkMetrics()
+        # Every step at which some run of the pack is evaluated on the trunk (before or at its branch).
+        trunk_evals = {step for run in runs for step in run.eval_steps if step <= run.branch_step}
+        position, failure = None, None
+        for run in runs:
+            started = time.perf_counter()
+            branch = run.branch_step
+            position = _trunk_at(states, branch, run, position, loop, trunk, self.device)
+            computed = 0
+            try:
+                if failure is not None:
+                    raise failure
+                if trunk.initial is None:
+                    trunk.initial = loop.evaluate(0)
+                if position in trunk_evals and position not in trunk.val:
+                    trunk.val[position] = loop.evaluate(position)
+                order = run.sample_order()
+                for step in range(position, branch):
+                    loss, lr = loop.train_step(run, step, order)
+                    trunk.record(step, loss, lr)
+                    if step + 1 in trunk_evals:
+                        trunk.val[step + 1] = loop.evaluate(step + 1)
+                    position, computed = step + 1, computed + 1
+                    on_step(1)
+                on_step(branch - computed)  # the steps it shares with the trunk, trained before
+                states.save(branch, loop.state(branch, trunk.as_state(), 0.0))
+                result = self._cool_down(pack, run, loop, trunk, order, on_step)
+            except NonFiniteLoss as error:  # in the trunk: this run and every later branch fail with it
+                failure = error
+                result = RunResult(key=run.key, engine=self.name, status="failed", error=str(error), wall_seconds=0.0)
+            result.trained_steps = computed + run.steps - branch
+            result.wall_seconds = time.perf_counter() - started
+            yield result
+        states.keep_furthest()
+
+    def _cool_down(self, pack: Pack, run: RunSpec, loop: _Loop, trunk: _TrunkMetrics, order: list[int],
+                   on_step: StepCallback) -> RunResult:
+        """Run ``run``'s cooldown from the trunk at its branch step on a copy; the trunk is left as it was."""
+        branch = run.branch_step
+        saved = copy.deepcopy(loop.state(branch, {}, 0.0))
+        train_loss, learning_rate = trunk.train_loss[:branch], trunk.learning_rate[:branch]
+        evaluated = [step for step in run.eval_steps if step <= branch]
+        val_loss = [trunk.val[step] for step in evaluated]
+        status, error = "completed", None
+        try:
+            for step in range(branch, run.steps):
+                loss, lr = loop.train_step(run, step, order)
+                train_loss.append(loss)
+                learning_rate.append(lr)
+                if step + 1 in run.eval_steps:
+                    val_loss.append(loop.evaluate(step + 1))
+                    evaluated.append(step + 1)
+                on_step(1)
+        except NonFiniteLoss as failure:
+            status, error = "failed", str(failure)
+        if pack.save_models_to is not None:
+            loop.model.save_pretrained(pack.save_models_to / run.key)
+        loop.load(saved)
+        return RunResult(
+            key=run.key, engine=self.name, status=status, error=error, wall_seconds=0.0, train_loss=train_loss,
+            val_loss=val_loss, learning_rate=learning_rate, eval_steps=evaluated, initial_val_loss=trunk.initial,
+        )
+
+
+class _Loop:
+    """One model in training: its weights, AdamW, the data as tensors, one optimizer step and one evaluation."""
+
+    def __init__(self, run: RunSpec, data: PreparedData, device):
+        config = model_config(run.model, data.vocab_size, run.dropout)
+        self.model = build_model(run.model, config, run.seed)
+        _fuse_activation(self.model)
+        self.head = self.model.get_output_embeddings().weight
+        self.optimizer = optim.adamw(self.model.named_parameters(), run.optimizer)
+        self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self.pad_id = data.tokenizer.pad_token_id
+        self.train_chunks = torch.tensor(data.train_chunks, dtype=torch.long)
+        self.val_ids = torch.tensor(data.val_chunks, dtype=torch.long)
+        self.val_labels = _labels(self.val_ids, self.pad_id)
+        # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
+        torch.manual_seed(run.seed)
+
+    def evaluate(self, step: int) -> float:
+        """The validation loss now (draws no random numbers)."""
+        self.model.eval()
+        with torch.no_grad():
+            val_hidden = self.model.transformer(input_ids=self.val_ids).last_hidden_state
+        value = head_cross_entropy_eval(_shifted(val_hidden), self.head, self.val_labels)
+        check_finite(step, "validation loss", value)
+        return value
+
+    def train_step(self, run: RunSpec, step: int, order: list[int]) -> tuple[float, float]:
+        """Optimizer step ``step`` (0-based) of ``run``: its training loss and learning rate."""
+        optimizer_config = run.optimizer
+        batch_size = optimizer_config.batch_size
+        lr = optim.learning_rate(optimizer_config, step, run.steps)
+        ids = self.train_chunks[order[step * batch_size : (step + 1) * batch_size]]
+        self.model.train()
+        hidden = self.model.transformer(input_ids=ids).last_hidden_state
+        loss = head_cross_entropy(_shifted(hidden), self.head, _labels(ids, self.pad_id))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.parameters, optimizer_config.max_grad_norm)
+        optim.set_learning_rate(self.optimizer, lr)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        value = float(loss.detach())
+        check_finite(step + 1, "training loss", value)
+        return value, lr
+
+    def state(self, step: int, metrics: dict, elapsed: float) -> dict:
+        """What a checkpoint holds: weights, optimizer state, the RNG state (dropout) and the metrics so far."""
+        return {"step": step, "elapsed": elapsed, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": torch.get_rng_state(), "metrics": metrics}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+
+
+class _TrunkMetrics:
+    """What the trunk measured: training loss and rate per step, validation losses at the steps runs evaluate it."""
+
+    def __init__(self):
+        self.train_loss: list[float] = []
+        self.learning_rate: list[float] = []
+        self.val: dict[int, float] = {}
+        self.initial: float | None = None
+
+    def record(self, step: int, loss: float, lr: float) -> None:
+        if step == len(self.train_loss):  # a step gone through again after going back gives the same numbers
+            self.train_loss.append(loss)
+            self.learning_rate.append(lr)
+
+    def as_state(self) -> dict:
+        return {"train_loss": list(self.train_loss), "learning_rate": list(self.learning_rate),
+                "val": {str(step): value for step, value in self.val.items()}, "initial": self.initial}
+
+    def merge(self, state: dict) -> None:
+        if len(state["train_loss"]) > len(self.train_loss):
+            self.train_loss, self.learning_rate = list(state["train_loss"]), list(state["learning_rate"])
+        self.val |= {int(step): value for step, value in state["val"].items()}
+        self.initial = state["initial"] if self.initial is None else self.initial
+
 
 _PROGRESS = ("train_loss", "val_loss", "learning_rate", "eval_steps")
 
 
-def _state(step: int, model, optimizer, metrics: dict[str, list], elapsed: float) -> dict:
-    """What a run's checkpoint holds: weights, optimizer state, the RNG state (dropout) and the metrics so far."""
-    return {"step": step, "elapsed": elapsed, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(), "metrics": metrics}
+def _trunk_at(states: TrunkStates, branch: int, run: RunSpec, position: int | None, loop: _Loop,
+              trunk: _TrunkMetrics, device) -> int:
+    """Put the trunk at the furthest step from which ``run`` can branch at ``branch`` having its evaluations before it
+    (in memory, a saved state, or the start); that step."""
+    furthest = states.latest(branch, device)
+    if furthest is not None:
+        trunk.merge(furthest["metrics"])  # measured by the same trunk: valid whichever state it goes on from
+    missing = [step for step in run.eval_steps if step <= branch and step not in trunk.val]
+    limit = min(missing + [branch])
+    state = states.latest(limit, device) if limit < branch or furthest is None else furthest
+    saved = -1 if state is None else int(state["step"])
+    if position is not None and saved <= position <= limit:
+        return position
+    if state is not None:
+        loop.load(state)
+        trunk.merge(state["metrics"])
+        return saved
+    return 0 if position is None else _restart_trunk(loop, run)
 
 
-def _restore(state: dict | None, model, optimizer, metrics: dict[str, list]) -> tuple[int, float]:
+def _restart_trunk(loop: _Loop, first: RunSpec) -> int:
+    """Put the trunk back at its start: the run seed's initial weights, a fresh AdamW, the seed's dropout draws."""
+    loop.model.load_state_dict(build_model(first.model, loop.model.config, first.seed).state_dict())
+    loop.optimizer.state.clear()
+    torch.manual_seed(first.seed)
+    return 0
+
+
+def _restore(state: dict | None, loop: _Loop, metrics: dict[str, list]) -> tuple[int, float]:
     """Load a saved state into the run; returns the steps already done and the seconds they took."""
     if state is None:
         return 0, 0.0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"])
+    loop.load(state)
     metrics.update(state["metrics"])
     return int(state["step"]), float(state["elapsed"])
 

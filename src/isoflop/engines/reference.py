@@ -17,9 +17,9 @@ import torch
 from torch.utils.data import SequentialSampler
 from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
-from ..data.order import sample_order
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
+from ..training.optim import trainer_schedule
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
 
 CAUSAL_LM_LOSS = "ForCausalLM"
@@ -48,7 +48,7 @@ class ReferenceEngine:
 
     def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback) -> RunResult:
         started = time.perf_counter()
-        order = sample_order(run.unique_samples, run.passes, run.seed)
+        order = run.sample_order()
         train_rows = [{"input_ids": data.train_chunks[i]} for i in order]
         val_rows = [{"input_ids": chunk} for chunk in data.val_chunks]
         model = build_model(run.model, model_config(run.model, data.vocab_size, run.dropout), run.seed)
@@ -101,8 +101,7 @@ def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str) -
         per_device_train_batch_size=optimizer.batch_size,
         per_device_eval_batch_size=eval_batch,
         learning_rate=optimizer.learning_rate,
-        lr_scheduler_type=optimizer.schedule,
-        warmup_steps=optimizer.warmup_for(run.steps),
+        **trainer_schedule(optimizer, run.steps),
         weight_decay=optimizer.weight_decay,
         max_grad_norm=optimizer.max_grad_norm,
         adam_beta1=optimizer.adam_beta1,

@@ -30,11 +30,18 @@ def table_from_records(runs: list[RunRecord], curves: bool = False, count: str =
     With ``curves``, every evaluated step is a point (for approach 1's envelope)."""
     if count not in PARAMETER_COUNTS:
         raise UsageError(f"--params {count!r}: choose {' or '.join(PARAMETER_COUNTS)}")
-    rows, conventions, knots = [], set(), []
+    rows, conventions, knots, annealed = [], set(), [], set()
     for run in runs:
         if not run.completed or run.kind != "isoflops":
             continue
+        if curves and run.schedule == "wsd":
+            raise UsageError(
+                f"{run.label} trained with wsd: its curve before the cooldown is the constant-rate trunk, not annealed, "
+                "and approach 1 takes every step of a curve as a training of that length; fit wsd runs with "
+                "approach 2 or 3 (their final points are annealed)"
+            )
         conventions.add(run.flop_convention)
+        annealed.add(bool(run.annealed))
         n = parameters_of(run, count)
         knots.append((n, run.flops_per_token))
         tokens_per_step = run.tokens / len(run.metrics)
@@ -45,6 +52,9 @@ def table_from_records(runs: list[RunRecord], curves: bool = False, count: str =
             rows.append((n, tokens, metric.val_loss, flops, run.unique_tokens, run.seed))
     if not rows:
         raise UsageError("the results hold no completed isoflops run to fit")
+    if len(annealed) > 1:
+        raise UsageError("the results mix annealed and unannealed runs (the rate brought to 0 or not): their losses "
+                         "are not comparable; fit one kind")
     if len(conventions) > 1:
         raise UsageError(f"the results mix FLOP conventions ({', '.join(sorted(conventions))}); fit runs counted one way")
     N, D, loss, C, U, seed = (np.array(column, dtype=float) for column in zip(*rows))

@@ -110,13 +110,15 @@ def training_arguments(config: FinetuneConfig, train_blocks: int, output_dir: st
     import torch
     from transformers import TrainingArguments
 
+    from ..training.optim import trainer_schedule
+
     optimizer = config.optimizer
     # The Trainer's own count of optimizer steps for these epochs: the warmup is a share of it.
     steps = math.ceil(config.epochs * math.ceil(train_blocks / optimizer.batch_size))
     return TrainingArguments(
         output_dir=output_dir, num_train_epochs=config.epochs, per_device_train_batch_size=optimizer.batch_size,
         per_device_eval_batch_size=optimizer.batch_size, learning_rate=optimizer.learning_rate,
-        lr_scheduler_type=optimizer.schedule, warmup_steps=optimizer.warmup_for(steps),
+        **trainer_schedule(optimizer, steps),
         weight_decay=optimizer.weight_decay, max_grad_norm=optimizer.max_grad_norm, adam_beta1=optimizer.adam_beta1,
         adam_beta2=optimizer.adam_beta2, adam_epsilon=optimizer.adam_epsilon, optim="adamw_torch_fused",
         bf16=config.precision.precision == "bf16", fp16=config.precision.precision == "fp16",

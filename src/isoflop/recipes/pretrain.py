@@ -108,10 +108,10 @@ def scheduler_of(optimizer, config: PretrainConfig):
     """The per-step learning-rate schedule (``LambdaLR``, so checkpoints hold its state)."""
     import torch
 
-    from ..training.schedule import lr_factor
+    from ..training.optim import schedule_factor
 
-    steps, warmup = config.max_steps, config.optimizer.warmup_for(config.max_steps)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps, warmup, config.optimizer.schedule))
+    steps = config.max_steps
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule_factor(config.optimizer, step, steps))
 
 
 def setup(config: PretrainConfig, resume: bool, echo=print) -> _Run:

@@ -48,7 +48,7 @@ def save_recipe_run(out: Path, run: RecipeRun) -> RunRecord:
         tokens=run.tokens, samples=run.samples, unique_samples=run.unique_samples, unique_tokens=run.unique_tokens,
         budget_flops=None, eval_tokens_per_evaluation=sum(len(w) for w in run.validation),
         val_bytes_per_token=bytes_per_token(run.validation, run.tokenizer), data_fingerprint=fingerprint(run.validation),
-        config=run.config, versions=library_versions(),
+        config=run.config, versions=library_versions(), schedule=str(run.config.get("schedule", "")),
     )
     metrics = tuple(StepMetric(h["step"], h.get("train_loss"), h.get("eval_loss"), h.get("learning_rate")) for h in run.history)
     record = build_record(facts, metrics)

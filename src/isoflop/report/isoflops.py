@@ -30,10 +30,10 @@ TITLE = "isoFLOP profiles and the compute-optimal model"
 def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str], vocab_size: int) -> Document:
     """The isoFLOP study's report: profiles, the compute-optimal allocation, the laws and their checks."""
     folder = Path(config.output)
-    intro = [Paragraph(_setup(config))]
+    fitted = at_setting(runs, config.settings()[0].values)  # runs of an axis since dropped stay out
+    intro = [Paragraph(_setup(config) + " " + compute_line(fitted))]
     sections: list[Section] = []
     answer: list[str] = []
-    fitted = at_setting(runs, config.settings()[0].values)  # runs of an axis since dropped stay out
     if config.grid:
         fitted, tuned = tuned_runs(runs, config)
         sections.append(tuned)
@@ -49,6 +49,8 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
             answer.insert(0, "Fitted on each (budget, size)'s best setting over the axes "
                              f"({', '.join(config.grid)}): see 'Best setting per budget and size'.")
         sections += fit_sections
+    if any(r.trained_flops is not None and r.trained_flops < r.train_flops for r in fitted):
+        answer.append(compute_line(fitted).removeprefix("**Compute.** "))
     sections += closing_sections("isoflops", runs, notes)
     return Document(TITLE, intro, answer, sections, runs)
 
@@ -279,10 +281,24 @@ def _rates(config: IsoflopsConfig) -> str:
     return "lr per size " + ", ".join(f"{size} {rate:g}" for size, rate in rates.items())
 
 
+def compute_line(runs: list[RunRecord]) -> str:
+    """The training FLOPs the runs represent (each a training of its budget), and those actually computed: fewer
+    where wsd runs branched from a shared trunk."""
+    represented = sum(r.train_flops for r in runs)
+    trained = sum(r.train_flops if r.trained_flops is None else r.trained_flops for r in runs)
+    if not runs:
+        return ""
+    if trained >= represented * (1 - 1e-9):
+        return f"**Compute.** {len(runs)} runs, {represented:.3g} training FLOPs, each run trained from scratch."
+    return (f"**Compute.** {len(runs)} runs represent {represented:.3g} training FLOPs (each a training of its budget, "
+            f"as every fit counts it); {trained:.3g} were computed, {trained / represented:.2f}× "
+            f"({1 - trained / represented:.0%} saved), each size's budgets branching from one constant-rate trunk.")
+
+
 def _setup(config: IsoflopsConfig) -> str:
     data, optimizer = config.data, config.optimizer
     return (f"**Setup.** Budgets {', '.join(f'{b:.3g}' for b in config.budgets)} FLOPs ({config.flop_convention} convention), "
             f"sizes {', '.join(config.model_sizes)}, tokenizer `{config.tokenizer.tokenizer}`, data `{data.train_data}` "
             f"({data.chunking}, {data.seq_len} tokens × batch {optimizer.batch_size}), {_rates(config)} "
-            f"with {optimizer.schedule} decay and {optimizer.warmup_fraction:.0%} warmup"
+            f"with {optimizer.describe_schedule()}"
             + (f", unique tokens capped at {config.unique_tokens:,}" if config.unique_tokens else "") + ".")

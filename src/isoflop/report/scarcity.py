@@ -98,7 +98,6 @@ def _setup(config: ScarcityConfig, runs: list[RunRecord]) -> str:
     optimizer = config.optimizer
     parameters = f" ({runs[0].parameters:,} parameters)" if runs else ""
     engines = sorted({r.engine for r in runs}) or [config.engine.engine]
-    warmup = f"{optimizer.warmup_fraction:.0%} warmup" if optimizer.warmup_fraction else "no warmup"
     evaluation = ("after every step" if config.evaluation.evals_per_run is None
                   else f"{config.evaluation.evals_per_run} times per run")
     axes = ""
@@ -108,7 +107,7 @@ def _setup(config: ScarcityConfig, runs: list[RunRecord]) -> str:
     return (f"**Setup.** Model `{config.model}`{parameters}, tokenizer `{config.tokenizer.tokenizer}`, "
             f"training data `{config.data.train_data}` ({config.data.chunking} chunking, {config.data.seq_len} tokens per "
             f"sample), {_validation(config)}, batch size {optimizer.batch_size}, learning rate "
-            f"{optimizer.learning_rate:g} (AdamW, {optimizer.schedule} decay, {warmup}, weight decay "
+            f"{optimizer.learning_rate:g} (AdamW, {optimizer.describe_schedule()}, weight decay "
             f"{optimizer.weight_decay:g}), {config.evaluation.eval_samples} validation samples evaluated {evaluation}, "
             f"seeds {list(config.seeds)}, engine `{', '.join(engines)}` ({config.engine.precision}). "
             f"Losses are validation cross-entropy in nats per token.{axes}")

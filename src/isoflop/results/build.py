@@ -47,6 +47,9 @@ class RunFacts:
     versions: dict[str, str]
     pack_runs: int = 1
     attempts: int = 1
+    schedule: str = ""
+    trained_tokens: int | None = None  # training tokens computed for this run when a trunk shared the rest (None: all)
+    data_span: int | None = None  # the first training samples it drew from (None: its unique samples)
 
 
 def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str | None = None,
@@ -72,5 +75,7 @@ def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str 
         best_val_loss=best.val_loss if best else None, best_step=best.step if best else None,
         bits_per_byte=bits_per_byte(final, facts.val_bytes_per_token) if completed else None,
         data_fingerprint=facts.data_fingerprint, config=facts.config, versions=facts.versions, metrics=metrics,
-        initial_val_loss=initial_val_loss,
+        initial_val_loss=initial_val_loss, schedule=facts.schedule, annealed=True,
+        trained_flops=facts.flops_per_token * (facts.tokens if facts.trained_tokens is None else facts.trained_tokens),
+        data_span=facts.unique_samples if facts.data_span is None else facts.data_span,
     )

@@ -8,6 +8,9 @@ implicitly, so that re-running the same command skips them. Version 2 adds each 
 ``attempts`` (1 for every earlier run). Version 3 drops ``studies.data_fingerprint``, which no
 version ever filled (each run carries the fingerprint of the data it saw). Version 4 adds each run's
 ``initial_val_loss``, the validation loss before its first step (NULL for the runs stored before: not measured).
+Version 5 adds each run's ``schedule`` (from its config), ``annealed`` (1: every schedule before wsd decays to 0),
+``trained_flops`` (its training FLOPs: no run before shared a trunk) and ``data_span`` (its unique samples: every
+run before drew from its first D samples).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sqlite3
 
 from ..keys import stable_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # What isoflop 0.1 trained with without recording it (its engines' constants and defaults).
 V0_IMPLICIT = {
@@ -74,9 +77,23 @@ def migrate(connection: sqlite3.Connection) -> list[str]:
             connection.execute("PRAGMA user_version = 4")
         done.append("migrated results from schema 3 to 4: runs record their validation loss before training "
                     "(not measured for the runs stored before)")
+    if version(connection) == 4:
+        with connection:
+            _v4_to_v5(connection)
+        done.append("migrated results from schema 4 to 5: runs record their schedule, whether they were annealed, the "
+                    "FLOPs they trained and the samples they drew from")
     if version(connection) > SCHEMA_VERSION:
         raise RuntimeError(f"schema {version(connection)} is newer than this isoflop ({SCHEMA_VERSION})")
     return done
+
+
+def _v4_to_v5(connection: sqlite3.Connection) -> None:
+    for column in ("schedule TEXT NOT NULL DEFAULT ''", "annealed INTEGER NOT NULL DEFAULT 1", "trained_flops REAL",
+                   "data_span INTEGER"):
+        connection.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    connection.execute("UPDATE runs SET schedule = COALESCE(json_extract(config_json, '$.schedule'), ''), "
+                       "trained_flops = train_flops, data_span = unique_samples")
+    connection.execute("PRAGMA user_version = 5")
 
 
 def _new_identity(kind: str, identity: dict) -> dict:

@@ -59,6 +59,10 @@ class RunRecord:
     finished: str = ""
     attempts: int = 1  # how many times its pack was started (more than 1 after a worker died)
     initial_val_loss: float | None = None  # validation loss before the first step (None: not measured, runs before 0.4)
+    schedule: str = ""  # the learning-rate schedule: linear, cosine or wsd ("" where the run had none)
+    annealed: bool = True  # whether the rate was brought down to 0 by its last step (every schedule isoflop trains)
+    trained_flops: float | None = None  # training FLOPs computed for this run: train_flops less what a trunk shared
+    data_span: int | None = None  # how many of the first training samples it drew from (its fingerprint covers them)
     metrics: tuple[StepMetric, ...] = field(default_factory=tuple)
 
     @property

@@ -64,7 +64,11 @@ CREATE TABLE runs (
     config_json TEXT NOT NULL,
     versions_json TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 1,
-    initial_val_loss REAL
+    initial_val_loss REAL,
+    schedule TEXT NOT NULL DEFAULT '',
+    annealed INTEGER NOT NULL DEFAULT 1,
+    trained_flops REAL,
+    data_span INTEGER
 );
 CREATE TABLE metrics (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,

@@ -36,7 +36,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # grid points left out, and why
 
     def train_samples(self) -> int:
-        return max(run.spec.unique_samples for run in self.runs)
+        return max(run.spec.data_span for run in self.runs)
 
 
 @dataclass(frozen=True)

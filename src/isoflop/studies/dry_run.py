@@ -67,11 +67,29 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
     flops = sum(run.flops_per_token * run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len for run in todo)
     lines.append(f"{len(plan.runs)} run(s) planned, {len(plan.runs) - len(todo)} stored, {len(todo)} to train: "
                  f"{steps:,} optimizer steps, {flops:.3g} training FLOPs ({_convention(plan)} count)")
+    shared = _computed(todo, config.data.seq_len)
+    if shared < flops * (1 - 1e-9):
+        lines.append(f"wsd: each size's budgets branch from one trunk, so an engine that branches (fast) computes "
+                     f"{shared:.3g} of those FLOPs ({shared / flops:.2f}x); every run still counts as a training of its budget")
     lines += [f"note: {note}" for note in plan.notes]
     if getattr(config, "bracket", 0):
         lines.append(f"later rounds may add runs: --bracket {config.bracket} trains more sizes at a budget until its "
                      "loss minimum is bracketed (planned from the first round's results)")
     return lines
+
+
+def _computed(runs: list, seq_len: int) -> float:
+    """The training FLOPs of ``runs`` when each trunk is trained once, to its last branch step."""
+    total, trunks = 0.0, {}
+    for run in runs:
+        spec = run.spec
+        per_step = run.flops_per_token * spec.optimizer.batch_size * seq_len
+        if spec.trunk is None:
+            total += per_step * spec.steps
+        else:
+            total += per_step * (spec.steps - spec.branch_step)
+            trunks[spec.trunk] = max(trunks.get(spec.trunk, (0, 0.0)), (spec.branch_step, per_step))
+    return total + sum(steps * cost for steps, cost in trunks.values())
 
 
 def _convention(plan: Plan) -> str:

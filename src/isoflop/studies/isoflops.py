@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from ..budget import flops_per_token
 from ..config.studies import IsoflopsConfig
+from ..data.order import stream_unique
 from ..engines.base import RunSpec
 from ..errors import UsageError
 from ..keys import stable_key
@@ -71,17 +72,21 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
     facts = facts_of(SCRATCH_PREFIX + size)
     per_token = flops_per_token(facts.parameters.non_embedding, facts.architecture, seq_len, config.flop_convention)
     steps = round(budget / per_token / (batch_size * seq_len))
-    if steps < config.min_steps:
-        return []
-    passes = steps * batch_size
-    unique_samples = passes if config.unique_tokens is None else min(passes, config.unique_tokens // seq_len)
-    if unique_samples < 1:
-        raise UsageError(f"--unique-tokens {config.unique_tokens} is less than one {seq_len}-token sample")
     optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
+    if steps < config.min_steps or steps - optimizer.cooldown_for(steps) < optimizer.warmup_for(steps):
+        return []  # too big for the budget (or, with wsd, too short for its warmup and cooldown)
+    passes = steps * batch_size
+    pool = None if config.unique_tokens is None else config.unique_tokens // seq_len
+    if pool is not None and pool < 1:
+        raise UsageError(f"--unique-tokens {config.unique_tokens} is less than one {seq_len}-token sample")
+    # wsd runs of one size share a trunk (studies.trunks): their samples come from one stream per seed.
+    order = "stream" if optimizer.schedule == "wsd" else "epochs"
+    unique_samples = stream_unique(passes, pool) if order == "stream" else min(passes, pool or passes)
     runs = []
     for seed in config.seeds:
         grid = {"budget": budget, "size": size, **setting}
         run_config = {**identity, **grid, "seed": seed}
+        trunk = stable_key({**identity, "size": size, **setting, "seed": seed}) if order == "stream" else None
         spec = RunSpec(
             key=stable_key(run_config),
             label=f"{size} at C={budget:.3g} seed={seed}" + "".join(f" {n}={v:g}" for n, v in setting.items()),
@@ -92,6 +97,9 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
             steps=steps,
             optimizer=optimizer,
             eval_steps=config.evaluation.eval_steps(steps),
+            order=order,
+            pool=pool if order == "stream" else None,
+            trunk=trunk,
         )
         runs.append(PlannedRun(spec, grid, run_config, size, facts, config.flop_convention, per_token, budget))
     return runs

@@ -32,8 +32,9 @@ def make_record(
         flops_per_token=planned.flops_per_token, tokens=spec.passes * data.seq_len, samples=spec.passes,
         unique_samples=spec.unique_samples, unique_tokens=spec.unique_samples * data.seq_len,
         budget_flops=planned.budget_flops, eval_tokens_per_evaluation=len(data.val_chunks) * data.seq_len,
-        val_bytes_per_token=data.val_bytes_per_token, data_fingerprint=data.run_fingerprint(spec.unique_samples),
-        config=planned.config, versions=versions,
+        val_bytes_per_token=data.val_bytes_per_token, data_fingerprint=data.run_fingerprint(spec.data_span),
+        config=planned.config, versions=versions, schedule=spec.optimizer.schedule, data_span=spec.data_span,
+        trained_tokens=None if result.trained_steps is None else result.trained_steps * spec.optimizer.batch_size * data.seq_len,
     )
     failure = (result.error or "the engine reported a failure") if result.status != "completed" else None
     return build_record(facts, step_metrics(result), failure, result.initial_val_loss)

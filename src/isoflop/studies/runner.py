@@ -30,6 +30,7 @@ from ..provenance import library_versions
 from ..quiet import silence_libraries
 from ..results.store import Store, check_existing
 from ..trackers import Trackers, check_trackers
+from ..training.trunks import TRUNKS_FOLDER
 from .base import Plan, PlannedRun
 from .recording import make_record
 from .registry import STUDIES
@@ -133,7 +134,7 @@ def _set_up(config: StudyConfig, engine=None) -> _Setup:
     facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
     stored = [r for r in read_records(folder) if r.study_key == study_key]
     plan = study.plan(config, vocab_size, facts_of, stored)
-    needed = max([plan.train_samples()] + [r.unique_samples for r in stored if r.completed])
+    needed = max([plan.train_samples()] + [r.data_span for r in stored if r.completed])
     try:
         data = prepare_data(config.data, tokenizer, needed, config.evaluation.eval_samples, study.data_advice)
     except UsageError:
@@ -183,7 +184,7 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
     # Longest first, so that the round does not end on one long run while the other workers idle: the largest
     # budgets, and within one the most steps (a small model's steps cost mostly their fixed overhead).
     todo = sorted(todo, key=lambda run: (-run.budget_flops, -run.spec.steps))
-    packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER)
+    packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER, folder / TRUNKS_FOLDER)
     executor = load_executor(resolve(config.execution, engine, len(packs)))
     failed: list[str] = []
     planned = {run.spec.key: run for run in todo}
@@ -205,16 +206,22 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
     return failed
 
 
-def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None, checkpoints: Path) -> list[Pack]:
-    """Runs that differ only in seed and data, in plan order, cut to the engine's pack limit."""
+def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None, checkpoints: Path,
+               trunks: Path | None = None) -> list[Pack]:
+    """Runs that differ only in seed and data (or, for an engine that branches, that share a trunk), in plan order,
+    cut to the engine's pack limit."""
+    branches = getattr(engine, "branches", False)
     groups: dict[tuple, list[PlannedRun]] = {}
     for run in runs:
-        groups.setdefault(run.spec.pack_signature(), []).append(run)
+        # An engine that branches trains a trunk's runs together (one unit of work); others train them one by one.
+        signature = ("trunk", run.spec.trunk) if branches and run.spec.trunk else run.spec.pack_signature()
+        groups.setdefault(signature, []).append(run)
     packs = []
     for group in groups.values():
         limit = engine.pack_limit(group[0].spec, data, len(group))
         for start in range(0, len(group), limit):
-            packs.append(Pack(tuple(run.spec for run in group[start : start + limit]), save_to, checkpoints))
+            specs = tuple(run.spec for run in group[start : start + limit])
+            packs.append(Pack(specs, save_to, checkpoints, trunks))
     return packs
 
 
@@ -242,17 +249,17 @@ def _check_data_identity(store: Store, study_key: str, data: PreparedData, confi
     runs = [r for r in store.records() if r.completed and r.study_key == study_key]
     if not runs:
         return data
-    needed = max(r.unique_samples for r in runs)
+    needed = max(r.data_span for r in runs)
     if needed > len(data.train_chunks):
         try:
             data = prepare_data(config.data, data.tokenizer, needed, config.evaluation.eval_samples, study.data_advice)
         except UsageError:
             data = None
-    changed = [r for r in runs if data is None or r.data_fingerprint != data.run_fingerprint(r.unique_samples)]
+    changed = [r for r in runs if data is None or r.data_fingerprint != data.run_fingerprint(r.data_span)]
     if not changed:
         return data
     first = changed[0]
-    now = data.run_fingerprint(first.unique_samples) if data is not None else "too short for it"
+    now = data.run_fingerprint(first.data_span) if data is not None else "too short for it"
     if not force:
         raise UsageError(
             f"the data differ from what {len(changed)} stored run(s) of this study were trained on ({first.label}: "

@@ -43,12 +43,27 @@ def adamw(named_parameters: Iterable, optimizer: OptimizerConfig):
     )
 
 
+def schedule_factor(optimizer: OptimizerConfig, step: int, steps: int) -> float:
+    """The multiplier of the peak rate at the optimizer step with 0-based index ``step`` of a run of ``steps`` steps."""
+    return lr_factor(step, steps, optimizer.warmup_for(steps), optimizer.schedule, optimizer.cooldown_for(steps),
+                     optimizer.cooldown_shape)
+
+
 def learning_rate(optimizer: OptimizerConfig, step: int, steps: int) -> float:
     """The learning rate of the optimizer step with 0-based index ``step`` of a run of ``steps`` steps."""
-    return optimizer.learning_rate * lr_factor(step, steps, optimizer.warmup_for(steps), optimizer.schedule)
+    return optimizer.learning_rate * schedule_factor(optimizer, step, steps)
 
 
 def set_learning_rate(torch_optimizer, rate: float) -> None:
     """Set every parameter group's learning rate to ``rate``."""
     for group in torch_optimizer.param_groups:
         group["lr"] = rate
+
+
+def trainer_schedule(optimizer: OptimizerConfig, steps: int) -> dict:
+    """The ``TrainingArguments`` that give the Trainer this schedule for a run of ``steps`` steps."""
+    arguments = {"lr_scheduler_type": optimizer.schedule, "warmup_steps": optimizer.warmup_for(steps)}
+    if optimizer.schedule == "wsd":
+        arguments |= {"lr_scheduler_type": "warmup_stable_decay", "lr_scheduler_kwargs": {
+            "num_decay_steps": optimizer.cooldown_for(steps), "decay_type": optimizer.cooldown_shape}}
+    return arguments
