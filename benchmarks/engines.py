@@ -1,21 +1,22 @@
 """Engines compared on the studies users run: wall and CPU seconds per run, their ratio, and how far the losses differ.
 
     python benchmarks/engines.py [--json]              # both cases below, on this machine
-    python benchmarks/engines.py --device cuda ...     # on a GPU box: the batched engine in bf16 or fp32
+    python benchmarks/engines.py --precision bf16      # the engine in bf16 against the reference in fp32 and in bf16
 
 Cases: the offline default scarcity study (7 runs, scratch:tiny, GPT-2 vocabulary, 100 steps,
 10 x 64 validation tokens after every step) and a 4-run study of the distilgpt2 architecture
 (10 steps). Dropout is 0 so that engines can be compared step by step (max |Δloss| over every
 training and validation loss). The reference engine runs in this process as the project ran it
 before (PyTorch's threads); the new engine runs through the given executor. CPU seconds are
-process time, worker processes included.
+process time, worker processes included. With ``--precision bf16`` the engine trains in bf16 and is
+compared, in the same run, with the reference in fp32 (the speed users gain) and in bf16 (the Trainer
+at the same precision); on a CPU without native bf16 that is said, and nothing is measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import time
 
@@ -25,13 +26,14 @@ from isoflop import build_config
 from isoflop.data.prepare import prepare_data
 from isoflop.config.engines import entry
 from isoflop.execution.base import load_executor
+from isoflop.hardware import bf16_missing, describe_cpu
 from isoflop.models.build import model_facts
 from isoflop.studies.scarcity import STUDY
 from isoflop.studies.runner import make_packs
 from isoflop.tokenization.resolve import load_tokenizer
 
 CASES = {
-    "offline default (7 runs, 100 steps)": {"dropout": 0.0},
+    "offline default (7 runs, 100 steps)": {"dropout": 0.0, "seeds": (1,)},
     "distilgpt2 architecture (4 runs, 10 steps)": {"model": "scratch:distilgpt2", "budget_passes": 10,
                                                    "unique_samples": (1, 2, 5, 10), "dropout": 0.0},
 }
@@ -42,8 +44,9 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measure(engine_name: str, executor_name: str, workers: int | None, overrides: dict) -> dict:
-    config = build_config(overrides=overrides | {"engine": engine_name, "executor": executor_name, "workers": workers})
+def measure(engine_name: str, executor_name: str, workers: int | None, overrides: dict, precision: str = "fp32") -> dict:
+    config = build_config(overrides=overrides | {"engine": engine_name, "executor": executor_name, "workers": workers,
+                                                 "precision": precision})
     tokenizer = load_tokenizer(config.tokenizer.tokenizer)
     plan = STUDY.plan(config, len(tokenizer), lambda spec: model_facts(spec, len(tokenizer)))
     data = prepare_data(config.data, tokenizer, plan.train_samples(), config.evaluation.eval_samples, STUDY.data_advice)
@@ -64,26 +67,35 @@ def main() -> None:
     parser.add_argument("--engine", default="fast", help="the engine compared with the reference")
     parser.add_argument("--executor", default="processes", choices=["inprocess", "processes"])
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="the engine's precision")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    report = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-              "engine": args.engine, "executor": args.executor, "cases": {}}
+    report = {"machine": f"{describe_cpu()}, {torch.get_num_threads()} threads", "engine": args.engine,
+              "precision": args.precision, "executor": args.executor, "cases": {}}
+    if args.precision == "bf16" and not torch.cuda.is_available() and (missing := bf16_missing()):
+        report["unmeasured"] = f"{missing}: bf16 is not measured here"
+        print(json.dumps(report, indent=2) if args.json else report["unmeasured"])
+        return
+    # The references: fp32 always; with bf16, the Trainer in bf16 too.
+    references = ["fp32"] + (["bf16"] if args.precision == "bf16" else [])
     for name, overrides in CASES.items():
-        reference = measure("reference", "inprocess", None, overrides)
-        new = measure(args.engine, args.executor, args.workers, overrides)
-        delta = max(abs(a - b) for key in reference["losses"] for a, b in zip(reference["losses"][key], new["losses"][key]))
-        report["cases"][name] = {
-            "reference_wall_s_per_run": round(reference["wall_per_run"], 3),
-            f"{args.engine}_wall_s_per_run": round(new["wall_per_run"], 3),
-            "wall_ratio": round(reference["wall_per_run"] / new["wall_per_run"], 2),
-            "reference_cpu_s_per_run": round(reference["cpu_per_run"], 3),
-            f"{args.engine}_cpu_s_per_run": round(new["cpu_per_run"], 3),
-            "cpu_ratio": round(reference["cpu_per_run"] / new["cpu_per_run"], 2),
-            "max_abs_delta_loss": float(f"{delta:.3g}"),
-        }
+        new = measure(args.engine, args.executor, args.workers, overrides, args.precision)
+        case = {f"{args.engine}_{args.precision}_wall_s_per_run": round(new["wall_per_run"], 3),
+                f"{args.engine}_{args.precision}_cpu_s_per_run": round(new["cpu_per_run"], 3)}
+        for precision in references:
+            reference = measure("reference", "inprocess", None, overrides, precision)
+            delta = max(abs(a - b) for key in reference["losses"]
+                        for a, b in zip(reference["losses"][key], new["losses"][key]))
+            tag = "reference" if args.precision == "fp32" else f"reference_{precision}"
+            case |= {f"{tag}_wall_s_per_run": round(reference["wall_per_run"], 3),
+                     f"wall_ratio_vs_{tag}": round(reference["wall_per_run"] / new["wall_per_run"], 2),
+                     f"{tag}_cpu_s_per_run": round(reference["cpu_per_run"], 3),
+                     f"cpu_ratio_vs_{tag}": round(reference["cpu_per_run"] / new["cpu_per_run"], 2),
+                     f"max_abs_delta_loss_vs_{tag}": float(f"{delta:.3g}")}
+        report["cases"][name] = case
         if not args.json:
-            print(name, json.dumps(report["cases"][name]))
+            print(name, json.dumps(case))
     if args.json:
         print(json.dumps(report, indent=2))
 

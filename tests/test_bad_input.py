@@ -85,7 +85,7 @@ BAD_INPUTS = [
     (("scarcity", "--engine", "nope", "--output", "OUT"), "unknown engine 'nope'"),
     (("scarcity", "--preset", "nope", "--output", "OUT"), "'nope' is not one of"),
     (("scarcity", "--config", "W/missing.yaml", "--output", "OUT"), "does not exist"),
-    (("scarcity", "--precision", "bf16", *STUDY, "--output", "OUT"), "needs a CUDA GPU"),
+    (("scarcity", "--precision", "bf16", "--engine", "batched", *STUDY, "--output", "OUT"), "needs a CUDA GPU"),
     (("scarcity", *STUDY, "--output", "W/plain.txt"), "is a file, not a folder"),
     (("scarcity", *STUDY, "--output", "W/plain.txt/below"), "cannot be created"),
     (("scarcity", "--grid", "n_layer=2,4", "--output", "OUT"), "n_layer is not a model or optimizer setting"),

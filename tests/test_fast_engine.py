@@ -118,3 +118,47 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_with_the_numbers_of_an_u
     assert resumed[0].train_loss == whole["a"].train_loss and resumed[0].val_loss == whole["a"].val_loss
     assert resumed[0].learning_rate == whole["a"].learning_rate and resumed[0].eval_steps == [4, 8, 12]
     assert not list(tmp_path.glob("*.pt")), "a run's checkpoint is removed once its result is handed on"
+
+
+def bf16_comparison(steps):
+    """One run of ``steps`` steps by the reference in fp32 and bf16 and by the fast engine in fp32 and bf16."""
+    from isoflop.tokenization.resolve import load_tokenizer
+
+    data, run = make_data(load_tokenizer("bytes")), [make_run("a", 8, 1, steps, dropout=0.0)]
+    return {name: train(engine(kind, precision=precision), run, data)[0]["a"]
+            for name, kind, precision in (("ref32", "reference", "fp32"), ("ref16", "reference", "bf16"),
+                                          ("fast32", "fast", "fp32"), ("fast16", "fast", "bf16"))}
+
+
+def assert_bf16_within_the_precisions_own_effect(results):
+    """The tolerance, derived: bf16 moves the reference from fp32 by ε (measured here, over the whole run), and the
+    engines agree in fp32 to δ. A bf16 fast engine that rounds where the Trainer's autocast does lies within ε of its
+    own fp32 run, so by the triangle inequality within 2ε + δ of the bf16 reference. At step 0 both evaluate the same
+    weights: they differ by roundings of the loss only, less than one bf16 unit (2^-8 relative)."""
+    def gap(a, b):
+        return max(abs(x - y) for x, y in zip(a.train_loss + a.val_loss, b.train_loss + b.val_loss))
+
+    epsilon, delta = gap(results["ref16"], results["ref32"]), gap(results["fast32"], results["ref32"])
+    assert 0 < epsilon and delta < 1e-4  # bf16 does change the numbers; fp32 agrees as it always has
+    assert gap(results["fast16"], results["fast32"]) <= 2 * epsilon
+    assert gap(results["fast16"], results["ref16"]) <= 2 * epsilon + delta
+    initial = results["ref16"].initial_val_loss
+    assert abs(results["fast16"].initial_val_loss - initial) <= 2**-8 * initial
+
+
+def test_bf16_fast_agrees_with_the_bf16_trainer_within_bf16s_own_effect():
+    assert_bf16_within_the_precisions_own_effect(bf16_comparison(20))
+
+
+@pytest.mark.slow
+def test_bf16_fast_agrees_with_the_bf16_trainer_over_100_steps():
+    assert_bf16_within_the_precisions_own_effect(bf16_comparison(100))
+
+
+def test_bf16_is_refused_on_a_cpu_without_it_naming_the_missing_feature(monkeypatch):
+    from isoflop import hardware
+
+    monkeypatch.setattr(hardware, "cpuinfo", lambda: {"flags": "fpu avx2 avx512f"})
+    reason = engine("fast", precision="bf16").supports(["scratch:tiny"], 257)
+    assert "neither avx512_bf16 nor amx_bf16" in reason and "--precision fp32" in reason
+    assert engine("fast").supports(["scratch:tiny"], 257) is None  # fp32 stays the default, and runs anywhere

@@ -131,7 +131,7 @@ def test_grid_change_adds_runs_but_other_changes_are_refused(corpus, tmp_path):
         ({"validation_data": None}, "needs --validation-data"),
         ({"unique_samples": (0, 2)}, "positive number of samples"),
         ({"learning_rate": -1.0}, "learning_rate"),
-        ({"precision": "bf16"}, "needs a CUDA GPU"),
+        ({"precision": "bf16", "engine": "batched"}, "needs a CUDA GPU"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written(corpus, tmp_path, changes, message):

@@ -14,6 +14,7 @@ from isoflop.data.order import stream_order, stream_span, stream_unique
 from isoflop.engines.base import Pack
 from isoflop.results.store import Store
 from isoflop.training.schedule import lr_factor
+from isoflop.training.trunks import keep_furthest_states
 
 
 @pytest.mark.parametrize("shape", ["1-sqrt", "linear"])
@@ -62,7 +63,7 @@ def data():
 
 
 def test_fast_and_reference_agree_on_wsd_runs(data):
-    runs = [dataclasses.replace(wsd_run(key, steps, dropout=0.0), trunk=None) for key, steps in (("a", 12), ("b", 16))]
+    runs = [dataclasses.replace(wsd_run(key, steps, dropout=0.0), trunk=None) for key, steps in (("a", 8), ("b", 12))]
     assert_equivalent(train(engine("reference"), runs, data)[0], train(engine("fast"), runs, data)[0])
 
 
@@ -81,7 +82,9 @@ def test_branched_runs_equal_runs_trained_alone_step_by_step(data, tmp_path):
                                                                              alone.initial_val_loss)
     # The trunk to the last branch step (22), and each run's cooldown: 22 + 3 + 5 + 8 of the 62 steps.
     assert [got[key].trained_steps for key in "abc"] == [12, 6 + 5, 7 + 8]
-    assert [path.name for path in (tmp_path / "t").iterdir()] == ["22.pt"]  # the furthest state is kept
+    assert sorted(path.name for path in (tmp_path / "t").iterdir()) == ["15.pt", "22.pt", "9.pt"]  # each branch point
+    keep_furthest_states(tmp_path)  # as the study does when it ends
+    assert [path.name for path in (tmp_path / "t").iterdir()] == ["22.pt"]
 
 
 def test_a_trunk_resumes_from_its_last_branch_point_and_a_budget_added_later_goes_back(data, tmp_path):
@@ -95,6 +98,7 @@ def test_a_trunk_resumes_from_its_last_branch_point_and_a_budget_added_later_goe
     assert resumed["b"].trained_steps == 6 + 5  # from the saved branch point: nothing stored is computed again
     for key in "bc":
         assert resumed[key].train_loss == whole[key].train_loss and resumed[key].val_loss == whole[key].val_loss
+    keep_furthest_states(tmp_path / "cut")
     middle = wsd_run("m", 16)  # branches at 12, before the one state kept (22): the trunk starts over
     alone = train(engine("fast"), [dataclasses.replace(middle, trunk=None)], data)[0]["m"]
     later = branched([middle], data, tmp_path / "cut")["m"]

@@ -186,8 +186,8 @@ class PrecisionConfig(Part):
 
     precision: Precision = Field(
         "fp32", validation_alias=AliasChoices("precision", "mixed_precision"),
-        description="fp32; bf16 autocast (the study engines: a CUDA GPU; pretrain: where the hardware has it); "
-        "fp16 (pretrain only, a CUDA GPU)",
+        description="fp32; bf16 autocast (the study engines: a CUDA GPU, or with the fast and reference engines a CPU "
+        "with avx512_bf16 or amx_bf16; pretrain: where the hardware has it); fp16 (pretrain only, a CUDA GPU)",
     )
 
     @field_validator("precision", mode="before")

@@ -7,11 +7,19 @@ kernel for the log-sum-exp and softmax), so the logits never exist whole and are
 kept for backward; the transformer blocks run through
 Hugging Face's own GPT-2 code (its tanh GELU as PyTorch's one fused kernel). Everything else is the Trainer's recipe, stated from the
 run's optimizer config: AdamW (fused) on the Trainer's parameter groups, global-norm
-clipping, warmup then linear or cosine decay, evaluation at the run's steps.
+clipping, warmup then linear, cosine or warmup-stable-decay, evaluation at the run's steps.
 
 Dropout draws come from a generator seeded by the run's seed, so a run's numbers depend
 on nothing else; with dropout 0 they equal the reference engine's to 1e-4 per step.
 It trains single-threaded; parallelism comes from the executor (one worker process per core).
+
+The wsd runs of one trunk (an isoFLOP study's budgets of one size and seed) are one pack: the
+trunk is trained once at the peak rate, each run cools down from a copy of it at its branch step
+(``training.trunks``), with the numbers of the run trained alone, bit for bit.
+
+``--precision bf16`` (a CPU with avx512_bf16 or amx_bf16): the blocks run under autocast and the
+head's products multiply bf16 copies, as the Trainer's bf16 does; weights, AdamW state and the
+loss stay fp32 (GPT-2's GELU is then left unfused, rounding where the Trainer's does).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import torch
 
 from ..data.prepare import PreparedData
 from ..models.build import build_model, model_config
+from ..hardware import bf16_missing
 from ..training import kernels
 from ..training.checkpoints import PackCheckpoint
 from ..training.trunks import TrunkStates
@@ -47,8 +56,8 @@ class FastEngine:
     def supports(self, models: list[str], vocab_size: int) -> str | None:
         if torch.cuda.is_available():
             return "on a GPU the batched engine is the fast one; the fast engine is for CPUs"
-        if self.precision != "fp32":
-            return "the fast engine trains in fp32 on the CPU; use the batched engine for bf16 on a GPU"
+        if self.precision == "bf16" and (missing := bf16_missing()):
+            return f"--precision bf16 on the CPU: {missing}; use --precision fp32"
         return not_gpt2(self.name, models, vocab_size)
 
     def provenance(self) -> dict[str, str]:
@@ -77,7 +86,7 @@ class FastEngine:
     def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback,
                    checkpoint: PackCheckpoint) -> RunResult:
         started = time.perf_counter()
-        loop = _Loop(run, data, self.device)
+        loop = _Loop(run, data, self.device, self.precision)
         order = run.sample_order()
         metrics = {"train_loss": [], "val_loss": [], "learning_rate": [], "eval_steps": [], "initial_val_loss": None}
         first_step, elapsed = _restore(checkpoint.load(self.device), loop, metrics)
@@ -116,7 +125,7 @@ class FastEngine:
         first = runs[0]
         states = TrunkStates(pack.trunk_dir, first.trunk, lambda step: data.run_fingerprint(
             dataclasses.replace(first, steps=max(step, 1)).data_span))
-        loop = _Loop(runs[0], data, self.device)
+        loop = _Loop(runs[0], data, self.device, self.precision)
         trunk = _TrunkMetrics()
         # Every step at which some run of the pack is evaluated on the trunk (before or at its branch).
         trunk_evals = {step for run in runs for step in run.eval_steps if step <= run.branch_step}
@@ -150,7 +159,6 @@ class FastEngine:
             result.trained_steps = computed + run.steps - branch
             result.wall_seconds = time.perf_counter() - started
             yield result
-        states.keep_furthest()
 
     def _cool_down(self, pack: Pack, run: RunSpec, loop: _Loop, trunk: _TrunkMetrics, order: list[int],
                    on_step: StepCallback) -> RunResult:
@@ -184,10 +192,11 @@ class FastEngine:
 class _Loop:
     """One model in training: its weights, AdamW, the data as tensors, one optimizer step and one evaluation."""
 
-    def __init__(self, run: RunSpec, data: PreparedData, device):
+    def __init__(self, run: RunSpec, data: PreparedData, device, precision: str):
         config = model_config(run.model, data.vocab_size, run.dropout)
         self.model = build_model(run.model, config, run.seed)
-        _fuse_activation(self.model)
+        if precision == "fp32":  # in bf16 the Trainer's eight elementwise ops round eight times: kept as they are
+            _fuse_activation(self.model)
         self.head = self.model.get_output_embeddings().weight
         self.optimizer = optim.adamw(self.model.named_parameters(), run.optimizer)
         self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -195,15 +204,17 @@ class _Loop:
         self.train_chunks = torch.tensor(data.train_chunks, dtype=torch.long)
         self.val_ids = torch.tensor(data.val_chunks, dtype=torch.long)
         self.val_labels = _labels(self.val_ids, self.pad_id)
+        # bf16: the blocks' products under autocast (weights, AdamW state and losses stay fp32), the head's in bf16 too.
+        self.bf16 = precision == "bf16"
         # Dropout masks from the run's own seed: its numbers depend on nothing else in the process.
         torch.manual_seed(run.seed)
 
     def evaluate(self, step: int) -> float:
         """The validation loss now (draws no random numbers)."""
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             val_hidden = self.model.transformer(input_ids=self.val_ids).last_hidden_state
-        value = head_cross_entropy_eval(_shifted(val_hidden), self.head, self.val_labels)
+        value = head_cross_entropy_eval(_shifted(val_hidden).float(), self.head, self.val_labels, self.bf16)
         check_finite(step, "validation loss", value)
         return value
 
@@ -214,8 +225,9 @@ class _Loop:
         lr = optim.learning_rate(optimizer_config, step, run.steps)
         ids = self.train_chunks[order[step * batch_size : (step + 1) * batch_size]]
         self.model.train()
-        hidden = self.model.transformer(input_ids=ids).last_hidden_state
-        loss = head_cross_entropy(_shifted(hidden), self.head, _labels(ids, self.pad_id))
+        with self._autocast():
+            hidden = self.model.transformer(input_ids=ids).last_hidden_state
+        loss = head_cross_entropy(_shifted(hidden).float(), self.head, _labels(ids, self.pad_id), self.bf16)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, optimizer_config.max_grad_norm)
         optim.set_learning_rate(self.optimizer, lr)
@@ -224,6 +236,9 @@ class _Loop:
         value = float(loss.detach())
         check_finite(step + 1, "training loss", value)
         return value, lr
+
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
 
     def state(self, step: int, metrics: dict, elapsed: float) -> dict:
         """What a checkpoint holds: weights, optimizer state, the RNG state (dropout) and the metrics so far."""

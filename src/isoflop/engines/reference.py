@@ -18,6 +18,7 @@ from torch.utils.data import SequentialSampler
 from transformers import DataCollatorForLanguageModeling, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from ..data.prepare import PreparedData
+from ..hardware import bf16_missing
 from ..models.build import build_model, model_config
 from ..training.optim import trainer_schedule
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
@@ -34,8 +35,8 @@ class ReferenceEngine:
         self.precision = config.precision
 
     def supports(self, models: list[str], vocab_size: int) -> str | None:
-        if self.precision == "bf16" and not torch.cuda.is_available():
-            return "bf16 needs a CUDA GPU; use --precision fp32 on CPU"
+        if self.precision == "bf16" and not torch.cuda.is_available() and (missing := bf16_missing()):
+            return f"--precision bf16 on the CPU: {missing}; use --precision fp32"
         return None
 
     def pack_limit(self, pack_run: RunSpec, data: PreparedData, runs: int) -> int:
@@ -43,8 +44,12 @@ class ReferenceEngine:
 
     def train(self, pack: Pack, data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
         logging.getLogger("transformers").setLevel(logging.ERROR)
-        for run in pack.runs:
-            yield self._train_one(pack, run, data, on_step)
+        try:
+            for run in pack.runs:
+                yield self._train_one(pack, run, data, on_step)
+        finally:
+            if self.precision != "fp32":
+                _release_mixed_precision()
 
     def _train_one(self, pack: Pack, run: RunSpec, data: PreparedData, on_step: StepCallback) -> RunResult:
         started = time.perf_counter()
@@ -123,7 +128,17 @@ def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str) -
         dataloader_pin_memory=torch.cuda.is_available(),
         log_level="error",
         bf16=precision == "bf16",
+        # The Trainer takes bf16 on a CPU only when told it trains there.
+        use_cpu=precision == "bf16" and not torch.cuda.is_available(),
     )
+
+
+def _release_mixed_precision() -> None:
+    """Forget the process-wide Accelerate state the Trainer set up in bf16: otherwise any later Accelerator of this
+    process (``isoflop pretrain``, another Trainer in fp32) is refused for asking another precision."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
 
 
 class _OrderedTrainer(Trainer):

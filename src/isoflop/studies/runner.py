@@ -30,7 +30,7 @@ from ..provenance import library_versions
 from ..quiet import silence_libraries
 from ..results.store import Store, check_existing
 from ..trackers import Trackers, check_trackers
-from ..training.trunks import TRUNKS_FOLDER
+from ..training.trunks import TRUNKS_FOLDER, keep_furthest_states
 from .base import Plan, PlannedRun
 from .recording import make_record
 from .registry import STUDIES
@@ -93,6 +93,7 @@ def run_study(
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
+        keep_furthest_states(folder / TRUNKS_FOLDER)  # what a budget added by a later study can still branch from
         # Still under the lock: a process queued with --wait must not rewrite the report while it is written.
         document = study.build_report(records, config, plan.notes, setup.vocab_size)
         files = write_report(document, folder)

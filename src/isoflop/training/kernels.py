@@ -81,11 +81,9 @@ def _build(compiler: str) -> Path:
 
 def _cpu_features() -> bytes:
     """-march=native code is only valid on CPUs with the same features."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return b""
-    return next((line for line in text.splitlines() if line.startswith("flags")), "").encode()
+    from ..hardware import cpuinfo
+
+    return cpuinfo().get("flags", "").encode()
 
 
 def _agrees_with_pytorch(library: ctypes.CDLL) -> bool:

@@ -3,8 +3,8 @@
 The runs of one trunk (``RunSpec.trunk``) share every step before their cooldowns, so an engine that
 branches trains the trunk once, saves its state where a run's cooldown starts, and cools the run
 down from a copy. Saved states live in the study folder (``OUTPUT/trunks/TRUNK``): a killed study
-resumes from the last branch point it reached, and a budget added later continues the trunk from
-the furthest state before its branch. When a pack of branches ends, only its furthest state is kept.
+resumes from the last branch point it reached, and a budget added in a later round continues the trunk
+from the furthest state before its branch. When the study ends, each trunk keeps only its furthest state.
 """
 
 from __future__ import annotations
@@ -55,3 +55,9 @@ class TrunkStates:
         """Remove every saved state but the furthest one (what a budget added later can still branch from)."""
         for step in self.steps()[:-1]:
             (self.folder / f"{step}.pt").unlink(missing_ok=True)
+
+
+def keep_furthest_states(folder: Path) -> None:
+    """At the end of a study: every trunk under ``folder`` keeps only its furthest state."""
+    for trunk in sorted(folder.iterdir()) if folder.is_dir() else ():
+        TrunkStates(folder, trunk.name, lambda step: "").keep_furthest()
