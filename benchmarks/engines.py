@@ -62,6 +62,12 @@ def measure(engine_name: str, executor_name: str, workers: int | None, overrides
             "losses": {position[r.key]: r.train_loss + r.val_loss for r in results}}
 
 
+def gap(first: dict, second: dict) -> float:
+    """max |Δloss| over every training and validation loss of the runs both hold."""
+    common = first["losses"].keys() & second["losses"].keys()
+    return max(abs(a - b) for label in common for a, b in zip(first["losses"][label], second["losses"][label]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="fast", help="the engine compared with the reference")
@@ -83,16 +89,25 @@ def main() -> None:
         new = measure(args.engine, args.executor, args.workers, overrides, args.precision)
         case = {f"{args.engine}_{args.precision}_wall_s_per_run": round(new["wall_per_run"], 3),
                 f"{args.engine}_{args.precision}_cpu_s_per_run": round(new["cpu_per_run"], 3)}
+        measured = {}
         for precision in references:
-            reference = measure("reference", "inprocess", None, overrides, precision)
-            delta = max(abs(a - b) for key in reference["losses"]
-                        for a, b in zip(reference["losses"][key], new["losses"][key]))
+            reference = measured[precision] = measure("reference", "inprocess", None, overrides, precision)
+            delta = gap(reference, new)
             tag = "reference" if args.precision == "fp32" else f"reference_{precision}"
             case |= {f"{tag}_wall_s_per_run": round(reference["wall_per_run"], 3),
                      f"wall_ratio_vs_{tag}": round(reference["wall_per_run"] / new["wall_per_run"], 2),
                      f"{tag}_cpu_s_per_run": round(reference["cpu_per_run"], 3),
                      f"cpu_ratio_vs_{tag}": round(reference["cpu_per_run"] / new["cpu_per_run"], 2),
                      f"max_abs_delta_loss_vs_{tag}": float(f"{delta:.3g}")}
+        if len(measured) == 2:  # how far two valid bf16 trainings part: from fp32, and from the same at one thread
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # another summation order: in fp32 it moves no loss by more than ~1e-5
+            try:
+                other_order = measure("reference", "inprocess", None, overrides, "bf16")
+            finally:
+                torch.set_num_threads(threads)
+            case["max_abs_delta_loss_reference_bf16_vs_fp32"] = float(f"{gap(measured['bf16'], measured['fp32']):.3g}")
+            case["max_abs_delta_loss_reference_bf16_one_thread_vs_two"] = float(f"{gap(measured['bf16'], other_order):.3g}")
         report["cases"][name] = case
         if not args.json:
             print(name, json.dumps(case))

@@ -1,6 +1,6 @@
 """The GPU check: one command, one JSON object, everything isoflop has never measured on a GPU.
 
-    python benchmarks/gpu_check.py            # on a CUDA GPU: under 8 minutes (an H200: see the README)
+    python benchmarks/gpu_check.py            # on one CUDA GPU: sized for under 8 minutes (not yet run on one)
 
 On a CUDA GPU it measures, in one run:
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engines import measure  # noqa: E402 - the engines benchmark's measurement, shared
+from engines import gap, measure  # noqa: E402 - the engines benchmark's measurement, shared
 
 from isoflop.hardware import describe_cpu  # noqa: E402
 
@@ -43,12 +43,6 @@ PACK_SIZES = (1, 8, 32)
 
 def seeds(count: int) -> dict:
     return {"seeds": tuple(range(1, count + 1))}
-
-
-def gap(first: dict, second: dict) -> float:
-    """max |Δloss| over every training and validation loss of the runs both hold."""
-    common = first["losses"].keys() & second["losses"].keys()
-    return max(abs(a - b) for label in common for a, b in zip(first["losses"][label], second["losses"][label]))
 
 
 def peak_memory(reset: bool = False) -> float | None:

@@ -123,6 +123,7 @@ def test_each_point_of_an_axis_brackets_its_own_minima(tmp_path):
     assert by_rate[1e-3] != by_rate[1e-2]  # the rates' minima lie at other sizes, so each brackets its own
 
 
+@pytest.mark.slow  # resume is checked in the default tier without an axis; this adds the axis's keys
 def test_an_interrupted_study_with_an_axis_resumes_with_only_the_missing_runs(corpus, tmp_path):
     config = scarcity(corpus, tmp_path / "out", engine="reference", seeds=(1,), grid={"weight_decay": (0.0, 0.5)})
     with pytest.raises(KeyboardInterrupt):

@@ -7,12 +7,14 @@ from conftest import engine, make_data, make_run, train
 from helpers import assert_equivalent, compare_saved, runs
 
 
-@pytest.mark.parametrize("source", ["scratch", "pretrained"])
+# From a checkpoint only in the slow tier, where it runs 100 steps: the fast engine checks that path in the default tier.
+@pytest.mark.parametrize("source", ["scratch", pytest.param("pretrained", marks=pytest.mark.slow)])
 def test_batched_equals_reference_in_a_few_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
     model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
     assert compare_saved(gpt2_tokenizer, model, 8, tmp_path) == 3 * 8  # progress counts every member's steps
 
 
+@pytest.mark.slow  # the schedule and AdamW groups are training/optim's, which the fast engine's test checks by default
 def test_batched_equals_reference_with_warmup_cosine_decay_and_sparse_evaluation(gpt2_tokenizer):
     data = make_data(gpt2_tokenizer)
     planned = runs(10, schedule="cosine", warmup_fraction=0.3, weight_decay=0.1, max_grad_norm=0.5, eval_steps=(5, 10))

@@ -49,9 +49,9 @@ def test_the_stream_is_one_order_per_seed_that_runs_read_a_prefix_of():
     assert stream_order(1500, 4) != short
 
 
-def wsd_run(key, steps, dropout=0.1):
+def wsd_run(key, steps, dropout=0.1, **settings):
     run = make_run(key, 8, 1, steps, dropout=dropout, eval_steps=tuple(sorted(set(range(3, steps + 1, 3)) | {steps})),
-                   schedule="wsd", warmup_steps=2, cooldown_fraction=0.25)
+                   schedule="wsd", warmup_steps=2, cooldown_fraction=0.25, **settings)
     return dataclasses.replace(run, order="stream", pool=8, trunk="t")
 
 
@@ -65,6 +65,12 @@ def data():
 def test_fast_and_reference_agree_on_wsd_runs(data):
     runs = [dataclasses.replace(wsd_run(key, steps, dropout=0.0), trunk=None) for key, steps in (("a", 8), ("b", 12))]
     assert_equivalent(train(engine("reference"), runs, data)[0], train(engine("fast"), runs, data)[0])
+
+
+@pytest.mark.slow  # the batched engine is checked against the reference in the default tier; wsd is one schedule more
+def test_the_batched_engine_follows_the_wsd_schedule_as_the_fast_one_does(data):
+    runs = [dataclasses.replace(wsd_run(key, 10, dropout=0.0), seed=seed, trunk=None) for key, seed in (("a", 1), ("b", 2))]
+    assert_equivalent(train(engine("fast"), runs, data)[0], train(engine("batched"), runs, data)[0])
 
 
 def branched(runs, data, folder):
@@ -103,6 +109,12 @@ def test_a_trunk_resumes_from_its_last_branch_point_and_a_budget_added_later_goe
     alone = train(engine("fast"), [dataclasses.replace(middle, trunk=None)], data)[0]["m"]
     later = branched([middle], data, tmp_path / "cut")["m"]
     assert later.train_loss == alone.train_loss and later.trained_steps == 16
+
+
+def test_a_trunk_that_diverges_fails_every_run_it_would_have_branched(data, tmp_path):
+    runs = [wsd_run(key, steps, learning_rate=1e30) for key, steps in (("a", 12), ("b", 20))]
+    results = branched(runs, data, tmp_path)
+    assert all(r.status == "failed" and "at step" in r.error for r in results.values())
 
 
 def test_a_trunk_state_of_other_data_is_never_resumed(data, tmp_path):

@@ -125,7 +125,7 @@ class FastEngine:
         first = runs[0]
         states = TrunkStates(pack.trunk_dir, first.trunk, lambda step: data.run_fingerprint(
             dataclasses.replace(first, steps=max(step, 1)).data_span))
-        loop = _Loop(runs[0], data, self.device, self.precision)
+        loop = _Loop(first, data, self.device, self.precision)
         trunk = _TrunkMetrics()
         # Every step at which some run of the pack is evaluated on the trunk (before or at its branch).
         trunk_evals = {step for run in runs for step in run.eval_steps if step <= run.branch_step}
@@ -153,10 +153,11 @@ class FastEngine:
                 on_step(branch - computed)  # the steps it shares with the trunk, trained before
                 states.save(branch, loop.state(branch, trunk.as_state(), 0.0))
                 result = self._cool_down(pack, run, loop, trunk, order, on_step)
+                result.trained_steps = computed + run.steps - branch
             except NonFiniteLoss as error:  # in the trunk: this run and every later branch fail with it
                 failure = error
-                result = RunResult(key=run.key, engine=self.name, status="failed", error=str(error), wall_seconds=0.0)
-            result.trained_steps = computed + run.steps - branch
+                result = RunResult(key=run.key, engine=self.name, status="failed", error=str(error), wall_seconds=0.0,
+                                   trained_steps=computed)
             result.wall_seconds = time.perf_counter() - started
             yield result
 
