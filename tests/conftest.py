@@ -54,6 +54,24 @@ def pretrained_folder(tmp_path_factory, gpt2_tokenizer) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def reference_of(tmp_path_factory, gpt2_tokenizer):
+    """``reference_of(model, steps)``: the reference engine's results on the engine tests' three runs, with the
+    folder of their saved models; trained once per session, so the fast and batched engines meet the same baseline."""
+    from helpers import saved_runs
+
+    trained = {}
+
+    def reference(model: str, steps: int):
+        if (model, steps) not in trained:
+            folder = tmp_path_factory.mktemp("reference")
+            results, _ = train(engine("reference"), saved_runs(model, steps), make_data(gpt2_tokenizer), folder)
+            trained[model, steps] = results, folder
+        return trained[model, steps]
+
+    return reference
+
+
 def jsonl(path: Path, texts: list[str], column: str = "text") -> Path:
     path.write_text("".join(json.dumps({column: t}) + "\n" for t in texts), encoding="utf-8")
     return path

@@ -38,8 +38,9 @@ def runs(steps, **settings):
     return [make_run(f"d{d}", d, seed, steps, dropout=0.0, **settings) for d, seed in ((1, 1), (3, 2), (8, 3))]
 
 
-def assert_equivalent(reference, batched, tmp_path=None):
-    """Two engines' results agree run by run within ``LOSS_TOLERANCE`` (and their saved weights within 1e-3)."""
+def assert_equivalent(reference, batched, saved=None):
+    """Two engines' results agree run by run within ``LOSS_TOLERANCE`` (and, given the folders both saved their
+    models to, their final weights within 1e-3)."""
     import torch
     from transformers import GPT2LMHeadModel
 
@@ -52,21 +53,26 @@ def assert_equivalent(reference, batched, tmp_path=None):
         assert max(abs(a - b) for a, b in zip(got.train_loss, expected.train_loss)) < LOSS_TOLERANCE
         assert max(abs(a - b) for a, b in zip(got.val_loss, expected.val_loss)) < LOSS_TOLERANCE
         assert got.learning_rate == pytest.approx(expected.learning_rate, abs=1e-12)
-        if tmp_path is not None:
+        if saved is not None:
             # Final weights: both saved as ordinary HF checkpoints; they agree to 1e-3 absolute.
-            ours = GPT2LMHeadModel.from_pretrained(tmp_path / "batched" / key).state_dict()
-            theirs = GPT2LMHeadModel.from_pretrained(tmp_path / "ref" / key).state_dict()
+            theirs_folder, ours_folder = saved
+            ours = GPT2LMHeadModel.from_pretrained(ours_folder / key).state_dict()
+            theirs = GPT2LMHeadModel.from_pretrained(theirs_folder / key).state_dict()
             for name, tensor in theirs.items():
                 torch.testing.assert_close(ours[name], tensor, atol=1e-3, rtol=0)
 
 
-def compare_saved(tokenizer, model, steps, tmp_path, name="batched") -> int:
-    """Engine ``name`` and the reference on three runs of ``model``, models saved; returns the steps ``name`` reported."""
-    data = make_data(tokenizer)
-    planned = [make_run(r.key, r.unique_samples, r.seed, steps, model=model, dropout=0.0) for r in runs(steps)]
-    reference, _ = train(engine("reference"), planned, data, tmp_path / "ref")
-    other, reported = train(engine(name), planned, data, tmp_path / "batched")
-    assert_equivalent(reference, other, tmp_path)
+def saved_runs(model, steps):
+    """The engine tests' three runs of ``model`` for ``steps`` steps, dropout 0."""
+    return [make_run(r.key, r.unique_samples, r.seed, steps, model=model, dropout=0.0) for r in runs(steps)]
+
+
+def compare_saved(reference_of, tokenizer, model, steps, tmp_path, name="batched") -> int:
+    """Engine ``name`` and the reference (``reference_of``: trained once per session) on three runs of ``model``,
+    models saved; returns the steps ``name`` reported."""
+    reference, reference_folder = reference_of(model, steps)
+    other, reported = train(engine(name), saved_runs(model, steps), make_data(tokenizer), tmp_path / name)
+    assert_equivalent(reference, other, (reference_folder, tmp_path / name))
     return reported
 
 

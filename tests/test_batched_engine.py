@@ -9,9 +9,9 @@ from helpers import assert_equivalent, compare_saved, runs
 
 # From a checkpoint only in the slow tier, where it runs 100 steps: the fast engine checks that path in the default tier.
 @pytest.mark.parametrize("source", ["scratch", pytest.param("pretrained", marks=pytest.mark.slow)])
-def test_batched_equals_reference_in_a_few_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
+def test_batched_equals_reference_in_a_few_steps(reference_of, gpt2_tokenizer, pretrained_folder, tmp_path, source):
     model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
-    assert compare_saved(gpt2_tokenizer, model, 8, tmp_path) == 3 * 8  # progress counts every member's steps
+    assert compare_saved(reference_of, gpt2_tokenizer, model, 8, tmp_path) == 3 * 8  # progress counts every member's steps
 
 
 @pytest.mark.slow  # the schedule and AdamW groups are training/optim's, which the fast engine's test checks by default
@@ -23,8 +23,10 @@ def test_batched_equals_reference_with_warmup_cosine_decay_and_sparse_evaluation
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["scratch", "pretrained"])
-def test_batched_equals_reference_step_by_step_over_100_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
-    compare_saved(gpt2_tokenizer, "scratch:tiny" if source == "scratch" else str(pretrained_folder), 100, tmp_path)
+def test_batched_equals_reference_step_by_step_over_100_steps(reference_of, gpt2_tokenizer, pretrained_folder, tmp_path,
+                                                               source):
+    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
+    compare_saved(reference_of, gpt2_tokenizer, model, 100, tmp_path)
 
 
 def test_members_are_independent_of_their_pack(gpt2_tokenizer):

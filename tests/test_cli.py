@@ -97,7 +97,8 @@ def test_quiet_is_quiet_even_when_loading_a_checkpoint(capfd, tmp_path, pretrain
 
 def test_a_study_whose_runs_all_failed_says_so_and_lists_only_written_files(capsys, tmp_path):
     code, stdout, stderr = run_cli(capsys, "scarcity", "--seeds", "1", "--learning-rate", "1e30", "--budget-passes", "3", "--unique-samples",
-                                   "1,2", "--eval-samples", "1", "--quiet", "--output", str(tmp_path / "out"))
+                                   "1,2", "--eval-samples", "1", "--executor", "inprocess", "--quiet", "--output",
+                                   str(tmp_path / "out"))
     assert code == 1
     assert "2 run(s) trained (0 completed, 2 failed)" in stdout and "No run completed" in stdout
     assert "(summary.md, report.html)" in stdout and stderr.count("failed:") == 2

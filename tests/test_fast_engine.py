@@ -27,9 +27,9 @@ def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():
 
 
 @pytest.mark.parametrize("source", ["scratch", "pretrained"])
-def test_fast_equals_reference_in_a_few_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
+def test_fast_equals_reference_in_a_few_steps(reference_of, gpt2_tokenizer, pretrained_folder, tmp_path, source):
     model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
-    assert compare_saved(gpt2_tokenizer, model, 8, tmp_path, "fast") == 3 * 8
+    assert compare_saved(reference_of, gpt2_tokenizer, model, 8, tmp_path, "fast") == 3 * 8
 
 
 def test_fast_equals_reference_with_warmup_cosine_decay_weight_decay_and_sparse_evaluation(gpt2_tokenizer):
@@ -41,8 +41,10 @@ def test_fast_equals_reference_with_warmup_cosine_decay_weight_decay_and_sparse_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["scratch", "pretrained"])
-def test_fast_equals_reference_step_by_step_over_100_steps(gpt2_tokenizer, pretrained_folder, tmp_path, source):
-    compare_saved(gpt2_tokenizer, "scratch:tiny" if source == "scratch" else str(pretrained_folder), 100, tmp_path, "fast")
+def test_fast_equals_reference_step_by_step_over_100_steps(reference_of, gpt2_tokenizer, pretrained_folder, tmp_path,
+                                                            source):
+    model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
+    compare_saved(reference_of, gpt2_tokenizer, model, 100, tmp_path, "fast")
 
 
 def test_dropout_is_a_function_of_the_run_seed_alone(gpt2_tokenizer):

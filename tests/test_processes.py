@@ -1,6 +1,7 @@
 """The worker-process executor survives its workers and never outlives its parent; the API works as users write it."""
 
 import contextlib
+import itertools
 import os
 import random
 import signal
@@ -137,16 +138,16 @@ def test_run_study_works_from_a_plain_script_without_a_main_guard_and_from_stdin
     assert completed_runs(tmp_path / "out") == 4
 
 
-CASES = 8
+# Every target (a worker, or the study itself) at every moment (mid-run, after 0, 1 or 2 stored runs).
+CASES = list(itertools.product(["worker", "parent"], range(3)))
 
 
 @pytest.mark.slow
 def test_fault_injection_kill_a_random_worker_or_the_parent_at_a_random_moment(corpus, tmp_path, undisturbed):
-    """Seeded cases: the target (a worker, or the study itself) and the moment (mid-run, after r stored runs)."""
+    """Each case kills its target mid-run after its number of stored runs; which worker dies is seeded."""
     killed = 0
-    for case in range(CASES):
+    for case, (target, stored) in enumerate(CASES):
         rng = random.Random(case)
-        target, stored = rng.choice(["worker", "parent"]), rng.randrange(3)
         folder = tmp_path / f"case-{case}"
         study = subprocess.Popen(command(settings(corpus, folder)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
@@ -169,4 +170,4 @@ def test_fault_injection_kill_a_random_worker_or_the_parent_at_a_random_moment(c
             assert study.returncode == 0, (case, stderr)
         assert numbers(folder) == undisturbed, case  # every run once, with the numbers of an undisturbed study
         assert not any(alive(pid) for pid in everything if pid != victim), case
-    assert killed >= CASES - 1, f"only {killed} of {CASES} cases reached their moment before the study ended"
+    assert killed >= len(CASES) - 1, f"only {killed} of {len(CASES)} cases reached their moment before the study ended"
