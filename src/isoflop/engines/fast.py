@@ -284,6 +284,10 @@ def _trunk_at(states: TrunkStates, branch: int, run: RunSpec, position: int | No
               trunk: _TrunkMetrics, device) -> int:
     """Put the trunk at the furthest step from which ``run`` can branch at ``branch`` having its evaluations before it
     (in memory, a saved state, or the start); that step."""
+    saved_steps = [step for step in states.steps() if step <= branch]
+    evaluated = all(step in trunk.val for step in run.eval_steps if step <= branch)
+    if position is not None and position <= branch and evaluated and (not saved_steps or saved_steps[-1] <= position):
+        return position  # no saved state lies further than the trunk in memory: nothing to read
     furthest = states.latest(branch, device)
     if furthest is not None:
         trunk.merge(furthest["metrics"])  # measured by the same trunk: valid whichever state it goes on from

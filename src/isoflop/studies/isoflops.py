@@ -79,7 +79,7 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
     pool = None if config.unique_tokens is None else config.unique_tokens // seq_len
     if pool is not None and pool < 1:
         raise UsageError(f"--unique-tokens {config.unique_tokens} is less than one {seq_len}-token sample")
-    # wsd runs of one size share a trunk (studies.trunks): their samples come from one stream per seed.
+    # wsd runs of one size share a trunk (training.trunks): their samples come from one stream per seed.
     order = "stream" if optimizer.schedule == "wsd" else "epochs"
     unique_samples = stream_unique(passes, pool) if order == "stream" else min(passes, pool or passes)
     runs = []

@@ -4,7 +4,7 @@ The same arithmetic as transformers' ``get_linear_schedule_with_warmup``,
 ``get_cosine_schedule_with_warmup`` (half a cosine) and ``get_wsd_schedule`` (the peak rate until the
 last ``cooldown_steps``, then 1 - sqrt or linear to 0), so every engine follows the Trainer's schedule
 exactly. A wsd run's rate before its cooldown does not depend on its length: runs of one size at several
-budgets share their steps up to each one's cooldown (``studies.trunks``).
+budgets share their steps up to each one's cooldown (``training.trunks``).
 """
 
 from __future__ import annotations
