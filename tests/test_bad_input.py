@@ -191,6 +191,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(workspace, args, messag
     assert files(workspace) == before and not (workspace / "out").exists()
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_bf16_on_a_cpu_without_it_is_one_line_naming_the_missing_flags(workspace, monkeypatch, engine):
+    from isoflop import hardware
+
+    monkeypatch.setattr(hardware, "cpuinfo", lambda: {"flags": "fpu avx2 avx512f"})
+    before = files(workspace)
+    code, _, stderr = run("scarcity", "--precision", "bf16", "--engine", engine, *STUDY, "--output", workspace / "out")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert "neither avx512_bf16 nor amx_bf16" in stderr and "--precision fp32" in stderr
+    assert files(workspace) == before and not (workspace / "out").exists()
+
+
 numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -1.0, 1e-300, 1e300, 1e20]))
 
 
