@@ -288,11 +288,12 @@ def compute_line(runs: list[RunRecord]) -> str:
     trained = sum(r.train_flops if r.trained_flops is None else r.trained_flops for r in runs)
     if not runs:
         return ""
+    counted = "training FLOPs (" + " and ".join(sorted({r.flop_convention for r in runs})) + " count)"
     if trained >= represented * (1 - 1e-9):
-        return f"**Compute.** {len(runs)} runs, {represented:.3g} training FLOPs, each run trained from scratch."
-    return (f"**Compute.** {len(runs)} runs represent {represented:.3g} training FLOPs (each a training of its budget, "
-            f"as every fit counts it); {trained:.3g} were computed, {trained / represented:.2f}× "
-            f"({1 - trained / represented:.0%} saved), each size's budgets branching from one constant-rate trunk.")
+        return f"**Compute.** {len(runs)} runs, {represented:.3g} {counted}, each run trained from scratch."
+    return (f"**Compute.** {len(runs)} runs represent {represented:.3g} {counted}, each a training of its budget in "
+            f"every fit; {trained:.3g} were computed, {trained / represented:.2f}× ({1 - trained / represented:.0%} saved), "
+            "each size's budgets branching from one constant-rate trunk.")
 
 
 def _setup(config: IsoflopsConfig) -> str:
