@@ -214,4 +214,4 @@ def test_a_saved_approach_2_law_keeps_its_frontier_samples_and_advise_gives_the_
     assert code == 0, err
     assert json.loads(saved.read_text())["frontier"]["bootstrap_samples"]
     code, out, _ = run_cli(capsys, "advise", "--flops", "1e20", "--law", str(saved))
-    assert code == 0 and "no interval" not in out and "predicted loss" in out and "[" in out
+    assert code == 0 and "no interval" not in out and "interval for the law's value" in out and "[" in out

@@ -67,6 +67,10 @@ class FitConfig(BootstrapConfig):
         None, description="approach 2: the budgets C1,C2,… to snap each point's C to (default: group the C values)",
         json_schema_extra=NOT_IDENTITY,
     )
+    fit_window: int | None = Field(
+        None, ge=3, description="approach 2: fit each budget's parabola on only this many sizes around its best run "
+        "(default: every size; the fit reports how far the choice moves the forecast)", json_schema_extra=NOT_IDENTITY,
+    )
     holdout_largest: bool = Field(
         False, description="approach 2: also fit on every budget but the largest and compare its predicted L* and N* "
         "with the measured ones", json_schema_extra=NOT_IDENTITY,
@@ -76,7 +80,7 @@ class FitConfig(BootstrapConfig):
         "largest budget's L* and N*", json_schema_extra=NOT_IDENTITY,
     )
     robustness: bool = Field(
-        False, description="approach 3: also fit the robustness panel (approach 2 vs 3, Huber δ, smallest size or "
+        False, description="approaches 2 and 3: also fit the robustness panel (approach 2 vs 3, Huber δ, smallest size or "
         "budget dropped, total vs non-embedding N) and show how far a, b, N* and L* move",
         json_schema_extra=NOT_IDENTITY,
     )

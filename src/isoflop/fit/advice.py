@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ..errors import UsageError
+from ..errors import UnreliableResult, UsageError
 from .chinchilla import ChinchillaLaw
 from .flops import FlopCount
 from .laws import LoadedLaw
@@ -84,6 +84,20 @@ def advise(loaded: LoadedLaw, flops: float, unique_tokens: float | None = None) 
     return Advice(flops, n_opt, d_opt, epochs, loss, interval_of(n_opt, d_opt), method, notes)
 
 
+def refuse_blind(loaded: LoadedLaw, advice: Advice) -> None:
+    """Refuse (``UnreliableResult``) an approach-3 forecast whose irreducible loss E reaches the loss it forecasts: the
+    law's reducible part there is within E's own uncertainty, so the forecast is E, not a scaling law."""
+    law = loaded.law
+    if law is None or advice.loss is None:
+        return
+    high = law.intervals.get("E", (law.E, law.E))[1]
+    if high is not None and np.isfinite(high) and high >= advice.loss:
+        raise UnreliableResult(
+            f"approach 3's irreducible loss E = {law.E:.4g} (95 % interval up to {high:.4g}) reaches the loss it forecasts "
+            f"at C = {advice.flops:.3g} ({advice.loss:.4g}): the law extrapolates blind here; use an approach-2 law "
+            "(isoflop fit --approach 2 --save), or --force")
+
+
 def advise_allocation(fit: dict, flops: float, count: FlopCount, fitted_range: dict | None = None) -> Advice:
     """From an approach-1/2 fit: N* = k·C^a, D* = the tokens C buys for N*, loss on the frontier L*(C) if fitted."""
     n_law = fit["N_opt"]
@@ -98,6 +112,9 @@ def advise_allocation(fit: dict, flops: float, count: FlopCount, fitted_range: d
         samples = frontier.get("bootstrap_samples") or []  # saved since 2026-12: older files have none
         if samples:
             interval = percentile_interval([e + a * flops**-g for e, a, g in samples])
+            notes.append("interval: the percentile band of bootstrap resamples of the per-budget minima, which this law "
+                         "was saved with (it covered 5 of 15 later runs on a public ladder); save the fit again with "
+                         "isoflop fit --save for the calibrated forecast interval")
     elif trained:
         loss = float(trained[0]["loss"])
         notes.append("loss: the minimum of this budget's fitted parabola (a budget the runs trained; there is no frontier L*(C))")

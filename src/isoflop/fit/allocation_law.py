@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from ..config.fit import DEFAULT_TOLERANCE
 from ..errors import UsageError
+from .budgets import group_budgets
 from .flops import FlopCount
-from .forecast import DEFAULT_LEVEL, Extrapolator, Forecast, Kind, extrapolator
+from .forecast import DEFAULT_LEVEL, Extrapolator, Forecast, Kind, extrapolator, minimum_origin, with_resamples
 from .isoflop_profiles import MIN_SIZES_PER_BUDGET, BudgetMinimum, approach2
 from .resampling import PARABOLA_PARAMETERS, configuration_resamples, residual_freedom
 
@@ -209,6 +211,15 @@ def fit_allocation(N, D, loss, budgets, count: FlopCount | None = None, paramete
                          "runs", window)
 
 
+def fit_ladder(points, resamples: int = 200, seed: int = 0, window: int | None = None,
+               budget_tolerance: float = DEFAULT_TOLERANCE) -> AllocationLaw:
+    """Approach 2's forecasting law from ``points`` (``Points``: runs of several sizes at each of 3 or more budgets);
+    C values within ``budget_tolerance`` (relative) share a budget."""
+    budgets, _ = group_budgets(points.budgets(), budget_tolerance)
+    return fit_allocation(points.N, points.D, points.loss, budgets, points.budget_count(),
+                          points.parameter_count or "not stated", resamples, seed, window)
+
+
 def run_noise(N, loss, budgets) -> float | None:
     """σ_run: the residual standard deviation of runs about their budgets' parabolas, pooled over budgets on
     Σ(n − 3) degrees of freedom (None without any)."""
@@ -245,8 +256,8 @@ def fit_minima(C, N_opt, loss, D_opt=None, count: FlopCount | None = None, param
     def make(quantity, y, forms):
         y = np.asarray(y, dtype=float)
         first = extrapolator(quantity, "C", C, y, forms, conventions=conventions)
-        return extrapolator(quantity, "C", C, y, forms, residual_resamples(first, y, resamples, seed), max(len(C) - 2, 1),
-                            method, None, conventions)
+        return with_resamples(first, residual_resamples(first, y, resamples, seed), max(len(C) - minimum_origin(forms), 1),
+                              method)
 
     frontier = make("compute-optimal loss L*(C)", loss, FRONTIER_FORMS)
     size = make("compute-optimal size N*(C)", N_opt, SIZE_FORMS)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from .allocation_law import AllocationLaw, fit_allocation, windowed
 from .budgets import group_budgets, grouping_hint
 from .checks import (
     allocation_problems,
@@ -59,6 +60,7 @@ class FitOutcome:
     frontier: Frontier | None = None
     law: ChinchillaLaw | None = None
     holdout: Holdout | None = None
+    forecast: AllocationLaw | None = None  # approach 2's forecasting law
 
 
 def run_fit(table: FitTable, settings: FitSettings = FitSettings(), source: dict | None = None) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def fit_outcome(table: FitTable, settings: FitSettings = FitSettings(), source: 
             result["leave_one_out_not_run"] = str(error)
     result["problems"] = problems
     result["warnings"] = notes
-    result["provenance"] = {"isoflop": _version(), "input": source or {}, "settings": settings.as_dict()}
+    result["provenance"] = {"isoflop": library_version(), "input": source or {}, "settings": settings.as_dict()}
     return outcome
 
 
@@ -159,12 +161,21 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
     """Approach 2 into ``outcome``: the per-budget minima, N*(C) and D*(C), the frontier and the hold-out; the problems."""
     result = outcome.result
     budgets, groups = _grouped_budgets(table, settings)
+    window = settings.config.fit_window
+    if window:
+        kept = windowed(table.N, table.loss, budgets, window)
+        result["window"] = {"sizes": window, "points_dropped": int((~kept).sum())}
+        table, budgets = table.subset(kept), budgets[kept]
     result["budget_groups"] = groups
     try:
         # a and b's intervals come from configuration resamples below (none with 0 of them), never from the minima
         # bootstrap, which covered 77-79 % of a nominal 95 %.
         allocation = approach2(table.N, table.D, table.loss, budgets, table.budget_count(), bootstrap=0)
     except UsageError as error:
+        spaced = np.diff(np.log(sorted(g["C"] for g in groups)))
+        if all(g["points"] == 1 for g in groups) and (spaced > np.log(1 + MINIMA_SPACING)).all():
+            raise UsageError("every budget has a single row: these look like per-budget minima (C, N*, L*); fit them with "
+                             "minima=True (isoflop fit --minima)") from None
         hint = grouping_hint(groups, len(table.N), settings.config.fit_budget_tolerance)
         raise UsageError(hint or str(error)) from None
     problems = allocation_problems(allocation)
@@ -186,8 +197,7 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
         result["allocation_intervals"] = found.as_dict()
     outcome.allocation = allocation
     result.update(allocation.as_dict())
-    for minimum in result["minima"]:  # C = k·N·D: Chinchilla's 6, larger where attention and the head weigh
-        minimum["flop_factor"] = minimum["C"] / (minimum["N_opt"] * minimum["D_opt"])
+    _forecast(table, budgets, settings, outcome)
     if settings.config.holdout_largest:
         try:
             outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), form,
@@ -196,6 +206,40 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
         except UsageError as error:
             result["holdout_not_run"] = str(error)
     return problems
+
+
+# One row per budget, each budget this far from the next (relative): minima, not C values that barely repeat (the
+# grouping hint suggests a tolerance of 0.2 for those, which would not group these).
+MINIMA_SPACING = 0.2
+
+
+def _forecast(table: FitTable, budgets: np.ndarray, settings: FitSettings, outcome: FitOutcome) -> None:
+    """Approach 2's forecasting law (``fit.allocation_law``) into ``outcome``; with a window, how far it moved the
+    forecast at the largest budget against every size."""
+    config = settings.config
+    try:
+        outcome.forecast = fit_allocation(table.N, table.D, table.loss, budgets, table.budget_count(),
+                                          table.parameter_count or "not stated", config.fit_allocation_resamples, config.fit_seed)
+    except UsageError as error:
+        outcome.result["forecast_not_run"] = str(error)
+        return
+    outcome.result["forecast"] = outcome.forecast.to_dict()
+
+
+def add_window_effect(outcome: FitOutcome, table: FitTable, settings: FitSettings) -> None:
+    """What ``--window`` moved: L* and N* at the largest budget with the window against every size."""
+    if outcome.forecast is None or not settings.config.fit_window:
+        return
+    budgets = _grouped_budgets(table, settings)[0]
+    try:
+        every = fit_allocation(table.N, table.D, table.loss, budgets, table.budget_count(), resamples=0)
+    except UsageError as error:
+        outcome.result["window"]["effect_not_measured"] = str(error)
+        return
+    top = outcome.forecast.fitted_range[1]
+    outcome.result["window"]["effect"] = {
+        "C": top, "loss_change": float(outcome.forecast.frontier(top)[0] / every.frontier(top)[0] - 1),
+        "N_opt_change": float(outcome.forecast.size(top)[0] / every.size(top)[0] - 1)}
 
 
 def _fresh_points(table: FitTable) -> np.ndarray:
@@ -246,7 +290,7 @@ def _constrained(table: FitTable, settings: FitSettings):
                            bootstrap=settings.config.fit_bootstrap, seed=settings.config.fit_seed, grid=settings.start_grid, objective=settings.objective)
 
 
-def _version() -> str:
+def library_version() -> str:
     from importlib import metadata
 
     return metadata.version("isoflop")
@@ -270,7 +314,7 @@ def describe(result: dict[str, Any]) -> str:
         groups = result["budget_groups"]
         shown = ", ".join(f"{g['C']:.3g} ({g['points']})" for g in groups[:8]) + (" …" if len(groups) > 8 else "")
         lines.append(f"budgets (points): {shown}")
-    lines += _describe_law(result) + _describe_allocation(result)
+    lines += _describe_law(result) + _describe_allocation(result) + describe_forecast(result)
     if "holdout" in result:
         lines.append("  " + Holdout.from_dict(result["holdout"]).sentence())
     for check in ("holdout", "leave_one_out", "robustness"):
@@ -321,7 +365,7 @@ def _describe_allocation(result: dict[str, Any]) -> list[str]:
             law = result[key]
             lines.append(f"  {symbol}(C) = {law['coefficient']:.3g} · C^{law['exponent']:.3f}  {_interval(law['exponent_interval'], '.3f')}")
         for m in result["minima"]:
-            sides = f" ({m['sizes_below']} sizes below, {m['sizes_above']} above)" if "sizes_below" in m else ""
+            sides = f" ({m['sizes_below']} sizes below, {m['sizes_above']} above)" if "sizes_below" in m and result["approach"] == 2 else ""
             lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}, "
                          f"k = C/(N*·D*) = {m['flop_factor']:.2f}{sides}")
     if "frontier" in result:
@@ -336,6 +380,33 @@ def _describe_allocation(result: dict[str, Any]) -> list[str]:
             lines.append(f"  L*({resampled['C']:.3g}) {_interval(resampled['loss_at_largest'], '.4f')} from resampled "
                          f"runs, studentized on {resampled['residual_freedom']} residual degrees of freedom (a and b's "
                          "intervals too)")
+    return lines
+
+
+def describe_forecast(result: dict[str, Any]) -> list[str]:
+    """Approach 2's forecasting law: the frontier's forms and weights, the forecasts at the largest budget."""
+    if "forecast_not_run" in result:
+        return [f"  no forecast: {result['forecast_not_run']}"]
+    if "forecast" not in result:
+        return []
+    law = AllocationLaw.from_dict(result["forecast"])
+    lines = ["  forecast of L*(C): " + "; ".join(
+        f"{fit.form} weight {fit.weight:.2f}" + ("" if fit.kappa2 is None else
+                                                  f" (backtest error {np.sqrt(fit.kappa2):.2%} per fitted log-range)")
+        for fit in law.frontier.fits)]
+    top = law.fitted_range[1]
+    lines.append("    " + law.predict(top).describe())
+    if law.frontier.run_sigma is not None:
+        lines.append("    " + law.predict(top, "new run").describe())
+    lines.append("    " + law.optimal_size(top).describe(".4g") + f" ({_count_words(law.parameters)})")
+    lines.append(f"    interval: {law.predict(top).method}")
+    window = result.get("window")
+    if window:
+        effect = window.get("effect")
+        moved = (f"; against every size it moves L*({effect['C']:.3g}) by {effect['loss_change']:+.2%} and N* by "
+                 f"{effect['N_opt_change']:+.1%}" if effect else "")
+        lines.append(f"    window: each parabola on the {window['sizes']} sizes nearest its best run "
+                     f"({window['points_dropped']} points left out){moved}")
     return lines
 
 

@@ -19,9 +19,27 @@ WHAT_WOULD_FIX_IT = ("train at least 3 model sizes on each side of each budget's
                      "or more, so that the loss falls with both N and D")
 
 
+# α and β are told apart only where ln D varies apart from ln N: at or above this R² of the straight line ln D ~ ln N
+# (tokens per parameter nearly fixed, as in per-budget minima) the points cannot separate the N and D terms.
+COLLINEAR_R2 = 0.99
+
+
+def collinearity(N, D) -> float:
+    """R² of the least-squares line ln D ~ ln N over the points (1: D is a power of N, α and β not identified)."""
+    log_n, log_d = np.log(np.asarray(N, dtype=float)), np.log(np.asarray(D, dtype=float))
+    if np.ptp(log_n) == 0 or np.ptp(log_d) == 0:
+        return 1.0
+    return float(np.corrcoef(log_n, log_d)[0, 1] ** 2)
+
+
 def chinchilla_problems(law, N, D, losses, grid) -> list[str]:
     """Reasons not to trust an approach-3 law L = E + A/N^α + B/D^β fitted on points (N, D, loss); empty when none."""
     problems = []
+    r2 = collinearity(N, D)
+    if r2 >= COLLINEAR_R2:
+        problems.append(f"ln D is a straight line in ln N over the points (R² = {r2:.4f} ≥ {COLLINEAR_R2}: tokens per "
+                        "parameter nearly fixed, as in per-budget minima), so α and β are not separately identified; fit "
+                        "runs of several sizes per budget, or fit minima with approach 2 (--minima)")
     floor = E_FLOOR_SHARE * float(np.min(losses))
     for symbol, term in (("N", law.A / np.min(N) ** law.alpha), ("D", law.B / np.min(D) ** law.beta)):
         if term < floor:

@@ -33,6 +33,7 @@ nothing measured how this law extrapolates.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -86,7 +87,8 @@ class Forecast:
                     else "(no interval: " + (self.notes[0] if self.notes else "none could be made") + ")")
         where = ("inside the fitted range" if self.extrapolation == 0
                  else f"{self.extrapolation:.2f} fitted log-ranges beyond the data")
-        return (f"{self.quantity} at {self.variable} = {self.at:.3g}: {self.value:{spec}} {interval}, "
+        what = self.quantity if self.kind == "law" else f"{self.quantity}, one new run"
+        return (f"{what} at {self.variable} = {self.at:.3g}: {self.value:{spec}} {interval}, "
                 f"{self.level:.0%} interval for {'the law' if self.kind == 'law' else 'a new run'}; {where}")
 
 
@@ -288,7 +290,9 @@ def extrapolator(quantity: str, variable: str, x, y, forms: list[str], resampled
     pairs = len(next(iter(errors.values())))
     if all(k is not None for k in kappa2.values()) and pairs:
         inverse = {name: 1 / max(value, KAPPA2_FLOOR) for name, value in kappa2.items()}
-        weights = {name: value / sum(inverse.values()) for name, value in inverse.items()}
+        total = sum(inverse.values())
+        weights = ({name: value / total for name, value in inverse.items()} if total > 0
+                   else {name: 1 / len(forms) for name in forms})  # every form's backtest failed alike
     else:
         weights = {name: 1 / len(forms) for name in forms}
     fits = []
@@ -298,13 +302,28 @@ def extrapolator(quantity: str, variable: str, x, y, forms: list[str], resampled
             params = shape.fit(x, y)
         except (RuntimeError, ValueError) as error:
             raise UsageError(f"{quantity}: the form {shape.describe(variable)} did not converge ({error}); add points") from None
+        fits.append(FormFit(name, params, (), kappa2[name], weights[name]))
+    fitted = Extrapolator(quantity, variable, tuple(x), tuple(y), tuple(fits), origins, pairs, resample_freedom,
+                          resample_method, run_sigma, conventions or {})
+    return with_resamples(fitted, [np.asarray(row, dtype=float)[order] for row in resampled_y])
+
+
+def with_resamples(fitted: Extrapolator, rows, resample_freedom: int | None = None, resample_method: str | None = None,
+                   run_sigma: float | None = None) -> Extrapolator:
+    """``fitted`` with every form refitted on each row of y (the same x, increasing), from the full fit's optimum as a
+    bootstrap refits; the other arguments replace the fitted law's where given."""
+    fits = []
+    for fit in fitted.fits:
+        shape = form_named(fit.form)
         samples = []
-        for row in resampled_y:
-            row = np.asarray(row, dtype=float)[order]
+        for row in rows:
             try:
-                samples.append(shape.fit(x, row))
+                samples.append(shape.fit(np.asarray(fitted.x), np.asarray(row, dtype=float), start=fit.params))
             except (RuntimeError, ValueError):
                 continue
-        fits.append(FormFit(name, params, tuple(samples), kappa2[name], weights[name]))
-    return Extrapolator(quantity, variable, tuple(x), tuple(y), tuple(fits), origins, pairs, resample_freedom,
-                        resample_method, run_sigma, conventions or {})
+        fits.append(dataclasses.replace(fit, samples=tuple(samples)))
+    changes = {"fits": tuple(fits)}
+    for name, value in (("resample_freedom", resample_freedom), ("resample_method", resample_method), ("run_sigma", run_sigma)):
+        if value is not None:
+            changes[name] = value
+    return dataclasses.replace(fitted, **changes)

@@ -31,7 +31,7 @@ class Form:
     name: str
     words: str
     parameters: tuple[str, ...]
-    fit: Callable[[np.ndarray, np.ndarray], tuple[float, ...]]
+    fit: Callable[..., tuple[float, ...]]  # (x, y, start=None): start, a previous fit's parameters to begin from
     evaluate: Callable[[tuple[float, ...], np.ndarray], np.ndarray]
 
     def __call__(self, params, x):
@@ -42,14 +42,18 @@ class Form:
         return self.words.replace("x", variable)
 
 
-def _floor_fit(x, y, with_floor: bool) -> tuple[float, float, float]:
+def _floor_fit(x, y, with_floor: bool, start=None) -> tuple[float, float, float]:
     """(E, A, γ) of E + A·x^−γ by least squares in y, x scaled by its median (or E = 0 without the floor)."""
     scale = float(np.median(x))
 
     def model(c, e, log_a, gamma):
         return e + np.exp(log_a) * (c / scale) ** -gamma
 
-    start = (0.5 * y.min(), np.log(max(y.max() - 0.5 * y.min(), 1e-6)), 0.1)
+    if start is not None:
+        e, a, gamma = start
+        start = (min(e, 0.999 * y.min()), np.log(a) - gamma * np.log(scale), gamma)
+    else:
+        start = (0.5 * y.min(), np.log(max(y.max() - 0.5 * y.min(), 1e-6)), 0.1)
     with warnings.catch_warnings():
         # As many points as parameters fit them exactly: no covariance, which the callers never use.
         warnings.simplefilter("ignore", OptimizeWarning)
@@ -57,7 +61,8 @@ def _floor_fit(x, y, with_floor: bool) -> tuple[float, float, float]:
             (e, log_a, gamma), _ = curve_fit(model, x, y, p0=start, bounds=([0, -50, 0], [y.min(), 50, 5]), maxfev=20000)
         else:
             e, ((log_a, gamma), _) = 0.0, curve_fit(lambda c, log_a, gamma: model(c, 0.0, log_a, gamma), x, y,
-                                                     p0=(np.log(y.max()), 0.1), bounds=([-50, 0], [50, 5]), maxfev=20000)
+                                                     p0=start[1:] if start[0] == 0 else (np.log(y.max()), 0.1),
+                                                     bounds=([-50, 0], [50, 5]), maxfev=20000)
     return float(e), float(np.exp(log_a) * scale**gamma), float(gamma)
 
 
@@ -66,7 +71,7 @@ def _floor_value(params, x):
     return e + a * x**-gamma
 
 
-def _line_fit(x, y) -> tuple[float, float]:
+def _line_fit(x, y, start=None) -> tuple[float, float]:
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return float(np.exp(intercept)), float(slope)
 
@@ -81,27 +86,32 @@ RECTIFIED_KNOT_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 RECTIFIED_SLOPES = (0.3, 1.0)
 
 
-def _rectified_fit(x, y) -> tuple[float, float, float, float]:
-    """(A, E, D_k, β) of (A − E)/(1 + (D/D_k)^β) + E, least squares in log loss from several starts."""
+def _rectified_fit(x, y, start=None) -> tuple[float, float, float, float]:
+    """(A, E, D_k, β) of (A − E)/(1 + (D/D_k)^β) + E, least squares in log loss from several starts (or from ``start``,
+    a previous fit's parameters, as a resample refits from the full fit's optimum)."""
     log_x = np.log(x)
 
     def model(log_d, log_span, e, log_knot, beta):
         return np.log(e + np.exp(log_span) / (1 + np.exp(beta * (log_d - log_knot))))
 
+    if start is not None:
+        a, e, knot, beta = start
+        starts = [(np.log(max(a - e, 1e-6)), min(e, 0.999 * y.min()), np.log(knot), beta)]
+    else:
+        starts = [(np.log(max(y.max() - 0.5 * y.min(), 1e-6)), 0.5 * y.min(), float(np.quantile(log_x, quantile)), beta)
+                  for quantile in RECTIFIED_KNOT_QUANTILES for beta in RECTIFIED_SLOPES]
     best, best_cost = None, np.inf
-    for quantile in RECTIFIED_KNOT_QUANTILES:
-        for beta in RECTIFIED_SLOPES:
-            start = (np.log(max(y.max() - 0.5 * y.min(), 1e-6)), 0.5 * y.min(), float(np.quantile(log_x, quantile)), beta)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", OptimizeWarning)
-                    params, _ = curve_fit(model, log_x, np.log(y), p0=start, maxfev=20000,
-                                          bounds=([-20, 0, log_x.min() - 20, 0.01], [20, y.min(), log_x.max() + 20, 5]))
-            except (RuntimeError, ValueError):
-                continue
-            cost = float(((model(log_x, *params) - np.log(y)) ** 2).sum())
-            if cost < best_cost:
-                best, best_cost = params, cost
+    for start in starts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", OptimizeWarning)
+                params, _ = curve_fit(model, log_x, np.log(y), p0=start, maxfev=20000,
+                                      bounds=([-20, 0, log_x.min() - 20, 0.01], [20, y.min(), log_x.max() + 20, 5]))
+        except (RuntimeError, ValueError):
+            continue
+        cost = float(((model(log_x, *params) - np.log(y)) ** 2).sum())
+        if cost < best_cost:
+            best, best_cost = params, cost
     if best is None:
         raise RuntimeError("the rectified law converged from no start")
     log_span, e, log_knot, beta = best
@@ -115,9 +125,9 @@ def _rectified_value(params, x):
 
 FORMS: dict[str, Form] = {form.name: form for form in (
     Form("E+A*x^-g", "E + A·x^-γ (an irreducible loss E)", ("E", "A", "gamma"),
-         lambda x, y: _floor_fit(x, y, True), _floor_value),
+         lambda x, y, start=None: _floor_fit(x, y, True, start), _floor_value),
     Form("A*x^-g", "A·x^-γ (a pure power law, E = 0)", ("E", "A", "gamma"),
-         lambda x, y: _floor_fit(x, y, False), _floor_value),
+         lambda x, y, start=None: _floor_fit(x, y, False, start), _floor_value),
     Form("k*x^a", "k·x^a (a power law)", ("coefficient", "exponent"), _line_fit, _line_value),
     Form("rectified", "(A − E)/(1 + (x/x_k)^β) + E (Lin et al.'s rectified law: a plateau, a knee x_k, a power law)",
          ("A", "E", "knee", "beta"), _rectified_fit, _rectified_value),

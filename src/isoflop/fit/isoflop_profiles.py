@@ -57,8 +57,9 @@ class AllocationFit:
             "a": self.n_law.exponent,
             "b": self.d_law.exponent,
             "minima": [
+                # C = k·N·D: Chinchilla's 6, larger where attention and the head weigh
                 {"C": m.flops, "N_opt": m.n_opt, "D_opt": m.d_opt, "loss": m.loss, "sizes_below": m.sizes_below,
-                 "sizes_above": m.sizes_above} for m in self.minima
+                 "sizes_above": m.sizes_above, "flop_factor": m.flops / (m.n_opt * m.d_opt)} for m in self.minima
             ],
         }
 

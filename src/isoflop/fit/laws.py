@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnreliableResult, UsageError, first_line
+from .allocation_law import AllocationLaw
 from .chinchilla import ChinchillaLaw
 from .constrained import DataConstrainedLaw
+from .finetune import FinetuneLaw
 from .flops import FlopCount
 from .published import PUBLISHED
 
@@ -26,6 +28,8 @@ class LoadedLaw:
     count: FlopCount
     fitted_range: dict | None
     problems: list[str]
+    forecast: AllocationLaw | None = None  # approach 2's forecasting law (saved since format 1 of its block)
+    finetune: FinetuneLaw | None = None  # a fine-tuning law L(D)
 
     @classmethod
     def of(cls, law: ChinchillaLaw | DataConstrainedLaw, count: FlopCount | None = None, label: str = "law") -> LoadedLaw:
@@ -61,6 +65,13 @@ def load_law(spec: str, force: bool = False) -> LoadedLaw:
     if not path.suffix and not path.exists():
         raise UsageError(f"unknown law {spec!r}: give one of {', '.join(PUBLISHED)} or a fit saved by isoflop fit --save")
     saved = _read_json(path)
+    if saved.get("approach") == "finetune":
+        try:
+            return LoadedLaw(spec, None, None, None, FlopCount.from_dict(None), None, [],
+                             finetune=FinetuneLaw.from_dict(saved["finetune"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise UsageError(f"{spec} holds no complete fine-tuning law ({first_line(error)}); save one with "
+                             "isoflop fit --approach finetune --save") from None
     if "law" not in saved and "N_opt" not in saved and "constrained" not in saved:
         raise UsageError(f"{spec} holds no fitted law; save one with isoflop fit --save")
     problems = [str(p) for p in saved.get("problems") or []]
@@ -76,8 +87,15 @@ def load_law(spec: str, force: bool = False) -> LoadedLaw:
     except (KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{spec} holds no complete L(N, D) law ({first_line(error)}); save one with isoflop fit --save") from None
     allocation = saved if law is None and constrained is None else None
+    forecast = None
+    if allocation is not None and "forecast" in saved:
+        try:
+            forecast = AllocationLaw.from_dict(saved["forecast"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise UsageError(f"{spec}: its forecast block is incomplete ({first_line(error)}); save the fit again with "
+                             "isoflop fit --save") from None
     return LoadedLaw(spec, law if law is not None or constrained is None else constrained.chinchilla, constrained,
-                     allocation, FlopCount.from_dict(saved.get("flops")), fitted, problems)
+                     allocation, FlopCount.from_dict(saved.get("flops")), fitted, problems, forecast)
 
 
 def _read_json(path: Path) -> dict:

@@ -73,8 +73,8 @@ def embedding_shares(runs: list[RunRecord]) -> list[dict]:
 
 
 def fit_table_from(source: str, curves: bool = False, convention: str | None = None, mapping: dict | None = None,
-                   dedupe: bool = False, count: str | None = None, study: tuple[str | None, list[RunRecord]] | None = None
-                   ) -> tuple[FitTable, dict]:
+                   dedupe: bool = False, count: str | None = None, study: tuple[str | None, list[RunRecord]] | None = None,
+                   where: dict | None = None) -> tuple[FitTable, dict]:
     """A CSV/TSV file (its FLOPs counted by ``convention``, default 6N), or a study folder's ``study`` (its kind and
     records, read by the caller: fit/ opens no store; the folder's own convention); and the input's provenance
     (what it was, its hash, rows, columns, duplicates). ``count`` is the parameter count N holds: a folder's runs
@@ -94,9 +94,9 @@ def fit_table_from(source: str, curves: bool = False, convention: str | None = N
         keys = "".join(sorted(r.key for r in records if r.completed))
         return table, {"source": str(path), "kind": "isoflops results folder", "rows": len(table.N),
                        "sha256": hashlib.sha256(keys.encode()).hexdigest(), "hash_of": "the completed runs' keys"}
-    table, origin = read_table(path, convention or "6N", mapping, dedupe)
+    table, origin = read_table(path, convention or "6N", mapping, dedupe, where)
     if count is not None:
         table = dataclasses.replace(table, parameter_count=count)
     return table, {"source": str(path), "kind": "table", "rows": origin.rows, "sha256": origin.sha256,
                    "hash_of": "the file's bytes", "columns": origin.columns, "duplicate_rows": origin.duplicates,
-                   "dropped_duplicates": origin.dropped}
+                   "dropped_duplicates": origin.dropped, "where": where or {}, "selected": origin.selected}

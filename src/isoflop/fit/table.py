@@ -15,6 +15,9 @@ from .flops import FlopCount, knots_to_count
 
 REQUIRED = ("N", "D", "loss")
 OPTIONAL = ("C", "U", "seed")
+# Per-budget minima (--minima): one compute-optimal row per budget.
+MINIMA_REQUIRED = ("C", "N", "loss")
+MINIMA_OPTIONAL = ("D",)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,41 @@ class FitTable:
     seed: np.ndarray | None
     flop_count: FlopCount = FlopCount("6N")
     parameter_count: str | None = None  # what N counts: total or non-embedding parameters (None: not stated)
+
+    @classmethod
+    def from_arrays(cls, N, D, loss, C=None, U=None, seed=None, count: str | None = "total") -> FitTable:
+        """Points from arrays (any sequences of numbers); ``count``: what N counts ("total" or "non-embedding").
+        Compute is C where given (its own FLOP count), else 6·N·D."""
+        def column(name, values, positive=True):
+            if values is None:
+                return None
+            array = np.asarray(values, dtype=float).reshape(-1)
+            if positive and not (np.isfinite(array).all() and (array > 0).all()):
+                raise UsageError(f"{name} must be positive and finite in every row")
+            return array
+
+        columns = {"N": column("N", N), "D": column("D", D), "loss": column("loss", loss), "C": column("C", C),
+                   "U": column("U", U), "seed": column("seed", seed, positive=False)}
+        lengths = {name: len(values) for name, values in columns.items() if values is not None}
+        if len(set(lengths.values())) != 1:
+            raise UsageError(f"N, D, loss (and C, U, seed where given) must have one value per run, got lengths {lengths}")
+        if count not in ("total", "non-embedding", None):
+            raise UsageError(f"count must be 'total' or 'non-embedding', got {count!r}")
+        flop_count = FlopCount("6N") if C is None else knots_to_count("table", columns["N"], columns["C"] / columns["D"])
+        return cls(**columns, flop_count=flop_count, parameter_count=count)
+
+    @classmethod
+    def from_frame(cls, frame, N: str = "N", D: str = "D", loss: str = "loss", C: str | None = None, U: str | None = None,
+                   seed: str | None = None, count: str | None = "total") -> FitTable:
+        """Points from a pandas DataFrame (or any mapping of column name → values), naming each column."""
+        def pick(name):
+            if name is None:
+                return None
+            if name not in frame:
+                raise UsageError(f"the frame has no column {name!r}; its columns: {', '.join(map(str, frame.keys()))}")
+            return np.asarray(frame[name], dtype=float)
+
+        return cls.from_arrays(pick(N), pick(D), pick(loss), pick(C), pick(U), pick(seed), count)
 
     def subset(self, keep: np.ndarray) -> FitTable:
         """The rows where ``keep`` holds."""
@@ -52,7 +90,7 @@ class FitTable:
 # Header names accepted for each column, case-insensitive, surrounding spaces ignored.
 ALIASES = {
     "N": ("n", "params", "parameters", "model_size"),
-    "D": ("d", "tokens", "training_tokens"),
+    "D": ("d", "tokens", "training_tokens", "samples"),
     "loss": ("loss", "val_loss"),
     "C": ("c", "flops", "compute"),
     "U": ("u", "unique_tokens"),
@@ -69,6 +107,7 @@ class TableSource:
     columns: dict[str, str]  # our name → the file's header
     duplicates: int  # rows repeating an earlier (N, D, loss, C, U, seed) exactly
     dropped: int  # duplicate rows removed by --dedupe
+    selected: int  # rows kept by --where (all rows without it)
 
 
 def parse_mapping(text: str | None) -> dict[str, str]:
@@ -86,13 +125,25 @@ def parse_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str] | None = None,
-               dedupe: bool = False) -> tuple[FitTable, TableSource]:
-    """A CSV or TSV's points (BOM and padded headers allowed, names by ``ALIASES`` or ``mapping``);
-    ``convention`` says how its compute is counted (``table``: from its own C column)."""
+def parse_where(pairs) -> dict[str, str]:
+    """``--where model=gpt2 --where seed=0`` → {"model": "gpt2", "seed": "0"}."""
+    found = {}
+    for pair in pairs or ():
+        column, sign, value = pair.partition("=")
+        if not sign or not column.strip():
+            raise UsageError(f"--where {pair!r}: give COLUMN=VALUE, e.g. --where model=gpt2")
+        found[column.strip()] = value.strip()
+    return found
+
+
+def read_columns(path: str | Path, required=REQUIRED, optional=OPTIONAL, mapping: dict[str, str] | None = None,
+                 where: dict[str, str] | None = None) -> tuple[dict[str, np.ndarray | None], dict[str, str], bytes, int]:
+    """A CSV or TSV's numeric columns by our names (BOM and padded headers allowed, names by ``ALIASES`` or
+    ``mapping``), of the rows where every ``where`` column equals its value (as text, or as the same number);
+    also the header each name came from, the file's bytes and its row count."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"{str(path)!r} is not a file; pass a CSV with columns {', '.join(REQUIRED)}")
+        raise UsageError(f"{str(path)!r} is not a file; pass a CSV with columns {', '.join(required)}")
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
@@ -105,12 +156,22 @@ def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str]
         raise UsageError(f"{str(path)!r} is not a readable CSV text file ({error})") from None
     if not body:
         raise UsageError(f"{str(path)!r} has no rows")
-    found = _find_columns(path, header, mapping or {})
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise UsageError(f"{str(path)!r} line {number} has a different number of fields than the header; fix or remove it")
+    rows = len(body)
+    for column, value in (where or {}).items():
+        if column not in header:
+            raise UsageError(f"--where {column}={value}: {str(path)!r} has no column {column!r}; its columns: {', '.join(header)}")
+        index = header.index(column)
+        body = [row for row in body if _same(row[index].strip(), value)]
+        if not body:
+            values = sorted({row[index].strip() for row in csv.reader(lines[1:], delimiter=delimiter) if len(row) == len(header)})
+            shown = ", ".join(values[:8]) + (" …" if len(values) > 8 else "")
+            raise UsageError(f"--where {column}={value}: no row of {str(path)!r} matches; {column} holds {shown}")
+    found = _find_columns(path, header, mapping or {}, required, optional)
     columns = {}
-    for name in REQUIRED + OPTIONAL:
+    for name in tuple(required) + tuple(optional):
         if name not in found:
             columns[name] = None
             continue
@@ -119,10 +180,35 @@ def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str]
             columns[name] = np.array([float(row[index]) for row in body])
         except ValueError as error:
             raise UsageError(f"{str(path)!r}: column {_label(name, found)} holds a non-number ({error})") from None
+    return columns, found, raw, rows
+
+
+def _same(cell: str, value: str) -> bool:
+    if cell == value:
+        return True
+    try:
+        return float(cell) == float(value)
+    except ValueError:
+        return False
+
+
+def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str] | None = None,
+               dedupe: bool = False, where: dict[str, str] | None = None, minima: bool = False) -> tuple[FitTable, TableSource]:
+    """A CSV or TSV's points (``read_columns``); ``convention`` says how its compute is counted (``table``: from its own
+    C column). ``minima``: one compute-optimal (C, N, loss) row per budget, D optional (C / 6N under 6N)."""
+    path = Path(path)
+    required, optional = (MINIMA_REQUIRED, MINIMA_OPTIONAL) if minima else (REQUIRED, OPTIONAL)
+    columns, found, raw, rows = read_columns(path, required, optional, mapping, where)
     for name in REQUIRED + ("C", "U"):
-        values = columns[name]
+        values = columns.get(name)
         if values is not None and ((values <= 0).any() or not np.isfinite(values).all()):
             raise UsageError(f"{str(path)!r}: column {_label(name, found)} must be positive and finite in every row")
+    if minima and columns["D"] is None:
+        if convention != "6N":
+            raise UsageError(f"{str(path)!r} has no D column: minima without D need the 6N count (D* = C / 6N*); add D")
+        columns["D"] = columns["C"] / (6 * columns["N"])
+    for name in REQUIRED + OPTIONAL:
+        columns.setdefault(name, None)
     _check_consistency(path, columns, found, convention)
     keep = _first_occurrences(columns)
     duplicates = int(len(keep) - keep.sum())
@@ -134,8 +220,9 @@ def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str]
     if convention == "table" and columns["C"] is None:
         raise UsageError(f"{str(path)!r} has no C column for the 'table' FLOP convention; add one or use 6N")
     count = knots_to_count(convention, columns["N"], columns["C"] / columns["D"] if convention == "table" else [])
-    source = TableSource(hashlib.sha256(raw).hexdigest(), len(body), found, duplicates, duplicates if dedupe else 0)
-    return FitTable(**columns, flop_count=count), source
+    source = TableSource(hashlib.sha256(raw).hexdigest(), rows, found, duplicates, duplicates if dedupe else 0,
+                         len(columns["N"]))
+    return FitTable(**{name: columns[name] for name in REQUIRED + OPTIONAL}, flop_count=count), source
 
 
 # C = k·N·D: 6 under Chinchilla's count; the full count of small models, or a forward-only count, stays inside this.
@@ -166,14 +253,16 @@ def _check_consistency(path: Path, columns: dict, found: dict, convention: str) 
                    "check the C column's units and direction (FLOPs, not PF-days or its inverse), or drop it")
 
 
-def _find_columns(path: Path, header: list[str], mapping: dict[str, str]) -> dict[str, str]:
+def _find_columns(path: Path, header: list[str], mapping: dict[str, str], required=REQUIRED,
+                  optional=OPTIONAL) -> dict[str, str]:
     """Our column name → the file's header, by explicit mapping first, then by alias."""
     found: dict[str, str] = {}
     for name, wanted in mapping.items():
         if wanted not in header:
             raise UsageError(f"--columns maps {name} to {wanted!r}, which {str(path)!r} lacks; its columns: {', '.join(header)}")
         found[name] = wanted
-    for name, aliases in ALIASES.items():
+    for name in tuple(required) + tuple(optional):
+        aliases = ALIASES[name]
         if name in found:
             continue
         matches = [h for h in header if h.lower() in aliases and h not in found.values()]
@@ -181,7 +270,7 @@ def _find_columns(path: Path, header: list[str], mapping: dict[str, str]) -> dic
             raise UsageError(f"{str(path)!r} has several columns for {name} ({', '.join(matches)}); choose one with --columns {name}=HEADER")
         if matches:
             found[name] = matches[0]
-    missing = [c for c in REQUIRED if c not in found]
+    missing = [c for c in required if c not in found]
     if missing:
         wanted = "; ".join(f"{c} as {'|'.join(ALIASES[c])}" for c in missing)
         raise UsageError(f"{str(path)!r} lacks column(s) {', '.join(missing)} (its columns: {', '.join(header)}); "

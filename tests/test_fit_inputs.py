@@ -1,0 +1,139 @@
+"""A lab's inputs to isoflop fit: one ladder of several (--where), minima alone, both parameter counts, a window,
+fine-tuning tables; each ends in a law with its forecast interval or in one line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from helpers import write
+from test_forecast import ladder, loss_of
+
+FINETUNE_SIZES = 200 * 2.0 ** np.arange(11)
+
+
+def ladder_csv(path, budgets=None, **changes):
+    frame = ladder(**changes) if budgets is None else ladder(budgets=budgets, **changes)
+    rows = [(n, n * 0.8, d, c, loss, 1) for n, d, c, loss in frame[["params", "tokens", "flops", "loss"]].to_numpy()]
+    other = ladder(seed=7, floor=0.0)
+    rows += [(n, n * 0.8, d, c, loss, 2) for n, d, c, loss in other[["params", "tokens", "flops", "loss"]].to_numpy()]
+    return write(path, ["N", "N_nonemb", "D", "C", "loss", "ladder"], rows)
+
+
+def minima_csv(path, budgets=(1e18, 3e18, 1e19, 3e19, 1e20)):
+    rows = []
+    for C in budgets:
+        N = np.geomspace(1e6, 1e12, 4001)
+        losses = loss_of(N, C / (6 * N))
+        best = int(np.argmin(losses))
+        rows.append((C, N[best], float(losses[best])))
+    return write(path, ["C", "N", "loss"], rows)
+
+
+def finetune_csv(path):
+    rows = []
+    for model, (plateau, knee) in enumerate(((3.0, 2e4), (2.6, 5e4))):
+        loss = 0.8 + (plateau - 0.8) / (1 + (FINETUNE_SIZES / knee) ** 0.5)
+        rows += [(model, d, value * (1 + 0.002 * np.sin(i))) for i, (d, value) in enumerate(zip(FINETUNE_SIZES, loss))]
+    return write(path, ["model", "samples", "loss"], rows)
+
+
+def test_where_picks_one_ladder_and_the_forecast_is_saved_and_advised(tmp_path, capsys):
+    source = ladder_csv(tmp_path / "ladders.csv")
+    law = tmp_path / "law.json"
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1", "--save", str(law),
+                             "--allocation-resamples", "20")
+    assert code == 0, err
+    assert "forecast of L*(C)" in out and "95% interval for a new run" in out
+    saved = json.loads(law.read_text())
+    assert saved["points"] == 42 and saved["provenance"]["input"]["where"] == {"ladder": "1"}
+    code, out, err = run_cli(capsys, "advise", "--law", str(law), "--flops", "1e21")
+    assert code == 0, err
+    assert "N* = " in out and "counted as given" not in out and "interval for the law's value" in out
+    assert "interval for the loss one run will measure" in out and "rolling-origin backtest" in out
+    code, out, err = run_cli(capsys, "predict", "--law", str(law), "--params", "1e9", "--flops", "1e21")
+    assert code == 0, err
+    assert "loss of a chosen size L(N, C) at C = 1e+21" in out
+    code, _, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=9")
+    assert code == 2 and "no row" in err and "ladder holds 1, 2" in err and len(err.strip().splitlines()) == 1
+
+
+def test_approach_1_on_a_csv_fits_without_a_flop_factor_crash(tmp_path, capsys):
+    source = ladder_csv(tmp_path / "ladders.csv")
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "1", "--where", "ladder=1")
+    assert code == 0, err
+    assert "k = C/(N*·D*)" in out and "sizes below" not in out
+
+
+def test_both_parameter_counts_of_a_csv_are_fitted_side_by_side(tmp_path, capsys):
+    source = ladder_csv(tmp_path / "ladders.csv")
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1",
+                             "--params-columns", "total=N,non-embedding=N_nonemb", "--allocation-resamples", "10")
+    assert code == 0, err
+    assert "parameter counts: the headline counts total" in out and "non-embedding" in out
+    code, _, err = run_cli(capsys, "fit", str(source), "--params-columns", "total=N,bogus=N_nonemb")
+    assert code == 2 and "--params-columns" in err
+
+
+def test_a_window_says_what_it_moved(tmp_path, capsys):
+    source = ladder_csv(tmp_path / "ladders.csv")
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1", "--window", "5",
+                             "--allocation-resamples", "10")
+    assert code == 0, err
+    assert "window: each parabola on the 5 sizes nearest its best run (12 points left out)" in out
+    assert "against every size it moves L*(" in out
+
+
+def test_minima_alone_are_fitted_with_minima_and_say_so_without_it(tmp_path, capsys):
+    source = minima_csv(tmp_path / "minima.csv")
+    law = tmp_path / "law.json"
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--minima", "--save", str(law))
+    assert code == 0, err
+    assert "forecast of L*(C)" in out
+    code, out, err = run_cli(capsys, "advise", "--law", str(law), "--flops", "1e21")
+    assert code == 0, err
+    assert "N* = " in out and "a new run" not in out and "no run-to-run noise" in out
+    code, _, err = run_cli(capsys, "fit", str(write(tmp_path / "m.csv", ["N", "D", "loss", "C"],
+                                                    [(n, c / (6 * n), l, c) for c, n, l in np.loadtxt(source, delimiter=",", skiprows=1)])),
+                           "--approach", "2")
+    assert code == 2 and "--minima" in err and "budget-tolerance" not in err
+
+
+def test_approach_3_on_minima_is_refused_as_unidentified(tmp_path, capsys):
+    rows = [(n, c / (6 * n), l) for c, n, l in np.loadtxt(minima_csv(tmp_path / "minima.csv"), delimiter=",", skiprows=1)]
+    code, _, err = run_cli(capsys, "fit", str(write(tmp_path / "m.csv", ["N", "D", "loss"], rows)), "--approach", "3",
+                           "--starts", "coarse", "--bootstrap", "0")
+    assert code == 1 and "α and β are not separately identified" in err
+
+
+def test_the_fine_tuning_law_is_fitted_per_model_and_predicts_a_data_size(tmp_path, capsys):
+    source = finetune_csv(tmp_path / "finetune.csv")
+    law = tmp_path / "ft.json"
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "finetune", "--where", "model=1", "--save", str(law),
+                             "--allocation-resamples", "20")
+    assert code == 0, err
+    assert "rectified law" in out and "knee" in out
+    code, out, err = run_cli(capsys, "predict", "--law", str(law), "--samples", "1e6")
+    assert code == 0, err
+    truth = 0.8 + 1.8 / (1 + (1e6 / 5e4) ** 0.5)
+    low, high = (float(v) for v in out.splitlines()[0].split("[")[1].split("]")[0].split(","))
+    assert low <= truth <= high
+    code, _, err = run_cli(capsys, "fit", str(source), "--approach", "finetune")
+    assert code == 2 and "--where" in err
+    code, _, err = run_cli(capsys, "advise", "--law", str(law), "--flops", "1e21")
+    assert code == 2 and "fine-tuning law" in err
+
+
+def test_a_law_saved_before_forecasts_still_advises_with_its_interval_labelled(tmp_path, capsys):
+    source = ladder_csv(tmp_path / "ladders.csv")
+    law = tmp_path / "law.json"
+    assert run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1", "--save", str(law),
+                   "--allocation-resamples", "0")[0] == 0
+    old = json.loads(law.read_text())
+    del old["forecast"]
+    old["frontier"]["bootstrap_samples"] = [[1.7, 300.0, 0.15], [1.6, 310.0, 0.15], [1.8, 290.0, 0.16]]
+    law.write_text(json.dumps(old))
+    code, out, err = run_cli(capsys, "advise", "--law", str(law), "--flops", "1e21")
+    assert code == 0, err
+    assert "percentile band of bootstrap resamples of the per-budget minima" in out and "isoflop fit --save" in out
