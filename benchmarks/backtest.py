@@ -43,6 +43,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from isoflop.errors import UsageError
 from isoflop.fit import fit_allocation, fit_finetune
 from isoflop.fit.budgets import group_budgets
+from isoflop.fit.forms import form
 from isoflop.fit.isoflop_profiles import approach2, budget_minimum, fit_frontier
 from isoflop.fit.powerlaw import percentile_interval
 
@@ -130,14 +131,14 @@ def summarise(results: dict, truth_of: dict) -> dict:
         with_interval = [r for r in rows if r["interval"]]
         out[method] = {
             "truth": truth, "forecasts": len(rows), "MAPE": float(np.mean(errors)),
-            "covered": sum(r["interval"][0] <= r[truth] <= r["interval"][1] for r in with_interval),
+            "covered": int(sum(r["interval"][0] <= r[truth] <= r["interval"][1] for r in with_interval)),
             "with_interval": len(with_interval),
             "mean_width": float(np.mean([(r["interval"][1] - r["interval"][0]) / r["value"] for r in with_interval]))
             if with_interval else None,
             "rows": rows,
         }
         if truth == "vertex":
-            out[method]["covered_best_run"] = sum(r["interval"][0] <= r["best run"] <= r["interval"][1] for r in with_interval)
+            out[method]["covered_best_run"] = int(sum(r["interval"][0] <= r["best run"] <= r["interval"][1] for r in with_interval))
     return out
 
 
@@ -170,8 +171,6 @@ def finetune_backtest(models, resamples: int) -> dict:
             forecast = law.predict(float(target), "new run")
             value, interval = plain_baseline(D[fitted], np.log(loss[fitted]), float(target), power, (np.log(loss[fitted][0]), 0.1),
                                              ([-50, 0], [50, 5]))
-            from isoflop.fit.forms import form
-
             rows = {"new (new run)": (forecast.value, forecast.interval),
                     "rectified alone": (float(form("rectified")(rectified.params, target)), None),
                     "power law": (float(np.exp(value)), tuple(np.exp(interval)) if interval else None)}

@@ -81,7 +81,7 @@ def coverage(N, D, budgets, count, truth, sigma, replications: int, resamples: i
                                          power_law=true_frontier.power_law, kind=kind)
             intervals[method] = {"a": found.a, "b": found.b, "loss_at_largest": found.loss_at_largest}
         try:
-            check = holdout_largest(N, D, noisy, budgets, count, true_frontier.power_law, resamples=resamples,
+            check = holdout_largest(N, D, noisy, budgets, count, resamples=resamples,
                                     seed=replication)
             if check.loss_interval is not None:
                 intervals["hold-out forecast"] = {"loss_at_largest": check.loss_interval}

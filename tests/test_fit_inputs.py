@@ -137,3 +137,45 @@ def test_a_law_saved_before_forecasts_still_advises_with_its_interval_labelled(t
     code, out, err = run_cli(capsys, "advise", "--law", str(law), "--flops", "1e21")
     assert code == 0, err
     assert "percentile band of bootstrap resamples of the per-budget minima" in out and "isoflop fit --save" in out
+
+
+def test_approach_3_leaves_out_budgets_not_runs_when_c_is_measured(tmp_path, capsys):
+    frame = ladder()
+    jitter = 1 + 0.01 * np.sin(np.arange(len(frame)))
+    rows = [(n, d, loss, c * j) for (n, d, c, loss), j in zip(frame[["params", "tokens", "flops", "loss"]].to_numpy(), jitter)]
+    source = write(tmp_path / "measured.csv", ["N", "D", "loss", "C"], rows)
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "3", "--leave-one-out", "--starts", "coarse",
+                             "--bootstrap", "0", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["leave_one_out"]["refits"]) == 6
+
+
+def test_a_skipped_budget_does_not_set_the_fitted_range(tmp_path, capsys):
+    frame = ladder()
+    smallest = frame["flops"] == frame["flops"].min()
+    frame.loc[smallest, "loss"] = frame.loc[smallest, "loss"].to_numpy()[::-1] * 0 + np.linspace(3, 2.9, smallest.sum())
+    rows = frame[["params", "tokens", "loss", "flops"]].to_numpy()
+    code, out, err = run_cli(capsys, "fit", str(write(tmp_path / "s.csv", ["N", "D", "loss", "C"], rows)), "--approach", "2",
+                             "--json", "--allocation-resamples", "0")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["skipped_budgets"] and result["range"]["C"][0] == 3e18
+    code, out, _ = run_cli(capsys, "fit", str(tmp_path / "s.csv"), "--approach", "2", "--allocation-resamples", "0")
+    assert "skipped C=1e+18" in out and "neither informs the laws nor sets the fitted range" in out
+
+
+def test_a_decay_constant_at_its_search_bound_is_reported_as_not_identified():
+    from isoflop.fit.api import _describe_constrained
+
+    law = {"E": 1.8, "A": 400.0, "B": 400.0, "alpha": 0.34, "beta": 0.28, "R_D_star": 15.0, "R_N_star": 1e4,
+           "repeated_token_value": {}, "intervals": {"R_D_star": [10.0, 20.0], "R_N_star": [9e3, 1e4]}}
+    lines = "\n".join(_describe_constrained(law))
+    assert "R_D* = 15  [10, 20]" in lines
+    assert "R_N*: not identified (the fit put it at its search bound 1e+04" in lines and "R_N* = " not in lines
+
+
+def test_non_embedding_n_under_6n_names_the_flop_count_not_only_the_c_column(tmp_path, capsys):
+    frame = ladder()
+    rows = [(n / 8, d, loss, c) for n, d, c, loss in frame[["params", "tokens", "flops", "loss"]].to_numpy()]
+    code, _, err = run_cli(capsys, "fit", str(write(tmp_path / "ne.csv", ["N", "D", "loss", "C"], rows)), "--approach", "2")
+    assert code == 2 and "non-embedding" in err and "--flop-convention table" in err

@@ -151,13 +151,16 @@ def test_holdout_largest_predicts_a_synthetic_law_within_noise():
     N, D, loss, C = frontier_profiles(law, (1e18, 3e18, 1e19, 3e19, 1e20), noise=0.002)
     check = holdout_largest(N, D, loss, C, resamples=20)
     assert check.budget == 1e20 and check.budgets_fitted == 4
-    assert check.predicted_loss == pytest.approx(check.measured_loss, rel=0.01)
-    assert check.predicted_n == pytest.approx(check.measured_n, rel=0.25)
+    assert check.predicted_loss == pytest.approx(check.vertex_loss, rel=0.01)
+    assert check.predicted_n == pytest.approx(check.vertex_n, rel=0.25)
     assert "Hold-out check" in check.sentence()
     four = C < 1e20
+    assert check.loss_interval[0] < check.predicted_loss < check.loss_interval[1]
+    assert check.best_run_loss >= check.vertex_loss - 0.01 and check.run_interval is not None
+    assert "parabola vertex (fitted, not trained)" in check.sentence() and "a new run's interval" in check.sentence()
     three = holdout_largest(N[four], D[four], loss[four], C[four], resamples=20)
-    # Resampled runs move the 3 minima, so even a frontier through exactly 3 of them has an interval.
-    assert three.loss_interval[0] < three.predicted_loss < three.loss_interval[1]
+    # 3 smaller budgets allow no backtest of how the frontier extrapolates: no interval beyond them, and it says why.
+    assert three.loss_interval is None and "too few smaller budgets" in three.sentence()
     with pytest.raises(Exception, match="at least 3 budgets besides the largest"):
         holdout_largest(N[C < 1e19], D[C < 1e19], loss[C < 1e19], C[C < 1e19], resamples=20)
 

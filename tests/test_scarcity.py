@@ -243,6 +243,7 @@ def test_the_report_gives_each_cost_its_interval_and_says_what_the_numbers_are_r
     assert f"validation data `{config.data.validation_data}`" in summary
     assert "## Laws of repeated data" in summary and "| fitted to | law |" in summary
     assert summary.count("leave-one-D-out rms") == 1 and "penalised" in summary
+    assert "rectified fine-tuning law of Lin et al. (2024)" in summary and "needs 5 data sizes" in summary
     with Store(tmp_path / "out", create=False) as store:
         assert all(r.initial_val_loss is not None and r.initial_val_loss > 0 for r in store.records())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,9 @@ from .checks import (
     input_warnings,
     unreliable_line,
 )
+from .advice import compute_optimal
 from .chinchilla import ChinchillaLaw, fit_chinchilla
-from .constrained import fit_constrained
+from .constrained import LOG_R_BOUNDS, fit_constrained
 from .holdout import Holdout, holdout_largest
 from .isoflop_profiles import (
     AllocationFit,
@@ -100,13 +102,14 @@ def fit_outcome(table: FitTable, settings: FitSettings = FitSettings(), source: 
         found, warned = _approach3(table, settings, outcome)
         problems, notes = problems + found, notes + warned
     if settings.config.leave_one_out:
-        budgets = _grouped_budgets(table, settings)[0] if approach == 2 else table.budgets()
-        form = outcome.frontier.power_law if outcome.frontier is not None else None
+        # Budgets grouped for both approaches: a measured C column (never repeating exactly) would leave out single runs.
+        budgets = _grouped_budgets(table, settings)[0]
         used = _fresh_points(table) if approach == 3 else np.ones(len(table.N), dtype=bool)
         try:
             result["leave_one_out"] = leave_one_budget_out(
-                table.subset(used), approach, budgets[used], law=outcome.law, objective=settings.objective,
-                power_law=form).as_dict()
+                table.subset(used), approach, budgets[used], law=outcome.law, objective=settings.objective).as_dict()
+            if approach == 3:
+                problems += _spread_problem(result["leave_one_out"], outcome.law, table.flop_count)
         except UsageError as error:
             result["leave_one_out_not_run"] = str(error)
     result["problems"] = problems
@@ -197,10 +200,13 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
         result["allocation_intervals"] = found.as_dict()
     outcome.allocation = allocation
     result.update(allocation.as_dict())
+    if allocation.skipped:  # a budget without a minimum informs no forecast: the fitted range is the minima's
+        fitted = [m.flops for m in allocation.minima]
+        result["range"]["C"] = [float(min(fitted)), float(max(fitted))]
     _forecast(table, budgets, settings, outcome)
     if settings.config.holdout_largest:
         try:
-            outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(), form,
+            outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(),
                                               resamples=resamples, seed=seed)
             result["holdout"] = outcome.holdout.as_dict()
         except UsageError as error:
@@ -240,6 +246,21 @@ def add_window_effect(outcome: FitOutcome, table: FitTable, settings: FitSetting
     outcome.result["window"]["effect"] = {
         "C": top, "loss_change": float(outcome.forecast.frontier(top)[0] / every.frontier(top)[0] - 1),
         "N_opt_change": float(outcome.forecast.size(top)[0] / every.size(top)[0] - 1)}
+
+
+def _spread_problem(loo: dict, law: ChinchillaLaw, count) -> list[str]:
+    """Approach 3 is not to be trusted where leaving one budget out moves its forecast of the largest budget's L*
+    further than the interval it reports there."""
+    losses = [row["loss"] for row in loo["refits"]]
+    if len(losses) < 2:
+        return []
+    n_opt, d_opt, _ = compute_optimal(law, loo["target_C"], count)
+    interval = law.loss_interval(n_opt, d_opt)
+    if interval is None or max(losses) - min(losses) <= interval[1] - interval[0]:
+        return []
+    return [f"its leave-one-budget-out forecasts of L*({loo['target_C']:.3g}) spread over [{min(losses):.4f}, "
+            f"{max(losses):.4f}], wider than the interval it reports there [{interval[0]:.4f}, {interval[1]:.4f}]: the "
+            "interval understates how much the forecast depends on the budgets; fit approach 2 for a forecast"]
 
 
 def _fresh_points(table: FitTable) -> np.ndarray:
@@ -368,6 +389,8 @@ def _describe_allocation(result: dict[str, Any]) -> list[str]:
             sides = f" ({m['sizes_below']} sizes below, {m['sizes_above']} above)" if "sizes_below" in m and result["approach"] == 2 else ""
             lines.append(f"    C={m['C']:.3g}: N*={m['N_opt']:.3g}, D*={m['D_opt']:.3g}, L*={m['loss']:.4f}, "
                          f"k = C/(N*·D*) = {m['flop_factor']:.2f}{sides}")
+        lines += [f"    skipped C={reason}: no minimum, so it neither informs the laws nor sets the fitted range"
+                  for reason in result.get("skipped_budgets", [])]
     if "frontier" in result:
         f = result["frontier"]
         why = ""
@@ -458,16 +481,29 @@ def _describe_constrained(c: dict) -> list[str]:
              "  L(N, D, U) = E + A/N'^alpha + B/D'^beta with D' = U(1 + R_D*(1 − e^(−R_D/R_D*))), N' likewise"]
     for name in ("E", "A", "B", "alpha", "beta"):
         lines.append(f"  {name:>5} = {c[name]:.4g}  {_interval(ci.get(name), '.4g')}")
-    lines.append(f"  R_D* = {c['R_D_star']:.3g}  {_interval(ci.get('R_D_star'), '.3g')}")
+    lines.append(_decay_line("R_D*", c["R_D_star"], ci.get("R_D_star")))
     if c.get("R_D_star_flat_range"):
         low, high = c["R_D_star_flat_range"]
         lines.append(f"    profile: the objective stays within noise for R_D* in [{low:.3g}, {high:.3g}]")
     if c.get("R_N_star") is not None:
-        lines.append(f"  R_N* = {c['R_N_star']:.3g}  {_interval(ci.get('R_N_star'), '.3g')}")
+        lines.append(_decay_line("R_N*", c["R_N_star"], ci.get("R_N_star")))
     for epoch, value in c["repeated_token_value"].items():
         lines.append(f"    at {epoch} epochs a token is worth {value['value']:.2f} {_interval(value['interval'], '.2f')} of a fresh one")
     lines += [f"  note: {note}" for note in c.get("notes", []) + c.get("R_D_star_not_pinned", [])]
     return lines
+
+
+def _decay_line(symbol: str, value: float, interval) -> str:
+    """A decay constant with its interval, or, at a bound of its search, why it is no value."""
+    low, high = (math.exp(v) for v in LOG_R_BOUNDS)
+    if not low * BOUND_MARGIN < value < high / BOUND_MARGIN:
+        return (f"  {symbol}: not identified (the fit put it at its search bound {value:.3g}, within [{low:.3g}, {high:.3g}]): "
+                "the runs do not constrain it")
+    return f"  {symbol} = {value:.3g}  {_interval(interval, '.3g')}"
+
+
+# A decay constant this close (relative) to its search bound sits on it.
+BOUND_MARGIN = 1.01
 
 
 def _interval(pair, spec: str) -> str:

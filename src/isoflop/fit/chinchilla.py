@@ -116,6 +116,25 @@ class ChinchillaLaw:
             return None
         return percentile_interval([ChinchillaLaw(*s).loss(N, D) for s in self.samples])
 
+    def predict(self, N: float, D: float):
+        """The loss of N parameters trained on D tokens as a ``Forecast`` (kind: the law's value), with the
+        bootstrap's percentile interval. It is not the rolling-origin interval of approach 2's forecasts: the
+        caller compares it with approach 2 where both are fitted (the robustness panel)."""
+        from .forecast import Forecast
+
+        resamples = len(self.samples)
+        return Forecast("loss L(N, D)", "D", float(D), float(self.loss(N, D)), self.loss_interval(N, D), 0.95, "law",
+                        f"percentile band of {resamples} bootstrap refits of the points" if resamples else "no bootstrap",
+                        {"N": float(N)}, extrapolation=None)
+
+    def summary(self) -> str:
+        """The law and its intervals, one parameter a line."""
+        lines = ["L(N, D) = E + A/N^alpha + B/D^beta"]
+        for name in PARAMETERS:
+            interval = self.intervals.get(name)
+            lines.append(f"  {name:>5} = {getattr(self, name):.4g}" + (f"  [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else ""))
+        return "\n".join(lines)
+
 
 def _starts(grid) -> np.ndarray:
     return np.array(list(itertools.product(grid["a"], grid["b"], grid["e"], grid["alpha"], grid["beta"])))
@@ -240,6 +259,13 @@ def _polish(start, log_n, log_d, log_l, objective, weights) -> _Best:
 
 def _polish_all(arguments: list[tuple]) -> list[_Best]:
     return [_polish(*args) for args in arguments]
+
+
+def fit_loss_law(points, bootstrap: int = 100, seed: int = 0, starts: str = "hoffmann",
+                 objective: Objective = Objective()) -> ChinchillaLaw:
+    """Approach 3's L(N, D) from ``points`` (``Points``), seeds resampled whole where the points carry them."""
+    return fit_chinchilla(points.N, points.D, points.loss, groups=points.seed, grid=START_GRIDS[starts],
+                          bootstrap=bootstrap, objective=objective, seed=seed)
 
 
 def fit_chinchilla(

@@ -23,6 +23,8 @@ from .forms import form as form_named
 
 FINETUNE_FORMS = ["rectified", "E+A*x^-g", "A*x^-g"]
 FORMAT = 1
+# E below this share of the lowest loss is the fit's bound 0, not an estimate.
+FLOOR_SHARE = 1e-3
 QUANTITY = "fine-tuned loss L(D)"
 
 
@@ -48,8 +50,11 @@ class FinetuneLaw:
     def summary(self) -> str:
         r = self.rectified
         lines = [f"fine-tuning law on {len(self.law.x)} data sizes ({self.law.x[0]:.3g} to {self.law.x[-1]:.3g} {self.samples_unit})"]
+        floor = FLOOR_SHARE * min(self.law.y)
         for fit in self.law.fits:
-            params = ", ".join(f"{name} = {value:.4g}" for name, value in zip(form_named(fit.form).parameters, fit.params))
+            params = ", ".join(f"{name} = {value:.4g}" if not (name == "E" and value < floor and fit.form != "A*x^-g")
+                               else "E at its bound 0 (not identified: this form is the pure power law here)"
+                               for name, value in zip(form_named(fit.form).parameters, fit.params))
             kappa = "no backtest" if fit.kappa2 is None else f"backtest error {np.sqrt(fit.kappa2):.2%} per fitted log-range"
             lines.append(f"  {form_named(fit.form).describe('D')}: {params}; weight {fit.weight:.2f} ({kappa})")
         where = ("every fitted size lies before the knee: the power-law regime has not been reached, so forecasts lean on the "
@@ -92,3 +97,35 @@ def fit_finetune(samples, loss, resamples: int = 200, seed: int = 0, forms: list
     rows = residual_resamples(first, loss[order], resamples, seed)
     law = with_resamples(dataclasses.replace(first, conventions={"D": f"fine-tuning {unit}"}), rows, freedom, method, sigma)
     return FinetuneLaw(law, unit)
+
+
+@dataclass(frozen=True)
+class RectifiedCheck:
+    """The rectified law on a sweep's mean losses, and how well it predicts each data size left out."""
+
+    params: tuple[float, float, float, float]  # A, E, knee, β
+    rmse: float  # leave-one-out root-mean-square error (nats)
+    worst: tuple[float, float]  # (data size, its error: predicted − measured)
+    before_knee: int  # data sizes below the knee
+    sizes: int
+
+
+def rectified_leave_one_out(samples, loss) -> RectifiedCheck:
+    """Fit the rectified law to (samples, loss) (one loss per size; average seeds first), then leave each size out in
+    turn and predict it from the others."""
+    samples, loss = np.asarray(samples, dtype=float), np.asarray(loss, dtype=float)
+    shape = form_named("rectified")
+    needed = len(shape.parameters) + 1
+    if len(samples) < needed:
+        raise UsageError(f"the rectified law needs {needed} data sizes to be checked by leaving one out, got {len(samples)}")
+    try:
+        params = shape.fit(samples, loss)
+        errors = []
+        for left in range(len(samples)):
+            kept = np.arange(len(samples)) != left
+            errors.append(float(shape(shape.fit(samples[kept], loss[kept]), samples[left]) - loss[left]))
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(f"the rectified law did not converge ({error})") from None
+    worst = int(np.argmax(np.abs(errors)))
+    return RectifiedCheck(tuple(params), float(np.sqrt(np.mean(np.square(errors)))), (float(samples[worst]), errors[worst]),
+                          int((samples < params[2]).sum()), len(samples))

@@ -63,7 +63,7 @@ class Forecast:
     kind: str  # "law" or "new run"
     method: str  # how the interval was made, in words
     conventions: dict = field(default_factory=dict)  # FLOP count, parameter count
-    extrapolation: float = 0.0  # distance beyond the fitted range, in fitted log-ranges (0 inside)
+    extrapolation: float | None = 0.0  # distance beyond the fitted range, in fitted log-ranges (0 inside; None: unknown)
     forms: dict = field(default_factory=dict)  # each form's own value and weight
     notes: tuple[str, ...] = ()
 
@@ -85,11 +85,11 @@ class Forecast:
         """The forecast in one line: value, interval with level and kind, extrapolation distance."""
         interval = (f"[{self.interval[0]:{spec}}, {self.interval[1]:{spec}}]" if self.interval
                     else "(no interval: " + (self.notes[0] if self.notes else "none could be made") + ")")
-        where = ("inside the fitted range" if self.extrapolation == 0
-                 else f"{self.extrapolation:.2f} fitted log-ranges beyond the data")
+        where = ("" if self.extrapolation is None else "; inside the fitted range" if self.extrapolation == 0
+                 else f"; {self.extrapolation:.2f} fitted log-ranges beyond the data")
         what = self.quantity if self.kind == "law" else f"{self.quantity}, one new run"
         return (f"{what} at {self.variable} = {self.at:.3g}: {self.value:{spec}} {interval}, "
-                f"{self.level:.0%} interval for {'the law' if self.kind == 'law' else 'a new run'}; {where}")
+                f"{self.level:.0%} interval for {'the law' if self.kind == 'law' else 'a new run'}{where}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import UsageError
 from .advice import compute_optimal
 from .chinchilla import MIN_POINTS, ChinchillaLaw, refit_weighted
-from .isoflop_profiles import approach2, fit_frontier
+from .allocation_law import fit_allocation
 from .objectives import Objective
 from .table import FitTable
 
@@ -80,15 +80,16 @@ class LeaveOneOut:
 
 
 def leave_one_budget_out(table: FitTable, approach: int, budgets: np.ndarray, law: ChinchillaLaw | None = None,
-                         objective: Objective = Objective(), power_law: bool | None = None) -> LeaveOneOut:
-    """Refit approach 2 or 3 with each of ``budgets``' values left out (``budgets``: each point's budget). Approach 3
-    refits start from ``law``, the fit on every point, as bootstrap resamples do."""
+                         objective: Objective = Objective()) -> LeaveOneOut:
+    """Refit approach 2 or 3 with each of ``budgets``' values left out (``budgets``: each point's budget, grouped).
+    Approach 2's refits choose the frontier's form again (the forms weighted by their own backtest), as a lab refitting
+    without that budget would; approach 3 refits start from ``law``, the fit on every point, as bootstrap resamples do."""
     distinct = np.unique(budgets)
     if len(distinct) < MIN_BUDGETS:
         raise UsageError(f"leave-one-budget-out needs at least {MIN_BUDGETS} budgets, got {len(distinct)}")
     target = float(distinct.max())
     forecast = _approach2_forecast if approach == 2 else _approach3_forecast
-    options = {"power_law": power_law} if approach == 2 else {"law": law, "objective": objective}
+    options = {} if approach == 2 else {"law": law, "objective": objective}
     full = forecast(table, budgets, np.ones(len(budgets), dtype=bool), target, **options)
     refits, skipped = [], []
     for budget in distinct:
@@ -102,13 +103,9 @@ def leave_one_budget_out(table: FitTable, approach: int, budgets: np.ndarray, la
     return LeaveOneOut(approach, target, full, refits, skipped)
 
 
-def _approach2_forecast(table: FitTable, budgets, kept, target: float, power_law=None) -> Forecast:
-    fitted = approach2(table.N[kept], table.D[kept], table.loss[kept], budgets[kept], table.budget_count(), bootstrap=0)
-    if len(fitted.minima) < 3:
-        raise UsageError(f"{len(fitted.minima)} budgets with a minimum, 3 needed for L*(C)")
-    frontier = fit_frontier([m.flops for m in fitted.minima], [m.loss for m in fitted.minima], bootstrap=0,
-                            power_law=power_law)
-    return Forecast(None, float(frontier(target)), float(fitted.n_law(target)))
+def _approach2_forecast(table: FitTable, budgets, kept, target: float) -> Forecast:
+    law = fit_allocation(table.N[kept], table.D[kept], table.loss[kept], budgets[kept], table.budget_count(), resamples=0)
+    return Forecast(None, float(law.frontier(target)[0]), float(law.size(target)[0]))
 
 
 def _approach3_forecast(table: FitTable, budgets, kept, target: float, law: ChinchillaLaw, objective) -> Forecast:

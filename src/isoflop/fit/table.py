@@ -250,7 +250,9 @@ def _check_consistency(path: Path, columns: dict, found: dict, convention: str) 
         bad = (factor < low) | (factor > high)
         if bad.any():
             refuse(bad, f"C/(N·D) = {factor[bad][0]:.3g} lies outside [{low:g}, {high:g}] (6 under C = 6ND)",
-                   "check the C column's units and direction (FLOPs, not PF-days or its inverse), or drop it")
+                   "if N counts non-embedding parameters, C also pays for the embeddings and the head: read FLOPs per "
+                   "token from C with --flop-convention table; otherwise check the C column's units and direction "
+                   "(FLOPs, not PF-days or its inverse), or drop it")
 
 
 def _find_columns(path: Path, header: list[str], mapping: dict[str, str], required=REQUIRED,

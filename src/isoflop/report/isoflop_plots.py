@@ -63,9 +63,11 @@ def plot_allocation(allocation, folder: Path) -> Path:
     return save_figure(figure, folder / ALLOCATION)
 
 
-def plot_frontier(allocation, frontier, folder: Path, holdout=None) -> Path:
+def plot_frontier(allocation, frontier, folder: Path, holdout=None, forecast=None) -> Path:
     """The compute-optimal losses, the fitted L*(C) with its 95% band, extended one budget step beyond the
-    largest; with a hold-out check, its prediction of the largest budget and what was measured."""
+    largest; with a hold-out check, its prediction of the largest budget and what was measured. With ``forecast``
+    (``fit.allocation_law.AllocationLaw``) the band is its forecast interval of the law's value, which widens beyond
+    the data as its backtest showed; otherwise the frontier's bootstrap band."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     flops = np.array([m.flops for m in allocation.minima])
     axes.scatter(flops, [m.loss for m in allocation.minima], color="k", zorder=3, label="compute-optimal loss (parabola minimum)")
@@ -74,9 +76,18 @@ def plot_frontier(allocation, frontier, folder: Path, holdout=None) -> Path:
     beyond = np.geomspace(flops.max(), flops.max() * step, 20)
     axes.plot(fitted, frontier(fitted), color="C0", label=frontier.formula())
     axes.plot(beyond, frontier(beyond), color="C0", ls="--", label=f"extrapolated to C = {flops.max() * step:.2g}")
-    band = frontier.interval_at(np.concatenate([fitted, beyond]))
-    if band is not None:
-        axes.fill_between(np.concatenate([fitted, beyond]), band[0], band[1], color="C0", alpha=0.2, label="95% bootstrap band")
+    every = np.concatenate([fitted, beyond])
+    if forecast is not None:
+        intervals = [forecast.predict(float(c)).interval for c in every]
+        axes.plot(every, forecast.frontier(every), color="C1", ls=":", label="forecast: the forms weighted by their backtest")
+        if all(interval is not None for interval in intervals):
+            low, high = zip(*intervals)
+            axes.fill_between(every, low, high, color="C0", alpha=0.2,
+                              label="95% forecast interval of L*(C) (forms weighted by their backtest)")
+    else:
+        band = frontier.interval_at(every)
+        if band is not None:
+            axes.fill_between(every, band[0], band[1], color="C0", alpha=0.2, label="95% bootstrap band")
     if holdout is not None and not isinstance(holdout, str):
         error = None
         if holdout.loss_interval:
@@ -84,6 +95,9 @@ def plot_frontier(allocation, frontier, folder: Path, holdout=None) -> Path:
             error = [[holdout.predicted_loss - low], [high - holdout.predicted_loss]]
         axes.errorbar([holdout.budget], [holdout.predicted_loss], yerr=error, fmt="o", mfc="none", color="C3", capsize=4,
                       label=f"hold-out: predicted from the {holdout.budgets_fitted} smaller budgets")
+        if holdout.best_run_loss is not None:
+            axes.scatter([holdout.budget], [holdout.best_run_loss], marker="x", color="C3", zorder=4,
+                         label="hold-out: best run trained there")
     axes.set_xscale("log")
     axes.set_xlabel("compute C (FLOPs)")
     axes.set_ylabel("loss (nats/token)")

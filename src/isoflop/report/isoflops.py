@@ -151,7 +151,9 @@ def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure
                           "resampled runs with each budget's parabola refitted, studentized; the frontier's coefficients "
                           "from resampled minima; N counts total parameters).")
             answer += _frontier_at_largest(frontier, result.get("allocation_intervals"))
-            figures.append(Figure(plot_frontier(allocation, frontier, folder, fit.holdout), "the loss frontier L*(C)"))
+            answer += _forecast_lines(fit.forecast)
+            figures.append(Figure(plot_frontier(allocation, frontier, folder, fit.holdout, fit.forecast),
+                                  "the loss frontier L*(C)"))
         if fit.holdout is not None:
             answer.append(fit.holdout.sentence())
     if "leave_one_out" in result:
@@ -170,6 +172,27 @@ def _frontier_at_largest(frontier: Frontier, intervals: dict | None) -> list[str
             f"[{low:.4f}, {high:.4f}] (runs resampled, studentized on {intervals['residual_freedom']} residual degrees "
             "of freedom: the interval benchmarks/coverage.py found to cover 93 % of a nominal 95 % on the default "
             "study's design, where the minima bootstrap covered 84 %)."]
+
+
+# The report's forecast: this many times the largest budget, as the robustness panel's target.
+FORECAST_FACTOR = 10.0
+
+
+def _forecast_lines(law) -> list[str]:
+    """The forecast a lab would act on, at ten times the largest budget: L* and a new run's loss, N*, with intervals."""
+    if law is None:
+        return []
+    target = law.fitted_range[1] * FORECAST_FACTOR
+    best, size = law.predict(target), law.optimal_size(target)
+    if best.interval is None:
+        return [f"Forecast at C = {target:.3g}: L* = {best.value:.4f}, no interval ({best.notes[0]})."]
+    run = law.predict(target, "new run") if law.frontier.run_sigma is not None else None
+    run_words = (f"; one new run there: {run.value:.4f} [{run.interval[0]:.4f}, {run.interval[1]:.4f}]" if run else "")
+    size_words = (f"N* = {size.value:,.0f} [{size.interval[0]:,.0f}, {size.interval[1]:,.0f}] parameters ({law.parameters})"
+                  if size.interval else f"N* = {size.value:,.0f} parameters ({law.parameters})")
+    return [f"**Forecast** at C = {target:.3g} ({best.extrapolation:.2f} fitted log-ranges beyond the data): "
+            f"L* = {best.value:.4f} [{best.interval[0]:.4f}, {best.interval[1]:.4f}] (95 %, the law's value){run_words}; "
+            f"{size_words}. Intervals: {best.method}."]
 
 
 def _counts_section(fits: dict) -> Section:

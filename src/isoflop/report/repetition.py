@@ -8,6 +8,7 @@ import statistics
 
 from ..errors import UsageError
 from ..fit.constrained import LOG_R_BOUNDS, fit_repetition, token_worth
+from ..fit.finetune import rectified_leave_one_out
 from ..fit.repetition import LAWS, fit_repetition_law, leave_one_d_out
 from ..results.records import RunRecord
 from .document import Paragraph, Section, Table
@@ -85,7 +86,28 @@ def _laws(done: list[RunRecord]) -> list[Paragraph | Table]:
                          f"{worst:+.3f} (D={_samples(done, unique)})"])
         verdicts.append(_verdict(TARGETS[target], held_out, spread))
     header = ["fitted to", "law", "E'", "B", "β", "R_D*", "κ", "rms residual", "leave-one-D-out rms", "worst"]
-    return [intro, Table(header, rows, [False, False] + [True] * 8), *[Paragraph(v) for v in verdicts]]
+    return [intro, Table(header, rows, [False, False] + [True] * 8), *[Paragraph(v) for v in verdicts], *_rectified(done)]
+
+
+def _rectified(done: list[RunRecord]) -> list[Paragraph]:
+    """Lin et al.'s rectified fine-tuning law over the unique samples D, fitted to the mean final loss of each D."""
+    by_size: dict[int, list[float]] = {}
+    for r in done:
+        by_size.setdefault(r.unique_samples, []).append(r.final_val_loss)
+    sizes = sorted(by_size)
+    intro = ("The rectified fine-tuning law of Lin et al. (2024), loss = (A − E)/(1 + (D/D_k)^β) + E over the unique "
+             "samples D (a plateau before a knee D_k, then a power law), fitted to each D's mean final loss")
+    try:
+        check = rectified_leave_one_out(sizes, [statistics.fmean(by_size[d]) for d in sizes])
+    except UsageError as error:
+        return [Paragraph(f"{intro}: not fitted ({error}).")]
+    a, e, knee, beta = check.params
+    where = ("every D lies before its knee: the sweep has not reached the power-law regime, so the law's E and β are "
+             "not pinned" if check.before_knee == check.sizes else
+             f"{check.before_knee} of {check.sizes} values of D lie before its knee")
+    return [Paragraph(f"{intro}: A = {a:.3g}, E = {e:.3g}, D_k = {knee:.3g} samples, β = {beta:.3g}; leave-one-D-out rms "
+                      f"{check.rmse:.3f} nats (worst {check.worst[1]:+.3f} at D = {check.worst[0]:.0f}), to compare "
+                      f"with the two laws above; {where}.")]
 
 
 def _verdict(target: str, held_out: dict, spread: float | None) -> str:
