@@ -179,3 +179,15 @@ def test_non_embedding_n_under_6n_names_the_flop_count_not_only_the_c_column(tmp
     rows = [(n / 8, d, loss, c) for n, d, c, loss in frame[["params", "tokens", "flops", "loss"]].to_numpy()]
     code, _, err = run_cli(capsys, "fit", str(write(tmp_path / "ne.csv", ["N", "D", "loss", "C"], rows)), "--approach", "2")
     assert code == 2 and "non-embedding" in err and "--flop-convention table" in err
+
+
+def test_approach_3_whose_e_reaches_the_forecast_is_refused_by_advise_and_predict(tmp_path, capsys):
+    law = {"E": 2.9, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28, "intervals": {"E": [2.5, 3.6]},
+           "bootstrap_samples": []}
+    saved = tmp_path / "law.json"
+    saved.write_text(json.dumps({"approach": 3, "law": law, "problems": []}))
+    code, _, err = run_cli(capsys, "predict", "--law", str(saved), "--params", "1e10", "--tokens", "1e12")
+    assert code == 1 and "extrapolates blind" in err and len(err.strip().splitlines()) == 1
+    assert run_cli(capsys, "predict", "--law", str(saved), "--params", "1e10", "--tokens", "1e12", "--force")[0] == 0
+    code, _, err = run_cli(capsys, "advise", "--law", str(saved), "--flops", "1e21")
+    assert code == 1 and "approach 3's irreducible loss E = 2.9" in err

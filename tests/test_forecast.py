@@ -152,3 +152,24 @@ def test_the_forecast_interval_covers_a_misspecified_frontier_in_simulation():
         assert methods["new (law)"]["forecasts"] == 42, truth  # 2 forecasts from 4 budgets, 1 from 5, per replication
         assert methods["new (law)"]["coverage"] >= 0.85, (truth, methods)
         assert methods["new (new run)"]["coverage"] >= 0.85, (truth, methods)
+
+
+def test_approach_3_joins_the_forms_with_its_own_backtest_and_weight():
+    from isoflop.fit import fit_allocation, fit_loss_law
+    from isoflop.fit.budgets import group_budgets
+
+    frame = ladder(noise=0.002)
+    points = Points.from_frame(frame, N="params", D="tokens", C="flops")
+    third = fit_loss_law(points, bootstrap=10, starts="coarse")
+    budgets, _ = group_budgets(points.budgets())
+    law = fit_allocation(points.N, points.D, points.loss, budgets, points.budget_count(), "total", resamples=20,
+                         loss_law=third)
+    fits = {fit.form: fit for fit in law.frontier.fits}
+    assert set(fits) == {"E+A*x^-g", "A*x^-g", "approach 3"} and fits["approach 3"].kappa2 is not None
+    assert sum(fit.weight for fit in fits.values()) == pytest.approx(1.0)
+    forecast = law.predict(1e21)
+    assert "approach 3's L(N, D)" in forecast.method and forecast.covers(true_frontier(1e21))
+    # Approach 3's L*(C) in closed form (FLOPs per token 6N here) is its own optimum found by search.
+    N = np.geomspace(1e7, 1e12, 200001)
+    assert forecast.forms["approach 3"]["value"] == pytest.approx(float(third.loss(N, 1e21 / (6 * N)).min()), rel=1e-6)
+    assert AllocationLaw.from_dict(law.to_dict()).predict(1e21).as_dict() == forecast.as_dict()

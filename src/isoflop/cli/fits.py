@@ -227,7 +227,7 @@ def advise(flops: float, unique_tokens: float | None, law_spec: str, as_json: bo
     if loaded.allocation is None:
         advice = make_advice(loaded, flops, unique_tokens)
         if not force:
-            refuse_blind(loaded, advice)
+            refuse_blind(loaded, advice.loss, f"C = {flops:.3g}")
     elif unique_tokens is not None:
         raise UsageError("--unique-tokens needs an L(N, D) law (isoflop fit --approach 3 --save); this fit holds N*(C) only")
     else:
@@ -309,6 +309,7 @@ def predict(law_spec: str, params: float | None, tokens: float | None, flops: fl
             unique_tokens: float | None, as_json: bool, force: bool) -> None:
     """Predict a loss under a law: of N parameters trained on D tokens (U unique) under L(N, D); of N parameters at a
     budget C under an approach-2 law; or after fine-tuning on D samples under a fine-tuning law."""
+    from ..fit.advice import refuse_blind
     from ..fit.api import without_nan
     from ..fit.laws import load_law
 
@@ -336,6 +337,8 @@ def predict(law_spec: str, params: float | None, tokens: float | None, flops: fl
     loss, interval = float(loss_of(params, tokens)), interval_of(params, tokens)
     if not math.isfinite(loss):
         raise UsageError(f"the law gives no finite loss at N = {params:.3g}, D = {tokens:.3g}; ask for values near its fitted range")
+    if not force and unique_tokens is None:
+        refuse_blind(loaded, loss, f"N = {params:.3g}, D = {tokens:.3g}")
     notes = loaded.repetition_notes(unique_tokens)
     if as_json:
         click.echo(json.dumps(without_nan({"law": loaded.label, "N": params, "D": tokens, "U": unique_tokens, "loss": loss,

@@ -84,17 +84,18 @@ def advise(loaded: LoadedLaw, flops: float, unique_tokens: float | None = None) 
     return Advice(flops, n_opt, d_opt, epochs, loss, interval_of(n_opt, d_opt), method, notes)
 
 
-def refuse_blind(loaded: LoadedLaw, advice: Advice) -> None:
-    """Refuse (``UnreliableResult``) an approach-3 forecast whose irreducible loss E reaches the loss it forecasts: the
-    law's reducible part there is within E's own uncertainty, so the forecast is E, not a scaling law."""
+def refuse_blind(loaded: LoadedLaw, loss: float | None, where: str) -> None:
+    """Refuse (``UnreliableResult``) an approach-3 forecast whose irreducible loss E reaches the loss it forecasts
+    ``where`` (words: the budget, or N and D): the law's reducible part there is within E's own uncertainty, so the
+    forecast is E, not a scaling law."""
     law = loaded.law
-    if law is None or advice.loss is None:
+    if law is None or loss is None or loaded.constrained is not None:
         return
     high = law.intervals.get("E", (law.E, law.E))[1]
-    if high is not None and np.isfinite(high) and high >= advice.loss:
+    if high is not None and np.isfinite(high) and high >= loss:
         raise UnreliableResult(
             f"approach 3's irreducible loss E = {law.E:.4g} (95 % interval up to {high:.4g}) reaches the loss it forecasts "
-            f"at C = {advice.flops:.3g} ({advice.loss:.4g}): the law extrapolates blind here; use an approach-2 law "
+            f"at {where} ({loss:.4g}): the law extrapolates blind here; use an approach-2 law "
             "(isoflop fit --approach 2 --save), or --force")
 
 

@@ -25,7 +25,11 @@ from ..config.fit import DEFAULT_TOLERANCE
 from ..errors import UsageError
 from .budgets import group_budgets
 from .flops import FlopCount
-from .forecast import DEFAULT_LEVEL, Extrapolator, Forecast, Kind, extrapolator, minimum_origin, with_resamples
+from .chinchilla import ChinchillaLaw, refit_weighted
+from .forecast import (DEFAULT_LEVEL, Extrapolator, FittedElsewhere, Forecast, Kind, distance, extrapolator, minimum_origin,
+                       with_resamples)
+from .forms import form as form_named
+from .objectives import Objective
 from .isoflop_profiles import MIN_SIZES_PER_BUDGET, BudgetMinimum, approach2
 from .resampling import PARABOLA_PARAMETERS, configuration_resamples, residual_freedom
 
@@ -169,8 +173,11 @@ def windowed(N, loss, budgets, window: int | None) -> np.ndarray:
 
 
 def fit_allocation(N, D, loss, budgets, count: FlopCount | None = None, parameters: str = "not stated",
-                   resamples: int = 200, seed: int = 0, window: int | None = None) -> AllocationLaw:
-    """Approach 2 on runs (N, D, loss at grouped ``budgets``), as a forecasting law."""
+                   resamples: int = 200, seed: int = 0, window: int | None = None, loss_law: ChinchillaLaw | None = None,
+                   objective: Objective = Objective()) -> AllocationLaw:
+    """Approach 2 on runs (N, D, loss at grouped ``budgets``), as a forecasting law. ``loss_law``: approach 3's L(N, D)
+    fitted on the same runs (with ``objective``) and found identified; it joins L*(C)'s forms with its own backtest
+    (refitted on the runs of the k smallest budgets), so the forecast weighs approach 2 against approach 3."""
     N, D, loss, budgets = (np.asarray(v, dtype=float) for v in (N, D, loss, budgets))
     keep = windowed(N, loss, budgets, window)
     N, D, loss, budgets = N[keep], D[keep], loss[keep], budgets[keep]
@@ -203,7 +210,9 @@ def fit_allocation(N, D, loss, budgets, count: FlopCount | None = None, paramete
     def make(quantity, y, forms, key, run_sigma=None):
         return extrapolator(quantity, "C", C, y, forms, rows[key], freedom, method, run_sigma, conventions)
 
-    frontier = make("compute-optimal loss L*(C)", [m.loss for m in minima], FRONTIER_FORMS, "loss", sigma)
+    elsewhere = () if loss_law is None else approach3_form(N, D, loss, budgets, minima, loss_law, objective)
+    frontier = extrapolator("compute-optimal loss L*(C)", "C", C, [m.loss for m in minima], FRONTIER_FORMS, rows["loss"],
+                            freedom, method, sigma, conventions, elsewhere)
     size = make("compute-optimal size N*(C)", [m.n_opt for m in minima], SIZE_FORMS, "size")
     tokens = None if count else make("compute-optimal tokens D*(C)", [m.d_opt for m in minima], SIZE_FORMS, "tokens")
     curvature = make("curvature of loss in ln N", [m.parabola[0] for m in minima], SIZE_FORMS, "curvature")
@@ -218,6 +227,28 @@ def fit_ladder(points, resamples: int = 200, seed: int = 0, window: int | None =
     budgets, _ = group_budgets(points.budgets(), budget_tolerance)
     return fit_allocation(points.N, points.D, points.loss, budgets, points.budget_count(),
                           points.parameter_count or "not stated", resamples, seed, window)
+
+
+def approach3_form(N, D, loss, budgets, minima, law: ChinchillaLaw, objective: Objective) -> tuple[FittedElsewhere, ...]:
+    """Approach 3 as a form of L*(C): FLOPs per token c·N^p fitted over the runs (C/D against N; exactly 6N under
+    Chinchilla's count), its backtest refitted on the runs of the k smallest budgets (from ``law``, as a bootstrap
+    refits) on the frontier forms' pairs. Empty when a refit fails (the pairs could not be matched)."""
+    slope, intercept = np.polyfit(np.log(N), np.log(budgets / D), 1)
+    per_token = (float(np.exp(intercept)), float(slope))
+    shape = form_named("approach 3")
+    C = np.array([m.flops for m in minima])
+    y = np.array([m.loss for m in minima])
+    errors = []
+    for k in range(minimum_origin(FRONTIER_FORMS), len(C)):
+        try:
+            refit = refit_weighted(law, N, D, loss, (budgets <= C[k - 1]).astype(float), objective)
+        except UsageError:
+            return ()
+        params = (refit.E, refit.A, refit.B, refit.alpha, refit.beta, *per_token)
+        for j in range(k, len(C)):
+            errors.append((distance(C[0], C[k - 1], C[j]), float(np.log(y[j] / shape(params, C[j])))))
+    samples = tuple((*sample, *per_token) for sample in law.samples)
+    return (FittedElsewhere("approach 3", (law.E, law.A, law.B, law.alpha, law.beta, *per_token), samples, errors),)
 
 
 def run_noise(N, loss, budgets) -> float | None:

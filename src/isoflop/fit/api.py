@@ -232,6 +232,24 @@ def _forecast(table: FitTable, budgets: np.ndarray, settings: FitSettings, outco
     outcome.result["forecast"] = outcome.forecast.to_dict()
 
 
+def join_approach3(second: FitOutcome, third: FitOutcome, table: FitTable, settings: FitSettings) -> None:
+    """Refit approach 2's forecast with approach 3's law (fitted on the same runs) among L*(C)'s forms, where approach 3
+    is identified (no problems); otherwise say beside the forecast why it did not join."""
+    if second.forecast is None or third.law is None:
+        return
+    if third.result.get("problems"):
+        second.result["forecast_approach3"] = "not identified on these runs: " + "; ".join(third.result["problems"])
+        return
+    config = settings.config
+    budgets = _grouped_budgets(table, settings)[0]
+    used = _fresh_points(table)
+    second.forecast = fit_allocation(table.N[used], table.D[used], table.loss[used], budgets[used], table.budget_count(),
+                                     table.parameter_count or "not stated", config.fit_allocation_resamples,
+                                     config.fit_seed, config.fit_window, third.law, settings.objective)
+    second.result["forecast"] = second.forecast.to_dict()
+    second.result["forecast_approach3"] = "joined"
+
+
 def add_window_effect(outcome: FitOutcome, table: FitTable, settings: FitSettings) -> None:
     """What ``--window`` moved: L* and N* at the largest budget with the window against every size."""
     if outcome.forecast is None or not settings.config.fit_window:

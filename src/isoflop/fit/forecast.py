@@ -149,7 +149,7 @@ class Extrapolator:
 
     def distance(self, x: float) -> float:
         """How far ``x`` lies beyond the fitted points, in units of their log-range (0 inside)."""
-        return _distance(self.x[0], self.x[-1], x)
+        return distance(self.x[0], self.x[-1], x)
 
     def predict(self, x: float, kind: Kind = "law", level: float = DEFAULT_LEVEL) -> Forecast:
         """The forecast at ``x`` with its interval (see the module docstring for the rule)."""
@@ -221,7 +221,8 @@ class Extrapolator:
                    data["resample_freedom"], data["resample_method"], data.get("run_sigma"), data.get("conventions", {}))
 
 
-def _distance(low: float, high: float, x: float) -> float:
+def distance(low: float, high: float, x: float) -> float:
+    """How far ``x`` lies beyond [low, high], in units of ln(high/low) (0 inside)."""
     span = np.log(high / low)
     if span <= 0:
         return 0.0 if low <= x <= high else float("inf")
@@ -262,7 +263,7 @@ def backtest(x, y, forms: list[str]) -> tuple[dict[str, list[tuple[float, float]
             continue  # every form is judged on the same pairs
         origins += 1
         for j in range(k, len(x)):
-            h = _distance(x[0], x[k - 1], x[j])
+            h = distance(x[0], x[k - 1], x[j])
             for name in forms:
                 with np.errstate(all="ignore"):
                     predicted = float(form_named(name)(fitted[name], x[j]))
@@ -271,11 +272,22 @@ def backtest(x, y, forms: list[str]) -> tuple[dict[str, list[tuple[float, float]
     return errors, origins
 
 
+@dataclass(frozen=True)
+class FittedElsewhere:
+    """A form fitted by the caller on other data than (x, y) (approach 3 on runs), with its own backtest errors on the
+    same (origin, target) pairs as ``backtest`` makes, in its order, and its parameter resamples."""
+
+    form: str
+    params: tuple[float, ...]
+    samples: tuple[tuple[float, ...], ...]
+    errors: list[tuple[float, float]]
+
+
 def extrapolator(quantity: str, variable: str, x, y, forms: list[str], resampled_y=(), resample_freedom: int = 0,
                  resample_method: str = "no resamples", run_sigma: float | None = None,
-                 conventions: dict | None = None) -> Extrapolator:
+                 conventions: dict | None = None, elsewhere: tuple[FittedElsewhere, ...] = ()) -> Extrapolator:
     """Fit every form on (x, y) (x increasing, distinct), refit it on each row of ``resampled_y`` (the same x), run
-    the backtest and weigh the forms (module docstring)."""
+    the backtest and weigh the forms, with any ``elsewhere`` (module docstring)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     order = np.argsort(x)
     x, y = x[order], y[order]
@@ -283,6 +295,10 @@ def extrapolator(quantity: str, variable: str, x, y, forms: list[str], resampled
         raise UsageError(f"{quantity} needs at least {minimum_origin(forms)} points to fit "
                          f"{' and '.join(forms)}, got {len(x)}")
     errors, origins = backtest(x, y, forms)
+    for other in elsewhere:
+        if len(other.errors) != len(next(iter(errors.values()))):
+            raise ValueError(f"{other.form}'s backtest has {len(other.errors)} pairs, the forms' {len(errors[forms[0]])}")
+        errors[other.form] = other.errors
     kappa2 = {}
     for name, pairs in errors.items():
         scaled = [(e / h) ** 2 for h, e in pairs if h > 0]
@@ -292,9 +308,9 @@ def extrapolator(quantity: str, variable: str, x, y, forms: list[str], resampled
         inverse = {name: 1 / max(value, KAPPA2_FLOOR) for name, value in kappa2.items()}
         total = sum(inverse.values())
         weights = ({name: value / total for name, value in inverse.items()} if total > 0
-                   else {name: 1 / len(forms) for name in forms})  # every form's backtest failed alike
+                   else {name: 1 / len(kappa2) for name in kappa2})  # every form's backtest failed alike
     else:
-        weights = {name: 1 / len(forms) for name in forms}
+        weights = {name: 1 / len(kappa2) for name in kappa2}
     fits = []
     for name in forms:
         shape = form_named(name)
@@ -305,7 +321,10 @@ def extrapolator(quantity: str, variable: str, x, y, forms: list[str], resampled
         fits.append(FormFit(name, params, (), kappa2[name], weights[name]))
     fitted = Extrapolator(quantity, variable, tuple(x), tuple(y), tuple(fits), origins, pairs, resample_freedom,
                           resample_method, run_sigma, conventions or {})
-    return with_resamples(fitted, [np.asarray(row, dtype=float)[order] for row in resampled_y])
+    fitted = with_resamples(fitted, [np.asarray(row, dtype=float)[order] for row in resampled_y])
+    joined = tuple(FormFit(other.form, tuple(other.params), other.samples, kappa2[other.form], weights[other.form])
+                   for other in elsewhere)
+    return dataclasses.replace(fitted, fits=fitted.fits + joined)
 
 
 def with_resamples(fitted: Extrapolator, rows, resample_freedom: int | None = None, resample_method: str | None = None,

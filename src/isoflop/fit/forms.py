@@ -8,6 +8,8 @@ floats (so that a saved law holds them as a list). The forms:
   lowest loss seen) and a power law above it;
 - ``A*x^-g`` — Kaplan et al.'s pure power law, E = 0;
 - ``k*x^a`` — a power law of a size, fitted as a straight line in log-log space (N*(C), D*(C));
+- ``approach 3`` — Chinchilla's L(N, D) at its compute-optimal N for each C, FLOPs per token c·N^p (fitted on
+  runs by ``fit.allocation_law``, never from minima);
 - ``rectified`` — Lin et al.'s (2024) rectified fine-tuning law L(D) = (A − E)/(1 + (D/D_k)^β) + E:
   a plateau near A before a knee D_k, then a power law towards E.
 """
@@ -123,12 +125,26 @@ def _rectified_value(params, x):
     return e + (a - e) / (1 + (x / knot) ** beta)
 
 
+def _not_from_points(x, y, start=None):
+    raise RuntimeError("approach 3 is fitted on runs, not on per-budget minima: see fit.allocation_law")
+
+
+def _approach3_value(params, x):
+    """L*(C) of L(N, D) = E + A/N^α + B/D^β when FLOPs per token are c·N^p: minimising over N with D = C/(c·N^p)
+    gives N* = (αA / (βpB))^(1/(α+pβ)) · (C/c)^(β/(α+pβ)) (Hoffmann et al.'s eq. 4 when c = 6, p = 1)."""
+    e, a, b, alpha, beta, c, p = params
+    n_opt = (alpha * a / (beta * p * b)) ** (1 / (alpha + p * beta)) * (x / c) ** (beta / (alpha + p * beta))
+    return e + a * n_opt**-alpha + b * (x / (c * n_opt**p)) ** -beta
+
+
 FORMS: dict[str, Form] = {form.name: form for form in (
     Form("E+A*x^-g", "E + A·x^-γ (an irreducible loss E)", ("E", "A", "gamma"),
          lambda x, y, start=None: _floor_fit(x, y, True, start), _floor_value),
     Form("A*x^-g", "A·x^-γ (a pure power law, E = 0)", ("E", "A", "gamma"),
          lambda x, y, start=None: _floor_fit(x, y, False, start), _floor_value),
     Form("k*x^a", "k·x^a (a power law)", ("coefficient", "exponent"), _line_fit, _line_value),
+    Form("approach 3", "approach 3's L(N, D) = E + A/N^α + B/D^β at its optimum", ("E", "A", "B", "alpha", "beta", "c", "p"),
+         _not_from_points, _approach3_value),
     Form("rectified", "(A − E)/(1 + (x/x_k)^β) + E (Lin et al.'s rectified law: a plateau, a knee x_k, a power law)",
          ("A", "E", "knee", "beta"), _rectified_fit, _rectified_value),
 )}

@@ -10,7 +10,7 @@ import numpy as np
 from ..config.studies import IsoflopsConfig
 from ..errors import UsageError
 from ..fit.api import (EMBEDDING_SHARE_WARNING, HEADLINE_WHY, FitOutcome, add_other_count, add_robustness,
-                       fit_outcome, fitted_range)
+                       fit_outcome, fitted_range, join_approach3)
 from ..fit.checks import allocation_problems, frontier_problems, unreliable_line
 from ..fit.isoflop_profiles import Frontier
 from ..fit.leave_one_out import LeaveOneOut
@@ -67,6 +67,8 @@ def study_fits(tables: dict, config: IsoflopsConfig) -> dict[int, FitOutcome | s
             add_other_count(fits[approach].result, headline, other, settings)
         except UsageError as error:
             fits[approach] = str(error)
+    if isinstance(fits[2], FitOutcome) and isinstance(fits[3], FitOutcome):
+        join_approach3(fits[2], fits[3], headline, fit_settings(config, 3))
     if config.fit.robustness and isinstance(fits[3], FitOutcome):
         add_robustness(fits[3], {HEADLINE_COUNT: headline, other.parameter_count: other}, fit_settings(config, 3))
     return fits
@@ -151,7 +153,7 @@ def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure
                           "resampled runs with each budget's parabola refitted, studentized; the frontier's coefficients "
                           "from resampled minima; N counts total parameters).")
             answer += _frontier_at_largest(frontier, result.get("allocation_intervals"))
-            answer += _forecast_lines(fit.forecast)
+            answer += _forecast_lines(fit.forecast, result.get("forecast_approach3"))
             figures.append(Figure(plot_frontier(allocation, frontier, folder, fit.holdout, fit.forecast),
                                   "the loss frontier L*(C)"))
         if fit.holdout is not None:
@@ -178,8 +180,9 @@ def _frontier_at_largest(frontier: Frontier, intervals: dict | None) -> list[str
 FORECAST_FACTOR = 10.0
 
 
-def _forecast_lines(law) -> list[str]:
-    """The forecast a lab would act on, at ten times the largest budget: L* and a new run's loss, N*, with intervals."""
+def _forecast_lines(law, approach3: str | None) -> list[str]:
+    """The forecast a lab would act on, at ten times the largest budget: L* and a new run's loss, N*, with intervals;
+    approach 3 beside it (its own L* and weight where it joined the forms, why not where it did not)."""
     if law is None:
         return []
     target = law.fitted_range[1] * FORECAST_FACTOR
@@ -190,9 +193,16 @@ def _forecast_lines(law) -> list[str]:
     run_words = (f"; one new run there: {run.value:.4f} [{run.interval[0]:.4f}, {run.interval[1]:.4f}]" if run else "")
     size_words = (f"N* = {size.value:,.0f} [{size.interval[0]:,.0f}, {size.interval[1]:,.0f}] parameters ({law.parameters})"
                   if size.interval else f"N* = {size.value:,.0f} parameters ({law.parameters})")
+    beside = ""
+    if "approach 3" in best.forms:
+        third = best.forms["approach 3"]
+        beside = (f" Approach 3 alone gives L* = {third['value']:.4f} there ({third['value'] / best.value - 1:+.1%}) and "
+                  f"joined the forms with weight {third['weight']:.2f}.")
+    elif approach3:
+        beside = f" Approach 3 did not join the forecast: {approach3}."
     return [f"**Forecast** at C = {target:.3g} ({best.extrapolation:.2f} fitted log-ranges beyond the data): "
             f"L* = {best.value:.4f} [{best.interval[0]:.4f}, {best.interval[1]:.4f}] (95 %, the law's value){run_words}; "
-            f"{size_words}. Intervals: {best.method}."]
+            f"{size_words}. Intervals: {best.method}.{beside}"]
 
 
 def _counts_section(fits: dict) -> Section:
