@@ -67,6 +67,11 @@ def test_a_law_saved_and_read_back_forecasts_the_same():
     assert again.loss_at(1e9, 2e21).interval == law.loss_at(1e9, 2e21).interval
     with pytest.raises(UsageError, match="format"):
         AllocationLaw.from_dict({**law.to_dict(), "format": 99})
+    assert set(law.params["L*(C) E+A*x^-g"]) == {"E", "A", "gamma"} and "exponent" in law.params["N*(C) k*x^a"]
+    intervals = law.conf_int()
+    assert "20 of 20 configuration resamples" in intervals["method"] and intervals["level"] == 0.95
+    low, high = intervals["N*(C)"]["k*x^a"]["exponent"][1]
+    assert low < law.params["N*(C) k*x^a"]["exponent"] < high
 
 
 def test_the_frontier_forms_are_weighted_by_how_they_extrapolated():

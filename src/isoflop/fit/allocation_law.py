@@ -63,6 +63,19 @@ class AllocationLaw:
     def fitted_range(self) -> tuple[float, float]:
         return self.frontier.x[0], self.frontier.x[-1]
 
+    @property
+    def params(self) -> dict[str, dict[str, float]]:
+        """Each fitted curve's parameters by form: L*(C)'s forms, N*(C) and the curvature c(C)."""
+        curves = {"L*(C)": self.frontier, "N*(C)": self.size, "curvature c(C)": self.curvature, "D*(C)": self.tokens}
+        return {f"{name} {fit.form}": dict(zip(form_named(fit.form).parameters, fit.params))
+                for name, curve in curves.items() if curve is not None for fit in curve.fits}
+
+    def conf_int(self, level: float = DEFAULT_LEVEL) -> dict:
+        """Percentile intervals of every curve's parameters over the resamples, with how they were made."""
+        curves = {"L*(C)": self.frontier, "N*(C)": self.size, "curvature c(C)": self.curvature, "D*(C)": self.tokens}
+        return {"level": level, "method": f"percentile over {self.frontier.resample_method}",
+                **{name: curve.conf_int(level) for name, curve in curves.items() if curve is not None}}
+
     def predict(self, flops: float, kind: Kind = "law", level: float = DEFAULT_LEVEL) -> Forecast:
         """The compute-optimal loss L*(C) at ``flops``; ``kind="new run"``: the loss one run trained at N* will show."""
         return self.frontier.predict(flops, kind, level)
