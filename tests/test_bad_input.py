@@ -55,6 +55,7 @@ def workspace(tmp_path, pretrained_folder, gpt2_tokenizer):
     (tmp_path / "inverted.csv").write_text("N,D,loss,C\n1e6,1e9,3.0,1.6e-16\n2e6,1e9,2.9,8e-17\n3e6,1e9,2.8,5e-17\n")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81")
     (tmp_path / "plain.txt").write_text("x")
+    (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9\n".encode("latin-1") * 50)
     with Store(tmp_path / "scarcity") as store:
         store.ensure_study("s", "scarcity", {"study": "scarcity"})
         store.save(record())
@@ -111,6 +112,16 @@ BAD_INPUTS = [
     (("show", "W/scarcity", "--csv", "W/missing/runs.csv"), "its folder does not exist"),
     (("data", "stats", "W/missing.txt"), "neither a file nor a folder"),
     (("data", "stats", "python-docs", "--seq-len", "0"), "seq_len"),
+    (("data", "stats", "W/latin1.txt"), "is not UTF-8 text (it holds byte 0xe9, which UTF-8 text cannot at that place: Latin-1"),
+    (("scarcity", "--train-data", "W/latin1.txt", "--validation-data", "W/latin1.txt", *STUDY, "--output", "OUT"),
+     "is not UTF-8 text"),
+    (("fit", "W/three.csv", "--where", "model=x"), "has no column 'model'"),
+    (("fit", "W/three.csv", "--where", "model"), "give COLUMN=VALUE"),
+    (("fit", "W/three.csv", "--approach", "3", "--minima"), "--minima fits approach 2's frontier"),
+    (("fit", "W/three.csv", "--approach", "2", "--window", "2"), "--window: Input should be greater than or equal to 3"),
+    (("fit", "W/three.csv", "--approach", "finetune"), "needs at least 5 data sizes"),
+    (("fit", "W/scarcity", "--approach", "finetune"), "is a study folder"),
+    (("predict", "--law", "W/law.json", "--samples", "1e4"), "is an L(N, D) law"),
     (("fit", "W/missing.csv"), "is not a file"),
     (("fit", "W/short.csv"), "line 3 has a different number of fields"),
     (("fit", "W/zeroc.csv", "--approach", "1"), "column C must be positive"),

@@ -238,23 +238,34 @@ def _local(path: Path, text_column: str) -> Iterator[str]:
         yield from _file(file, text_column)
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file; a file in another encoding (Latin-1, a binary) is one clear error."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            yield from enumerate(handle, start=1)
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path} is not UTF-8 text (it holds byte {error.object[error.start]:#04x}, which UTF-8 text cannot "
+                         f"at that place: Latin-1 or a binary file?); convert "
+                         f"it, e.g. iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}, and pass that file") from None
+    except OSError as error:
+        raise UsageError(f"{path} cannot be read ({error.strerror})") from None
+
+
 def _file(path: Path, text_column: str) -> Iterator[str]:
     if path.suffix == ".txt":
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                yield from txt_rows(line)
+        for _, line in _lines(path):
+            yield from txt_rows(line)
     elif path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise UsageError(f"{path}:{number} is not valid JSON ({error.msg})") from error
-                if not isinstance(record, dict) or text_column not in record:
-                    raise UsageError(f"{path}:{number} has no {text_column!r} field; set --text-column")
-                yield str(record[text_column])
+        for number, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UsageError(f"{path}:{number} is not valid JSON ({error.msg})") from error
+            if not isinstance(record, dict) or text_column not in record:
+                raise UsageError(f"{path}:{number} has no {text_column!r} field; set --text-column")
+            yield str(record[text_column])
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
