@@ -247,3 +247,27 @@ def test_fit_answers_or_refuses_in_one_line_for_any_small_csv(workspace, rows, h
     assert code in (0, 2)
     if code == 2:
         assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_full_disk_is_one_line_and_a_study_keeps_its_runs(workspace, monkeypatch):
+    """ENOSPC on every atomic rename: fit --save says so in one line; a study stores its runs, says the report could not
+    be written and how to get it, and a second run (space freed) writes the report without training again."""
+    import errno
+
+    import isoflop.files
+
+    real = isoflop.files.os.replace
+
+    def full(*_):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(isoflop.files.os, "replace", full)
+    code, _, stderr = run("fit", workspace / "three.csv", "--approach", "1", "--save", workspace / "law.json")
+    assert code == 2 and "cannot write" in stderr and "No space left on device" in stderr
+    assert len(stderr.strip().splitlines()) == 1 and json.loads((workspace / "law.json").read_text()) == LAW
+    code, _, stderr = run("scarcity", *STUDY, "--output", workspace / "out")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert "the runs are stored in" in stderr and "run the same command again" in stderr
+    monkeypatch.setattr(isoflop.files.os, "replace", real)
+    code, stdout, _ = run("scarcity", *STUDY, "--output", workspace / "out")
+    assert code == 0 and "0 run(s) trained" in stdout and (workspace / "out" / "summary.md").exists()

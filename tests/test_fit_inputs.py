@@ -191,3 +191,18 @@ def test_approach_3_whose_e_reaches_the_forecast_is_refused_by_advise_and_predic
     assert run_cli(capsys, "predict", "--law", str(saved), "--params", "1e10", "--tokens", "1e12", "--force")[0] == 0
     code, _, err = run_cli(capsys, "advise", "--law", str(saved), "--flops", "1e21")
     assert code == 1 and "approach 3's irreducible loss E = 2.9" in err
+
+
+def test_what_show_csv_writes_is_what_fit_reads(tmp_path, capsys):
+    """isoflop show --csv names its columns parameters, tokens, budget_flops, final_val_loss, status: fit reads them
+    without --columns, and a failed run's empty loss says how to leave it out."""
+    frame = ladder()
+    rows = [f"{n:.17g},{d:.17g},{c:.17g},{loss:.17g},completed" for n, d, c, loss in frame[["params", "tokens", "flops", "loss"]].to_numpy()]
+    source = tmp_path / "runs.csv"
+    source.write_text("parameters,tokens,budget_flops,final_val_loss,status\n" + "\n".join(rows + ["1e6,1e9,6e15,,failed"]) + "\n")
+    code, _, err = run_cli(capsys, "fit", str(source), "--approach", "2")
+    assert code == 2 and "--where status=completed" in err
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "status=completed",
+                             "--allocation-resamples", "10")
+    assert code == 0, err
+    assert "approach 2 on 42 points" in out

@@ -9,6 +9,10 @@ class UsageError(Exception):
     """
 
 
+class WriteError(UsageError):
+    """A destination that cannot be written (read-only, full, gone): the user's to fix, named in one line."""
+
+
 class UnreliableResult(UsageError):
     """A computation that finished with an answer that must not be trusted (a degenerate fit): exit status 1."""
 

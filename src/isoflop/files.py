@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import WriteError
+
 PARTIAL = ".partial"
 
 
@@ -45,10 +47,15 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
-    """Write ``content`` to ``path`` complete or not at all (a temporary file renamed over it)."""
-    with atomic_target(path) as partial:
-        if isinstance(content, bytes):
-            partial.write_bytes(content)
-        else:
-            partial.write_text(content, encoding="utf-8")
+    """Write ``content`` to ``path`` complete or not at all (a temporary file renamed over it); a destination that
+    cannot be written (read-only, full, gone) is one ``WriteError`` naming it, the old file left as it was."""
+    try:
+        with atomic_target(path) as partial:
+            if isinstance(content, bytes):
+                partial.write_bytes(content)
+            else:
+                partial.write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise WriteError(f"cannot write {str(path)!r} ({error.strerror or error}); choose a writable folder with free "
+                         "space") from None
     return Path(path)

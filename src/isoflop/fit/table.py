@@ -91,8 +91,8 @@ class FitTable:
 ALIASES = {
     "N": ("n", "params", "parameters", "model_size"),
     "D": ("d", "tokens", "training_tokens", "samples"),
-    "loss": ("loss", "val_loss"),
-    "C": ("c", "flops", "compute"),
+    "loss": ("loss", "val_loss", "final_val_loss"),  # final_val_loss: what isoflop show --csv writes
+    "C": ("c", "flops", "compute", "budget_flops"),
     "U": ("u", "unique_tokens"),
     "seed": ("seed",),
 }
@@ -179,7 +179,8 @@ def read_columns(path: str | Path, required=REQUIRED, optional=OPTIONAL, mapping
         try:
             columns[name] = np.array([float(row[index]) for row in body])
         except ValueError as error:
-            raise UsageError(f"{str(path)!r}: column {_label(name, found)} holds a non-number ({error})") from None
+            hint = "; an empty cell is a failed run's: keep the others with --where status=completed" if "status" in header else ""
+            raise UsageError(f"{str(path)!r}: column {_label(name, found)} holds a non-number ({error}){hint}") from None
     return columns, found, raw, rows
 
 

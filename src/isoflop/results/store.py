@@ -8,6 +8,7 @@ change adds runs to the same study; any other config change is refused.
 from __future__ import annotations
 
 import csv
+import io
 import dataclasses
 import json
 import sqlite3
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, first_line
-from ..files import atomic_target
+from ..files import write_atomic
 from .migrations import SCHEMA_VERSION, has_tables, migrate
 from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
 
@@ -198,10 +199,11 @@ class Store:
             else:
                 rows.append(base)
         header = list(SCALAR_FIELDS) + ["grid"] + (list(STEP_COLUMNS) if per_step else [])
-        with atomic_target(path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(path, text.getvalue())
         return len(rows)
 
 

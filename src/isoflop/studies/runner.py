@@ -22,7 +22,7 @@ from ..config.studies import StudyConfig
 from ..data.prepare import PreparedData, prepare_data
 from ..engines.base import Pack
 from ..engines.registry import select_engine
-from ..errors import UsageError
+from ..errors import UsageError, WriteError
 from ..execution.base import load_executor, resolve
 from ..keys import stable_key
 from ..lock import FolderLock
@@ -95,8 +95,14 @@ def run_study(
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
         keep_furthest_states(folder / TRUNKS_FOLDER)  # what a budget added by a later study can still branch from
         # Still under the lock: a process queued with --wait must not rewrite the report while it is written.
-        document = study.build_report(records, config, plan.notes, setup.vocab_size)
-        files = write_report(document, folder)
+        try:
+            document = study.build_report(records, config, plan.notes, setup.vocab_size)
+            files = write_report(document, folder)
+        except (OSError, WriteError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            raise UsageError(f"the runs are stored in {str(folder)!r}, but its report could not be written ({reason}): free "
+                             "space or make the folder writable, then run the same command again (it trains nothing "
+                             "more and writes the report)") from None
     return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, document.answer, files)
 
 
