@@ -14,6 +14,7 @@ import pytest
 
 from conftest import run_cli, write_corpus
 from isoflop import build_config, run_study
+from isoflop.errors import UsageError
 from isoflop.results.store import Store
 from helpers import alive, children, command, completed_runs, until
 
@@ -118,6 +119,7 @@ def test_sigkill_of_the_parent_leaves_no_worker_alive(corpus, tmp_path):
 
 SCRIPT = """
 from isoflop import build_config, run_study
+from isoflop.errors import UsageError
 
 config = build_config(overrides={settings!r})
 outcome = run_study(config, progress=False)
@@ -171,3 +173,26 @@ def test_fault_injection_kill_a_random_worker_or_the_parent_at_a_random_moment(c
         assert numbers(folder) == undisturbed, case  # every run once, with the numbers of an undisturbed study
         assert not any(alive(pid) for pid in everything if pid != victim), case
     assert killed >= len(CASES) - 1, f"only {killed} of {len(CASES)} cases reached their moment before the study ended"
+
+
+def test_a_worker_killed_while_starting_is_replaced_and_the_study_finishes(corpus, tmp_path, monkeypatch):
+    """The first worker kills itself with SIGKILL before it is ready (as an out-of-memory kill while importing torch
+    would): it is a fault to retry, not a broken environment; max_attempts such deaths in a row end the study."""
+    from isoflop.execution import processes
+
+    marker = tmp_path / "killed-once"
+    real = processes.worker_command
+
+    def command_of(parent, fd):
+        return [sys.executable, "-c", f"import os, pathlib, signal, sys; m = pathlib.Path({str(marker)!r})\n"
+                "if not m.exists():\n    m.touch(); os.kill(os.getpid(), signal.SIGKILL)\n"
+                f"os.execv(sys.executable, {real(parent, fd)!r})"]
+
+    monkeypatch.setattr(processes, "worker_command", command_of)
+    outcome = run_study(build_config(overrides=settings(corpus, tmp_path / "out")), echo=lambda _: None, progress=False)
+    assert marker.exists() and outcome.trained == 4 and not outcome.failed
+    monkeypatch.setattr(processes, "worker_command", lambda parent, fd: [
+        sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    with pytest.raises(UsageError, match="worker processes in a row were killed while starting"):
+        run_study(build_config(overrides=settings(corpus, tmp_path / "again", max_attempts=2)), echo=lambda _: None,
+                  progress=False)

@@ -9,8 +9,11 @@ progress comes back as steps. This process alone writes the store.
 Faults, as the Ray executor handles them: a worker that dies mid-pack (killed, out of memory)
 is replaced and its pack started again, up to ``max_attempts`` times in all, after which the
 pack's runs are stored as failed with the reason; its runs record how many attempts they took,
-and an engine that checkpoints resumes them where the last checkpoint left them. A worker that
-dies before it is ready stops the study at once with that worker's own last error line. An
+and an engine that checkpoints resumes them where the last checkpoint left them. A worker
+*killed by a signal* before it is ready (out of memory while importing torch, say) is a fault like one
+killed mid-pack: another is started, up to ``max_attempts`` such deaths in a row; a worker that *exits*
+with an error before it is ready (a broken environment) stops the study at once with its own last error
+line. An
 error inside the engine stops the study with one line naming the runs. Workers end with
 their parent however it ends (see ``execution.worker``); Ctrl-C or SIGTERM stops them at once.
 """
@@ -50,6 +53,7 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None, max_attempts: int = 3):
         self.workers = workers or os.cpu_count() or 1
         self.max_attempts = max_attempts
+        self.killed_starting = 0  # workers killed by a signal before ready, in a row
 
     def run(self, engine: Engine, packs: list[Pack], data: PreparedData, on_step: StepCallback) -> Iterator[RunResult]:
         if not packs:
@@ -73,6 +77,7 @@ class ProcessExecutor:
                     kind, *payload = message
                     if kind == "ready":
                         worker.ready = True
+                        self.killed_starting = 0
                     elif kind == "steps":
                         state.reported[payload[0]] += payload[1]
                         on_step(payload[1])
@@ -94,6 +99,13 @@ class ProcessExecutor:
         """A worker died: at start-up the study stops; mid-pack the pack goes back to the queue, or fails for good."""
         cause = worker.death()
         if not worker.ready:
+            killed = worker.process.returncode is not None and worker.process.returncode < 0
+            self.killed_starting += killed
+            if killed and self.killed_starting < self.max_attempts:
+                return  # another worker is started in its place
+            if killed:
+                raise UsageError(f"{self.killed_starting} worker processes in a row were killed while starting (last: "
+                                 f"{cause}); if memory is short, lower --workers")
             raise UsageError(f"a worker process could not start ({cause}); run the study with --executor inprocess "
                              "to see the error in this process")
         index = worker.pack
