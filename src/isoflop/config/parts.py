@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 
 from ..data.chunking import OLD_NAMES, ChunkingRule
+from ..progress import HEARTBEAT_SECONDS
 from .engines import AUTO, ENGINES, engine_names
 from .base import KEYED_WHEN_SET, MAX_SEED, NOT_IDENTITY, Part
 from .compose import Composed
@@ -247,6 +248,10 @@ class Output(Part):
 
     output: str = Field("", description="output folder", json_schema_extra=NOT_IDENTITY,
                         validation_alias=AliasChoices("output", "out"))
+    heartbeat_seconds: float = Field(
+        HEARTBEAT_SECONDS, gt=0, description="when stderr is not a terminal (a batch system's log, a redirect), progress "
+        "is a line per run stored and one every this many seconds, never bar frames", json_schema_extra=NOT_IDENTITY,
+    )
 
 
 TRACKERS = ("tensorboard", "wandb", "mlflow")

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
-from tqdm.auto import tqdm
 
 from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError, first_line
 from ..pools import one_blas_thread, quiet_worker, stop_now
+from ..progress import progress as progress_bar
 from .draws import weights as draw_weights
 from .objectives import Objective, evaluate, evaluate_many
 from .powerlaw import percentile_interval
@@ -282,8 +282,8 @@ def fit_chinchilla(
         raise UsageError("N, D and loss must all be positive for a scaling-law fit")
     log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
     starts = _starts(grid or DEFAULT_GRID)
-    with one_blas_thread(), tqdm(total=len(starts) + bootstrap, unit="fit", desc="starts, then resamples", delay=1.0,
-              disable=not progress, leave=False) as bar:
+    with one_blas_thread(), progress_bar(total=len(starts) + bootstrap, unit="fits", desc="starts, then resamples",
+                                         delay=1.0, enabled=progress, leave=False) as bar:
         best = _best_fit(log_n, log_d, log_l, starts, objective, bar)
         law = _law(best.theta, best.value, objective)
         polished = min(len(starts), SCREEN_KEEP) if len(starts) > 2 * SCREEN_KEEP else len(starts)

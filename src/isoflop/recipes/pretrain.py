@@ -153,7 +153,7 @@ def count_parameters(model_config) -> tuple[int, int]:
 
 def train(run: _Run, progress: bool) -> int:
     """Every remaining optimizer step, evaluated and checkpointed on schedule; the tokens trained on here."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as progress_bar
 
     config, accelerator = run.config, run.accelerator
     eval_steps = set(config.evaluation.eval_steps(config.max_steps))
@@ -164,8 +164,8 @@ def train(run: _Run, progress: bool) -> int:
         run.metrics.append({"step": 0, "eval_loss": last_eval, "perplexity": math.exp(last_eval)})
     started, tokens_done = time.perf_counter(), 0
     run.model.train()
-    with tqdm(total=config.max_steps, initial=run.start, desc="pretraining", unit="step",
-              disable=not (progress and accelerator.is_main_process), delay=1.0) as bar:
+    with progress_bar(total=config.max_steps, initial=run.start, desc="pretraining", unit="steps",
+                      enabled=progress and accelerator.is_main_process, delay=1.0, heartbeat=config.heartbeat_seconds) as bar:
         for step in range(run.start + 1, config.max_steps + 1):
             record = {"step": step, "train_loss": train_step(run, windows),
                       "learning_rate": run.scheduler.get_last_lr()[0]}

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from ..config.studies import StudyConfig
 from ..data.prepare import PreparedData, prepare_data
@@ -26,6 +25,8 @@ from ..errors import UsageError, WriteError
 from ..execution.base import load_executor, resolve
 from ..keys import stable_key
 from ..lock import FolderLock
+from ..progress import event
+from ..progress import progress as progress_bar
 from ..provenance import library_versions
 from ..quiet import silence_libraries
 from ..results.store import Store, check_existing
@@ -197,8 +198,8 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
     planned = {run.spec.key: run for run in todo}
     versions = library_versions() | getattr(engine, "provenance", dict)()  # e.g. which kernel the fast engine uses
     tokenizer = data.tokenizer
-    with tqdm(total=sum(run.spec.steps for run in todo), unit="step", disable=not progress,
-              desc=f"{len(todo)} runs ({engine.name})") as bar:
+    with progress_bar(total=sum(run.spec.steps for run in todo), unit="steps", enabled=progress,
+                      desc=f"{len(todo)} runs ({engine.name})", heartbeat=config.heartbeat_seconds) as bar:
         for result in executor.run(engine, packs, data, bar.update):
             record = make_record(planned[result.key], result, data, study_key, config.kind, config.engine.precision, versions)
             if save_to is not None and (save_to / result.key).is_dir():
@@ -206,7 +207,7 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
             store.save(record)
             trackers.log(record)
             shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
-            bar.set_postfix_str(f"{record.label} val={shown}")
+            event(bar, f"{record.label} val={shown}")
             if not record.completed:
                 failed.append(f"{record.label}: {record.error}")
                 echo(f"run {record.label} failed: {record.error}")

@@ -64,7 +64,7 @@ def check(config: TokenizerTrainConfig, out: Path) -> None:
 
 def train_tokenizer(config: TokenizerTrainConfig, out: Path, progress: bool = True) -> dict:
     """Train, save to ``out`` (all or nothing) and return the record written beside the tokenizer."""
-    from tqdm.auto import tqdm
+    from ..progress import progress as progress_bar
 
     check(config, out)
     training, corpus, stream = config.training, config.corpus.train_data, stream_of(config)
@@ -74,7 +74,8 @@ def train_tokenizer(config: TokenizerTrainConfig, out: Path, progress: bool = Tr
     stats = StreamStats()
     documents = stream_documents(corpus, stream, stats)
     started = time.perf_counter()
-    with tqdm(documents, unit=" docs", desc="training tokenizer", disable=not progress, delay=1.0) as bar:
+    with progress_bar(documents, unit=" docs", desc="training tokenizer", enabled=progress, delay=1.0,
+                      heartbeat=config.heartbeat_seconds) as bar:
         trained = base.train_new_from_iterator(
             _batches(bar), training.vocab_size, new_special_tokens=list(training.special_tokens) or None,
             min_frequency=training.min_frequency, show_progress=False,
