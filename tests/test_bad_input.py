@@ -55,6 +55,8 @@ def workspace(tmp_path, pretrained_folder, gpt2_tokenizer):
     (tmp_path / "inverted.csv").write_text("N,D,loss,C\n1e6,1e9,3.0,1.6e-16\n2e6,1e9,2.9,8e-17\n3e6,1e9,2.8,5e-17\n")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81")
     (tmp_path / "plain.txt").write_text("x")
+    (tmp_path / "onesize.csv").write_text("N,D,U,loss\n" + "".join(f"1e6,1e9,{u:g},{3 + 1e-9 / u * 1e8:.6f}\n"
+                                                                    for u in (1e8, 2e8, 5e8, 1e9)))
     (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9\n".encode("latin-1") * 50)
     with Store(tmp_path / "scarcity") as store:
         store.ensure_study("s", "scarcity", {"study": "scarcity"})
@@ -82,8 +84,11 @@ BAD_INPUTS = [
     (("scarcity", "--budget-passes", "0", "--output", "OUT"), "budget_passes"),
     (("scarcity", "--unique-samples", "0", "--output", "OUT"), "positive number of samples"),
     (("scarcity", "--unique-samples", "x", "--output", "OUT"), "give whole numbers separated by commas"),
+    (("scarcity", "--budget-passes", "50", "--unique-samples", "10,100", "--output", "OUT"),
+     "D = 100 exceeds the 50 samples a budget of 50 passes reads"),
     (("scarcity", "--model", "scratch:huge", *STUDY, "--output", "OUT"), "unknown model size"),
     (("scarcity", "--engine", "nope", "--output", "OUT"), "unknown engine 'nope'"),
+    (("scarcity", "--pack-size", "4", *STUDY, "--output", "OUT"), "--engine auto chose the fast engine for this study"),
     (("scarcity", "--preset", "nope", "--output", "OUT"), "'nope' is not one of"),
     (("scarcity", "--config", "W/missing.yaml", "--output", "OUT"), "does not exist"),
     (("scarcity", "--precision", "bf16", "--engine", "batched", *STUDY, "--output", "OUT"), "needs a CUDA GPU"),
@@ -115,6 +120,7 @@ BAD_INPUTS = [
     (("data", "stats", "W/latin1.txt"), "is not UTF-8 text (it holds byte 0xe9, which UTF-8 text cannot at that place: Latin-1"),
     (("scarcity", "--train-data", "W/latin1.txt", "--validation-data", "W/latin1.txt", *STUDY, "--output", "OUT"),
      "is not UTF-8 text"),
+    (("fit", "W/onesize.csv", "--approach", "constrained"), "needs runs of at least 2 model sizes and 2 data sizes"),
     (("fit", "W/three.csv", "--where", "model=x"), "has no column 'model'"),
     (("fit", "W/three.csv", "--where", "model"), "give COLUMN=VALUE"),
     (("fit", "W/three.csv", "--approach", "3", "--minima"), "--minima fits approach 2's frontier"),

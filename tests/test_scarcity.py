@@ -119,7 +119,8 @@ def test_grid_change_adds_runs_but_other_changes_are_refused(corpus, tmp_path):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"unique_samples": (1, 5000)}, "needs 5000 unique training samples"),
+        ({"unique_samples": (1, 5000), "budget_passes": 5000}, "needs 5000 unique training samples"),
+        ({"unique_samples": (1, 5000)}, "D = 5000 exceeds the .* samples a budget of"),
         ({"eval_samples": 500}, "validation data has .* chunks"),
         ({"seq_len": 900}, "no full 900-token chunk"),
         ({"seq_len": 2048}, "exceeds the context"),

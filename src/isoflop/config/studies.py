@@ -196,6 +196,16 @@ class ScarcityConfig(StudyConfig):
             raise ValueError("every D must be a positive number of samples")
         return tuple(sorted(set(values)))
 
+    @model_validator(mode="after")
+    def _read_by_the_budget(self):
+        """A D beyond the samples the budget reads would train on fewer unique samples than its label says."""
+        beyond = [d for d in self.unique_samples if d > self.budget_passes]
+        if beyond:
+            raise ValueError(f"D = {', '.join(map(str, beyond))} exceeds the {self.budget_passes} samples a budget of "
+                             f"{self.budget_passes} passes reads: such a run would see only {self.budget_passes} unique "
+                             "samples, the same as D = budget_passes; lower D or raise budget_passes")
+        return self
+
 
 class IsoflopsConfig(StudyConfig):
     """An isoFLOP study: for each compute budget C, models of several sizes N trained on D = C / FLOPs-per-token."""

@@ -24,6 +24,19 @@ def select_engine(config, models: list[str], vocab_size: int):
         engine = candidate.load()(config)
         reason = engine.supports(models, vocab_size)
         if reason is None:
+            _refuse_idle_options(config, candidate.name)
             return engine
         reasons.append(f"{candidate.name}: {reason}")
     raise UsageError(f"no engine can train this study ({'; '.join(reasons)})")
+
+
+def _refuse_idle_options(config, chosen: str) -> None:
+    """An option of another engine than the one ``auto`` chose would do nothing: refuse it before anything runs."""
+    from ..errors import UsageError
+
+    for other in ENGINES:
+        for name, field in other.options.model_fields.items():
+            if other.name != chosen and getattr(config, name) != field.default:
+                flag = name.replace("_", "-")
+                raise UsageError(f"--{flag} is an option of the {other.name} engine, but --engine auto chose the {chosen} "
+                                 f"engine for this study, where it would do nothing; add --engine {other.name}, or drop it")

@@ -319,6 +319,14 @@ def _approach3(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> t
 def _constrained(table: FitTable, settings: FitSettings):
     if table.U is None:
         raise UsageError("--approach constrained needs a U column (unique tokens of each run) besides N, D and loss")
+    sizes, data, repeats = (len(np.unique(values)) for values in (table.N, table.D, np.round(table.D / table.U, 9)))
+    if not settings.base and (sizes < 2 or data < 2):
+        raise UsageError(f"the data-constrained law fits E, A, B, α and β jointly, which needs runs of at least 2 model "
+                         f"sizes and 2 data sizes; these points have {sizes} and {data}: add runs, or freeze the law to "
+                         "a base (--base datablations or a saved fit) and fit only the decay")
+    if repeats < 2:
+        raise UsageError("every point repeats its data the same number of times (D/U is one value), so nothing measures "
+                         "what repetition costs; add runs at other numbers of epochs")
     base = None
     if settings.base:
         loaded = load_law(settings.base)
