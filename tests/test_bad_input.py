@@ -277,3 +277,4 @@ def test_a_full_disk_is_one_line_and_a_study_keeps_its_runs(workspace, monkeypat
     monkeypatch.setattr(isoflop.files.os, "replace", real)
     code, stdout, _ = run("scarcity", *STUDY, "--output", workspace / "out")
     assert code == 0 and "0 run(s) trained" in stdout and (workspace / "out" / "summary.md").exists()
+    assert "**" in (workspace / "out" / "summary.md").read_text() and "**" not in stdout

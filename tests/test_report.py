@@ -76,3 +76,9 @@ def test_a_real_browser_shows_the_answer_and_draws_the_figures(corpus, tmp_path)
     assert 'data-drawn="2"' in dom, result.stderr[-2000:]
     assert outcome.answer[1].split(":")[0] in dom  # "D=1 (4 epochs)"
     assert dom.count("<details>") == 2  # the provenance of both runs
+
+
+def test_the_terminal_gets_the_answer_without_markdown_emphasis():
+    from isoflop.report.markdown import plain
+
+    assert plain("**The scaling law**: L*(C) = 2.1") == "The scaling law: L*(C) = 2.1"

@@ -47,13 +47,14 @@ def study_command(kind: str, summary: str) -> click.Command:
 
             click.echo("\n".join(plan_only(config)))
             return
+        from ..report.markdown import plain
         from ..studies.runner import run_study
 
         outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet, wait=wait,
                             force_new_data=force_new_data)
         click.echo(f"{outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "
                    f"{outcome.skipped} already done; engine: {outcome.engine}")
-        click.echo("\n".join(outcome.answer))
+        click.echo("\n".join(plain(line) for line in outcome.answer))
         click.echo(f"results: {outcome.folder}/  ({', '.join(path.name for path in outcome.files)})")
         if outcome.failed:
             sys.exit(1)

@@ -20,6 +20,11 @@ def render_markdown(document: Document, folder: Path) -> str:
     return "\n".join(lines)
 
 
+def plain(line: str) -> str:
+    """An answer line for a terminal: the Markdown emphasis (``**``) that the reports render, left out."""
+    return line.replace("**", "")
+
+
 def _block(block: Block, folder: Path) -> list[str]:
     if isinstance(block, Paragraph):
         return [block.text, ""]
