@@ -225,3 +225,11 @@ def test_a_default_study_folder_written_before_the_config_parts_rework_is_all_st
     # The scarcity default now trains seeds 1, 2 and 3: the stored seed-1 runs keep their keys.
     assert f"{planned} run(s) planned, {runs} stored, {planned - runs} to train" in "\n".join(lines)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]  # read, never written
+
+
+def test_every_record_names_the_cpu_that_computed_it():
+    from isoflop.hardware import describe_cpu
+    from isoflop.provenance import library_versions
+
+    versions = library_versions()
+    assert versions["cpu"] == describe_cpu() and "avx2" in versions["cpu"]
