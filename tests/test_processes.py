@@ -175,6 +175,7 @@ def test_fault_injection_kill_a_random_worker_or_the_parent_at_a_random_moment(c
     assert killed >= len(CASES) - 1, f"only {killed} of {len(CASES)} cases reached their moment before the study ended"
 
 
+@pytest.mark.slow  # two studies in worker processes: the default tier keeps the exit-before-ready case above
 def test_a_worker_killed_while_starting_is_replaced_and_the_study_finishes(corpus, tmp_path, monkeypatch):
     """The first worker kills itself with SIGKILL before it is ready (as an out-of-memory kill while importing torch
     would): it is a fault to retry, not a broken environment; max_attempts such deaths in a row end the study."""
