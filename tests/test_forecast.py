@@ -178,3 +178,24 @@ def test_approach_3_joins_the_forms_with_its_own_backtest_and_weight():
     N = np.geomspace(1e7, 1e12, 200001)
     assert forecast.forms["approach 3"]["value"] == pytest.approx(float(third.loss(N, 1e21 / (6 * N)).min()), rel=1e-6)
     assert AllocationLaw.from_dict(law.to_dict()).predict(1e21).as_dict() == forecast.as_dict()
+
+
+def test_every_law_of_the_library_answers_params_conf_int_predict_and_summary():
+    from isoflop.fit import ConstrainedLaw, fit_constrained, fit_loss_law
+
+    points = Points.from_frame(ladder(), N="params", D="tokens", C="flops")
+    law = fit_loss_law(points, bootstrap=10, starts="coarse")
+    intervals = law.conf_int()
+    assert intervals["method"] == "percentile over 10 bootstrap refits of the points"
+    assert intervals["alpha"][1][0] < law.params["alpha"] < intervals["alpha"][1][1]
+    rng = np.random.default_rng(0)
+    N = np.repeat([2e7, 5e7, 1e8, 2e8], 4)
+    U = np.tile([2e8, 1e9, 4e9, 1e10], 4)
+    D = np.full(16, 4e9)
+    loss = law.loss(N, np.minimum(D, U) * 1.0) + rng.normal(0, 0.002, 16)
+    from isoflop.fit.chinchilla import START_GRIDS
+
+    constrained = fit_constrained(N, D, U, loss, bootstrap=5, grid=START_GRIDS["coarse"])
+    assert isinstance(constrained, ConstrainedLaw) and set(constrained.params) >= {"R_D_star", "alpha"}
+    assert constrained.conf_int()["level"] == 0.95 and "R_D* = " not in constrained.summary()
+    assert "R_D_star" in constrained.summary() and constrained.predict(1e8, 4e9, 1e9).value > 0

@@ -116,6 +116,16 @@ class ChinchillaLaw:
             return None
         return percentile_interval([ChinchillaLaw(*s).loss(N, D) for s in self.samples])
 
+    @property
+    def params(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in PARAMETERS}
+
+    def conf_int(self, level: float = 0.95) -> dict:
+        """Each parameter with its percentile interval over the bootstrap refits, and how they were made."""
+        from .forecast import bootstrap_conf_int
+
+        return bootstrap_conf_int(self.params, self.samples, level)
+
     def predict(self, N: float, D: float):
         """The loss of N parameters trained on D tokens as a ``Forecast`` (kind: the law's value), with the
         bootstrap's percentile interval. It is not the rolling-origin interval of approach 2's forecasts: the

@@ -117,6 +117,37 @@ class DataConstrainedLaw:
             samples=[tuple(float("nan") if x is None else x for x in s) for s in data.get("bootstrap_samples", [])],
         )
 
+    @property
+    def params(self) -> dict[str, float | None]:
+        return {"E": self.E, "A": self.A, "B": self.B, "alpha": self.alpha, "beta": self.beta, "R_D_star": self.r_d_star,
+                "R_N_star": self.r_n_star}
+
+    def conf_int(self, level: float = 0.95) -> dict:
+        """Each parameter with its percentile interval over the bootstrap refits, and how they were made."""
+        from .forecast import bootstrap_conf_int
+
+        return bootstrap_conf_int(self.params, self.samples, level)
+
+    def predict(self, N: float, D: float, U: float | None = None):
+        """The loss of N parameters trained on D tokens, U of them unique, as a ``Forecast`` (the law's value) with the
+        bootstrap's percentile interval."""
+        from .forecast import Forecast
+
+        return Forecast("loss L(N, D, U)", "D", float(D), float(self.loss(N, D, U)), self.loss_interval(N, D, U), 0.95,
+                        "law", f"percentile band of {len(self.samples)} bootstrap refits of the points" if self.samples
+                        else "no bootstrap", {"N": float(N), "U": float(D if U is None else U)}, extrapolation=None)
+
+    def summary(self) -> str:
+        """The law, its decay constants and a repeated token's worth, one quantity a line."""
+        lines = [f"L(N, D, U) = E + A/N'^alpha + B/D'^beta, D' = U(1 + R_D*(1 - e^(-R_D/R_D*))) (base: {self.base})"]
+        for name, value in self.params.items():
+            interval = self.intervals.get(name)
+            shown = "not fitted" if value is None else f"{value:.4g}"
+            lines.append(f"  {name:>8} = {shown}" + (f"  [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else ""))
+        lines += [f"  at {epochs} epochs a token is worth {value:.2f} of a fresh one"
+                  for epochs, (value, _) in self.token_values().items()]
+        return "\n".join(lines)
+
     def token_values(self) -> dict[int, tuple[float, tuple[float, float] | None]]:
         """Epochs → (worth of a token relative to a fresh one, 95% interval or None)."""
         interval = self.intervals.get("R_D_star")

@@ -221,6 +221,18 @@ class Extrapolator:
                    data["resample_freedom"], data["resample_method"], data.get("run_sigma"), data.get("conventions", {}))
 
 
+def bootstrap_conf_int(estimates: dict[str, float], samples, level: float = DEFAULT_LEVEL) -> dict:
+    """Each parameter of ``estimates`` with the percentile interval of its column in ``samples`` (resampled fits, in
+    the same order), and how the intervals were made."""
+    rows = np.array([list(sample)[:len(estimates)] for sample in samples], dtype=float)
+    tail = (1 - level) / 2 * 100
+    out: dict = {"level": level, "method": f"percentile over {len(rows)} bootstrap refits of the points"}
+    for i, (name, value) in enumerate(estimates.items()):
+        column = rows[:, i][np.isfinite(rows[:, i])] if len(rows) else np.array([])
+        out[name] = (value, tuple(float(v) for v in np.percentile(column, [tail, 100 - tail])) if len(column) >= 2 else None)
+    return out
+
+
 def distance(low: float, high: float, x: float) -> float:
     """How far ``x`` lies beyond [low, high], in units of ln(high/low) (0 inside)."""
     span = np.log(high / low)
