@@ -206,3 +206,17 @@ def test_what_show_csv_writes_is_what_fit_reads(tmp_path, capsys):
                              "--allocation-resamples", "10")
     assert code == 0, err
     assert "approach 2 on 42 points" in out
+
+
+def test_library_errors_name_arguments_and_the_cli_names_flags(tmp_path, capsys):
+    from isoflop.errors import ArgumentError
+    from isoflop.fit import Points, fit_ladder
+
+    frame = ladder()
+    with pytest.raises(ArgumentError, match=r"^budget_tolerance must be at least 0"):
+        fit_ladder(Points.from_frame(frame, N="params", D="tokens", C="flops"), budget_tolerance=2)
+    jittered = [(n, d, loss, c * (1 + 0.01 * i)) for i, (n, d, c, loss)
+                in enumerate(frame[["params", "tokens", "flops", "loss"]].to_numpy())]
+    code, _, err = run_cli(capsys, "fit", str(write(tmp_path / "j.csv", ["N", "D", "loss", "C"], jittered)), "--approach",
+                           "2", "--budget-tolerance", "0")
+    assert code == 2 and "raise --budget-tolerance (e.g. 0.2) or list the budgets with --budgets C1,C2" in err

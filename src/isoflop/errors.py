@@ -9,6 +9,19 @@ class UsageError(Exception):
     """
 
 
+class ArgumentError(UsageError):
+    """A bad argument, named as the caller spells it: a library call reads ``budget_tolerance``, the command line
+    ``--budget-tolerance`` (``spelled``). ``template`` has a ``{}`` per name in ``arguments``."""
+
+    def __init__(self, template: str, *arguments: str):
+        self.template, self.arguments = template, arguments
+        super().__init__(template.format(*arguments))
+
+    def spelled(self, spell) -> str:
+        """The message with each argument name passed through ``spell`` (e.g. to a flag)."""
+        return self.template.format(*(spell(name) for name in self.arguments))
+
+
 class WriteError(UsageError):
     """A destination that cannot be written (read-only, full, gone): the user's to fix, named in one line."""
 

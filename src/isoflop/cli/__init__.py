@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from ..errors import Interrupted, UsageError
+from ..errors import ArgumentError, Interrupted, UsageError
 from .data import data
 from .fits import advise, fit, predict
 from .tokenizers import tokenizer
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="isoflop", standalone_mode=False)
     except UsageError as error:
-        click.echo(f"error: {error}", err=True)
+        text = error.spelled(_flag) if isinstance(error, ArgumentError) else str(error)
+        click.echo(f"error: {text}", err=True)
         sys.exit(getattr(error, "exit_code", 2))
     except Interrupted as interrupted:
         click.echo(f"interrupted: {interrupted}", err=True)
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+
+
+def _flag(argument: str) -> str:
+    """A library argument as the command line spells it: budget_tolerance → --budget-tolerance."""
+    return "--" + argument.replace("_", "-")
 
 
 def _interrupt(main_pid: int, signum, frame) -> None:

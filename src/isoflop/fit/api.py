@@ -180,7 +180,7 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
             raise UsageError("every budget has a single row: these look like per-budget minima (C, N*, L*); fit them with "
                              "minima=True (isoflop fit --minima)") from None
         hint = grouping_hint(groups, len(table.N), settings.config.fit_budget_tolerance)
-        raise UsageError(hint or str(error)) from None
+        raise (hint or UsageError(str(error))) from None
     problems = allocation_problems(allocation)
     if len(allocation.minima) >= 3:
         losses = [m.loss for m in allocation.minima]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config.fit import DEFAULT_TOLERANCE
-from ..errors import UsageError
+from ..errors import ArgumentError
 
 
 
@@ -19,16 +19,16 @@ def group_budgets(C, tolerance: float = DEFAULT_TOLERANCE, budgets=None) -> tupl
     """Each point's budget, and per budget how many points it got."""
     C = np.asarray(C, dtype=float)
     if not (np.isfinite(tolerance) and 0 <= tolerance < 1):
-        raise UsageError(f"--budget-tolerance must be at least 0 and below 1 (a relative distance), got {tolerance}")
+        raise ArgumentError("{} must be at least 0 and below 1 (a relative distance), got " + str(tolerance), "budget_tolerance")
     if budgets:
         listed = np.array(sorted(budgets), dtype=float)
         if not (np.isfinite(listed).all() and (listed > 0).all()):
-            raise UsageError("--budgets must be positive, finite FLOP counts")
+            raise ArgumentError("{} must be positive, finite FLOP counts", "budgets")
         nearest = listed[np.argmin(np.abs(np.log(C)[:, None] - np.log(listed)[None, :]), axis=1)]
         far = np.abs(C / nearest - 1) > tolerance
         if far.any():
-            raise UsageError(f"{int(far.sum())} point(s) lie more than {tolerance:.0%} from every budget listed "
-                             f"(e.g. C = {C[far][0]:.3g}); add budgets to --budgets or raise --budget-tolerance")
+            raise ArgumentError(f"{int(far.sum())} point(s) lie more than {tolerance:.0%} from every budget listed "
+                                f"(e.g. C = {C[far][0]:.3g}); add budgets to {{}} or raise {{}}", "budgets", "budget_tolerance")
         snapped = nearest
     else:
         order = np.argsort(C)
@@ -44,13 +44,13 @@ def group_budgets(C, tolerance: float = DEFAULT_TOLERANCE, budgets=None) -> tupl
     return snapped, [{"C": float(v), "points": int(n)} for v, n in zip(values, counts)]
 
 
-def grouping_hint(groups: list[dict], points: int, tolerance: float) -> str | None:
-    """One line for C values that barely repeat: most budgets got a single point."""
+def grouping_hint(groups: list[dict], points: int, tolerance: float) -> ArgumentError | None:
+    """The error for C values that barely repeat (most budgets got a single point), or None."""
     singles = sum(1 for g in groups if g["points"] == 1)
     if len(groups) > 3 and singles > len(groups) / 2:
-        return (f"the C values barely repeat ({points} points fall into {len(groups)} budgets within {tolerance:.0%}, "
-                f"{singles} of them with one point): raise --budget-tolerance (e.g. 0.2) or list the budgets with "
-                "--budgets C1,C2,…")
+        return ArgumentError(f"the C values barely repeat ({points} points fall into {len(groups)} budgets within "
+                             f"{tolerance:.0%}, {singles} of them with one point): raise {{}} (e.g. 0.2) or list the "
+                             "budgets with {} C1,C2,…", "budget_tolerance", "budgets")
     return None
 
 

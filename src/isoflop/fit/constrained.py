@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ..errors import UsageError
+from ..errors import ArgumentError, UsageError
 from ..pools import one_blas_thread
 from .chinchilla import ChinchillaLaw, fit_chinchilla
 from .draws import weights as draw_weights
@@ -261,7 +261,7 @@ def fit_constrained(N, D, U, loss, base: DataConstrainedLaw | ChinchillaLaw | No
 def _fit_constrained(N, D, U, loss, base, base_name, bootstrap, seed, grid, objective) -> DataConstrainedLaw:
     N, D, U, loss = _checked(N, D, U, loss)
     if objective.scale_fitted:
-        raise UsageError("the data-constrained fit takes --objective huber, l1 or least-squares (no fitted scale)")
+        raise ArgumentError("the data-constrained fit takes {} huber, l1 or least-squares (no fitted scale)", "objective")
     U = np.minimum(U, D)
     repeats = D > U * (1 + 1e-9)
     if not repeats.any():
