@@ -165,7 +165,7 @@ def test_a_skipped_budget_does_not_set_the_fitted_range(tmp_path, capsys):
 
 
 def test_a_decay_constant_at_its_search_bound_is_reported_as_not_identified():
-    from isoflop.fit.api import _describe_constrained
+    from isoflop.cli.fit_text import _describe_constrained
 
     law = {"E": 1.8, "A": 400.0, "B": 400.0, "alpha": 0.34, "beta": 0.28, "R_D_star": 15.0, "R_N_star": 1e4,
            "repeated_token_value": {}, "intervals": {"R_D_star": [10.0, 20.0], "R_N_star": [9e3, 1e4]}}

@@ -48,11 +48,12 @@ def fit(source: str, approach: str, base: str | None, params: str | None, params
     """Fit a scaling law to SOURCE: a CSV or TSV with N, D, loss (optional C, U, seed; aliases such as params,
     tokens, flops, val_loss are understood) or an isoflops results folder."""
     from ..config.load import build_part
-    from ..fit.api import add_other_count, add_robustness, add_window_effect, describe, fit_outcome, without_nan
+    from ..fit.api import add_other_count, add_robustness, add_window_effect, fit_outcome, without_nan
     from ..fit.checks import unreliable_line
     from ..fit.points import fit_table_from
     from ..fit.settings import FitSettings
     from ..fit.table import parse_mapping, parse_where
+    from .fit_text import describe
 
     if save and not Path(save).resolve().parent.is_dir():
         raise UsageError(f"--save {save!r}: its folder does not exist; create it or choose another path")
@@ -99,7 +100,8 @@ def fit(source: str, approach: str, base: str | None, params: str | None, params
 def _emit(result: dict, as_json: bool, save: str | None, text: str | None) -> None:
     """Save the law (atomically) and print it as JSON or as lines."""
     from ..files import write_atomic
-    from ..fit.api import describe, without_nan
+    from ..fit.api import without_nan
+    from .fit_text import describe
 
     result = without_nan(result)
     if save:
