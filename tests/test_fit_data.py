@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -136,9 +137,12 @@ def test_warnings_a_statistician_would_give(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_fit_longer_than_a_second_shows_its_progress(tmp_path, capsys):
+def test_a_fit_longer_than_a_second_shows_its_progress(tmp_path, capsys, monkeypatch):
     N, D, loss, C = profiles(noise=0.01, sizes=15)
     points = write(tmp_path / "p.csv", ["N", "D", "loss", "C"], zip(N, D, loss, C))
+    code, _, err = run_cli(capsys, "fit", str(points), "--bootstrap", "200")
+    assert code == 0 and "\r" not in err  # stderr is not a terminal here: no bar frames
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the bar
     code, out, err = run_cli(capsys, "fit", str(points), "--bootstrap", "200")
     assert code == 0 and "starts, then resamples" in err and "/4700 [" in err  # a bar with its ETA
     assert "4500 starts screened" in out and "of 200 bootstrap resamples converged (seed 0)" in out

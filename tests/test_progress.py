@@ -45,3 +45,14 @@ def test_a_log_file_never_gets_bar_frames_and_a_terminal_gets_a_bar():
         event(bar, "done here")
     assert "\r" in terminal.getvalue() and "done here" in terminal.getvalue()
     assert not isinstance(progress(total=1, enabled=False, stream=log), PlainProgress)
+
+
+def test_a_transient_or_delayed_bar_leaves_no_line_in_a_log_unless_it_ran_long():
+    stream, clock = io.StringIO(), Clock()
+    with PlainProgress(None, 10, "fit", "fits", 60.0, stream, closing=False, clock=clock) as bar:
+        bar.update(10)
+    assert stream.getvalue() == ""
+    with PlainProgress(None, 10, "fit", "fits", 60.0, stream, closing=False, clock=clock) as bar:
+        clock.now += 61
+        bar.update(10)
+    assert stream.getvalue().splitlines() == ["fit: 10/10 fits (100%), 1m01s", "fit: done: 10/10 fits (100%), 1m01s"]

@@ -26,7 +26,7 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
 
         return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, delay=delay, leave=leave,
                     initial=initial, file=stream)
-    return PlainProgress(iterable, total, desc, unit, heartbeat, stream, initial)
+    return PlainProgress(iterable, total, desc, unit, heartbeat, stream, initial, closing=leave and not delay)
 
 
 def event(bar, text: str) -> None:
@@ -38,9 +38,9 @@ class PlainProgress:
     """Progress as plain lines: each event, and a heartbeat (count, share, elapsed, the latest status) at most every
     ``heartbeat`` seconds."""
 
-    def __init__(self, iterable, total, desc, unit, heartbeat, stream, initial=0, clock=time.monotonic):
+    def __init__(self, iterable, total, desc, unit, heartbeat, stream, initial=0, closing=True, clock=time.monotonic):
         self.iterable, self.total, self.desc, self.unit = iterable, total, desc, unit.strip()
-        self.heartbeat, self.stream, self.clock = heartbeat, stream, clock
+        self.heartbeat, self.stream, self.clock, self.closing = heartbeat, stream, clock, closing
         self.n, self.status, self.initial = initial, "", initial
         self.started = self.last = clock()
 
@@ -71,7 +71,8 @@ class PlainProgress:
         self._line(f"{text} ({self._counts(status=False)})")
 
     def close(self) -> None:
-        if self.n > self.initial:
+        """The closing line: always after a heartbeat; without one, only for a bar that a terminal would keep."""
+        if self.n > self.initial and (self.closing or self.last != self.started):
             self._line(f"done: {self._counts(status=False)}")
 
     def _counts(self, status: bool = True) -> str:
