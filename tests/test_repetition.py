@@ -49,3 +49,17 @@ def test_leave_one_d_out_prefers_the_law_that_generated_the_sweep():
 def test_too_few_values_of_d_are_refused():
     with pytest.raises(UsageError, match="at least 3 values of D"):
         fit_repetition_law([TOKENS] * 4, [64, 64, 128, 128], [9.0, 9.1, 8.0, 8.1], "monotone")
+
+
+def test_the_report_sets_the_rectified_law_beside_the_repetition_laws_and_says_which_describes_the_sweep():
+    from helpers import record
+
+    from isoflop.fit.forms import form
+    from isoflop.report.repetition import _rectified
+
+    sizes = (1, 2, 5, 10, 20, 50, 100)
+    losses = form("rectified")((10.7, 7.0, 8.0, 1.8), np.array(sizes, dtype=float))
+    done = [record(key=f"k{d}", unique_samples=d, final_val_loss=float(loss)) for d, loss in zip(sizes, losses)]
+    text = _rectified(done, {"monotone": 0.52, "penalised": 0.55})[0].text
+    assert "it describes this sweep better than both laws above" in text and "D_k = 8 samples" in text
+    assert "3 of 7 values of D lie before its knee" in text

@@ -69,7 +69,7 @@ def _laws(done: list[RunRecord]) -> list[Paragraph | Table]:
         "loss can turn upward). Both by least squares on the loss (E', B, κ by non-negative least squares, β and R_D* "
         "searched), to the final loss and separately to the best loss during training (at the tokens seen by its step). "
         "Leave-one-D-out: each D is left out in turn and the law fitted to the others predicts its mean loss.")
-    rows, verdicts = [], []
+    rows, verdicts, final_rmse = [], [], {}
     spread = _seed_spread(done)
     for target, (D, U, loss) in _targets(done).items():
         try:
@@ -85,11 +85,13 @@ def _laws(done: list[RunRecord]) -> list[Paragraph | Table]:
                          f"{f.kappa:.3g}" if law == "penalised" else "–", f"{f.residual:.3f}", f"{loo.rmse:.3f}",
                          f"{worst:+.3f} (D={_samples(done, unique)})"])
         verdicts.append(_verdict(TARGETS[target], held_out, spread))
+        if target == "final":
+            final_rmse = {law: held_out[law].rmse for law in LAWS}
     header = ["fitted to", "law", "E'", "B", "β", "R_D*", "κ", "rms residual", "leave-one-D-out rms", "worst"]
-    return [intro, Table(header, rows, [False, False] + [True] * 8), *[Paragraph(v) for v in verdicts], *_rectified(done)]
+    return [intro, Table(header, rows, [False, False] + [True] * 8), *[Paragraph(v) for v in verdicts], *_rectified(done, final_rmse)]
 
 
-def _rectified(done: list[RunRecord]) -> list[Paragraph]:
+def _rectified(done: list[RunRecord], others: dict[str, float]) -> list[Paragraph]:
     """Lin et al.'s rectified fine-tuning law over the unique samples D, fitted to the mean final loss of each D."""
     by_size: dict[int, list[float]] = {}
     for r in done:
@@ -105,9 +107,17 @@ def _rectified(done: list[RunRecord]) -> list[Paragraph]:
     where = ("every D lies before its knee: the sweep has not reached the power-law regime, so the law's E and β are "
              "not pinned" if check.before_knee == check.sizes else
              f"{check.before_knee} of {check.sizes} values of D lie before its knee")
+    if others:
+        better = [law for law, rmse in others.items() if check.rmse < (1 - SAME_WITHIN) * rmse]
+        against = " and ".join(f"{rmse:.3f} ({law})" for law, rmse in others.items())
+        which = (f"it describes this sweep better than {'both laws' if len(better) == len(others) else 'the ' + better[0] + ' law'}"
+                 f" above (their final-loss rms: {against})" if better else
+                 f"it describes this sweep no better than the laws above (their final-loss rms: {against})")
+    else:
+        which = "the laws above had no fit to compare with"
     return [Paragraph(f"{intro}: A = {a:.3g}, E = {e:.3g}, D_k = {knee:.3g} samples, β = {beta:.3g}; leave-one-D-out rms "
-                      f"{check.rmse:.3f} nats (worst {check.worst[1]:+.3f} at D = {check.worst[0]:.0f}), to compare "
-                      f"with the two laws above; {where}.")]
+                      f"{check.rmse:.3f} nats (worst {check.worst[1]:+.3f} at D = {check.worst[0]:.0f}): {which}; "
+                      f"{where}.")]
 
 
 def _verdict(target: str, held_out: dict, spread: float | None) -> str:
@@ -137,7 +147,7 @@ def _seed_spread(done: list[RunRecord]) -> float | None:
 
 def _r_star(value: float) -> str:
     edge = not math.exp(LOG_R_BOUNDS[0]) * 1.01 < value < math.exp(LOG_R_BOUNDS[1]) * 0.99
-    return f"{value:.3g}" + (" (at its bound)" if edge else "")
+    return "not identified (at its search bound)" if edge else f"{value:.3g}"
 
 
 def _samples(done: list[RunRecord], unique_tokens: float) -> int:
