@@ -152,7 +152,7 @@ def test_the_forecast_interval_covers_a_misspecified_frontier_in_simulation():
     (the benchmark's full run measures the ≥ 90 % goal; 42 forecasts per truth here leave a binomial sd of ~4 %)."""
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "forecast_coverage.py"
     simulate = runpy.run_path(str(script))["simulate"]
-    report = simulate(replications=14, resamples=30, noise=0.01)
+    report = simulate(replications=14, resamples=20, noise=0.01, before=False)
     for truth, methods in report.items():
         assert methods["new (law)"]["forecasts"] == 42, truth  # 2 forecasts from 4 budgets, 1 from 5, per replication
         assert methods["new (law)"]["coverage"] >= 0.85, (truth, methods)
