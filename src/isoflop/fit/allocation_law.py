@@ -162,10 +162,8 @@ class AllocationLaw:
 
 
 def _t_half(forecast: Forecast, level: float) -> float:
-    """The t quantile the forecast's interval used (read back from its method's degrees of freedom)."""
-    words = forecast.method.rsplit("Student t on ", 1)
-    freedom = float(words[1].split()[0]) if len(words) == 2 else np.inf
-    return float(stats.t.ppf((1 + level) / 2, freedom))
+    """The t quantile the forecast's interval used."""
+    return float(stats.t.ppf((1 + level) / 2, forecast.freedom if forecast.freedom else np.inf))
 
 
 def windowed(N, loss, budgets, window: int | None) -> np.ndarray:

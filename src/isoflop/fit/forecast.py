@@ -66,6 +66,7 @@ class Forecast:
     extrapolation: float | None = 0.0  # distance beyond the fitted range, in fitted log-ranges (0 inside; None: unknown)
     forms: dict = field(default_factory=dict)  # each form's own value and weight
     notes: tuple[str, ...] = ()
+    freedom: float | None = None  # Student t's degrees of freedom behind the interval (None: no t interval)
 
     @property
     def width(self) -> float | None:
@@ -79,7 +80,7 @@ class Forecast:
         return {"quantity": self.quantity, self.variable: self.at, "value": self.value,
                 "interval": list(self.interval) if self.interval else None, "level": self.level, "kind": self.kind,
                 "method": self.method, "conventions": self.conventions, "extrapolation": self.extrapolation,
-                "forms": self.forms, "notes": list(self.notes)}
+                "forms": self.forms, "notes": list(self.notes), "degrees_of_freedom": self.freedom}
 
     def describe(self, spec: str = ".4g") -> str:
         """The forecast in one line: value, interval with level and kind, extrapolation distance."""
@@ -186,7 +187,7 @@ class Extrapolator:
         method = self._method(h, freedom, kind)
         forms = {fit.form: {"value": values[fit.form], "weight": fit.weight} for fit in self.fits}
         return Forecast(self.quantity, self.variable, float(x), float(np.exp(centre)), interval, level, kind, method,
-                        self.conventions, h, forms, tuple(notes))
+                        self.conventions, h, forms, tuple(notes), freedom if interval else None)
 
     def _method(self, h: float, freedom: float, kind: str) -> str:
         forms = " and ".join(form_named(fit.form).describe(self.variable) for fit in self.fits)
