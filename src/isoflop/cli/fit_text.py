@@ -87,7 +87,7 @@ def _describe_allocation(result: dict[str, Any]) -> list[str]:
                   for reason in result.get("skipped_budgets", [])]
     if "frontier" in result:
         f = result["frontier"]
-        why = ""
+        why = " (coefficients' intervals: percentiles of bootstrap resamples of the minima)"
         if not f["intervals"]:
             why = (" (no intervals: as many budgets as the law has parameters)" if len(result.get("minima", [])) <= 3
                    else " (no intervals: no usable bootstrap resample)")
