@@ -66,6 +66,7 @@ def test_approach_1_on_a_csv_fits_without_a_flop_factor_crash(tmp_path, capsys):
     assert "k = C/(N*·D*)" in out and "sizes below" not in out
 
 
+@pytest.mark.slow  # a second fit of a whole ladder; the default tier keeps the other input forms
 def test_both_parameter_counts_of_a_csv_are_fitted_side_by_side(tmp_path, capsys):
     source = ladder_csv(tmp_path / "ladders.csv")
     code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1",
@@ -150,6 +151,7 @@ def test_approach_3_leaves_out_budgets_not_runs_when_c_is_measured(tmp_path, cap
     assert len(json.loads(out)["leave_one_out"]["refits"]) == 6
 
 
+@pytest.mark.slow  # a second fit of a whole ladder; the default tier keeps the other input forms
 def test_a_skipped_budget_does_not_set_the_fitted_range(tmp_path, capsys):
     frame = ladder()
     smallest = frame["flops"] == frame["flops"].min()

@@ -31,7 +31,7 @@ from .forecast import (DEFAULT_LEVEL, Extrapolator, FittedElsewhere, Forecast, K
 from .forms import form as form_named
 from .objectives import Objective
 from .isoflop_profiles import MIN_SIZES_PER_BUDGET, BudgetMinimum, approach2
-from .resampling import PARABOLA_PARAMETERS, configuration_resamples, residual_freedom
+from .resampling import PARABOLA_PARAMETERS, residual_freedom, resampled_fits
 
 FRONTIER_FORMS = ["E+A*x^-g", "A*x^-g"]
 SIZE_FORMS = ["k*x^a"]
@@ -185,7 +185,7 @@ def windowed(N, loss, budgets, window: int | None) -> np.ndarray:
 
 def fit_allocation(N, D, loss, budgets, count: FlopCount | None = None, parameters: str = "not stated",
                    resamples: int = 200, seed: int = 0, window: int | None = None, loss_law: ChinchillaLaw | None = None,
-                   objective: Objective = Objective()) -> AllocationLaw:
+                   objective: Objective = Objective(), fits: list | None = None) -> AllocationLaw:
     """Approach 2 on runs (N, D, loss at grouped ``budgets``), as a forecasting law. ``loss_law``: approach 3's L(N, D)
     fitted on the same runs (with ``objective``) and found identified; it joins L*(C)'s forms with its own backtest
     (refitted on the runs of the k smallest budgets), so the forecast weighs approach 2 against approach 3."""
@@ -198,11 +198,9 @@ def fit_allocation(N, D, loss, budgets, count: FlopCount | None = None, paramete
         raise UsageError(f"a forecast needs a minimum at 3 or more budgets to fit L*(C), got {len(minima)}"
                          + (f"; skipped: {', '.join(estimate.skipped)}" if estimate.skipped else ""))
     rows = {"loss": [], "size": [], "tokens": [], "curvature": []}
-    for column in configuration_resamples(N, loss, budgets, resamples, seed):
-        try:
-            fitted = approach2(N, D, column, budgets, count, bootstrap=0)
-        except UsageError:
-            continue
+    if fits is None or window:
+        fits = resampled_fits(N, D, loss, budgets, count, resamples, seed)
+    for fitted in fits:
         found = {m.flops: m for m in fitted.minima}
         if any(m.flops not in found for m in minima):
             continue  # a budget lost its minimum: its frontier would be over other budgets

@@ -32,7 +32,7 @@ from .isoflop_profiles import (
 )
 from .laws import load_law
 from .leave_one_out import leave_one_budget_out
-from .resampling import allocation_intervals
+from .resampling import allocation_intervals, resampled_fits
 from .robustness import robustness_panel
 from .settings import FitSettings
 from .table import FitTable
@@ -187,11 +187,13 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
         problems += frontier_problems(outcome.frontier, losses)
     form = outcome.frontier.power_law if outcome.frontier is not None else None
     resamples, seed = settings.config.fit_allocation_resamples, settings.config.fit_seed
+    # One set of configuration resamples behind a and b's intervals and the forecast (each refit is approach 2 again).
+    fits = resampled_fits(table.N, table.D, table.loss, budgets, table.budget_count(), resamples, seed) if resamples else []
     if resamples:
         # Intervals from resampled runs, studentized (fit.resampling): the minima bootstrap covered 77-84 % of a
         # nominal 95 % on the default study's design, these 90-93 % (benchmarks/coverage.py).
         found = allocation_intervals(table.N, table.D, table.loss, budgets, table.budget_count(), resamples, seed,
-                                     power_law=form, frontier=outcome.frontier is not None)
+                                     power_law=form, frontier=outcome.frontier is not None, fits=fits)
         allocation = dataclasses.replace(
             allocation, n_law=dataclasses.replace(allocation.n_law, exponent_interval=found.a),
             d_law=dataclasses.replace(allocation.d_law, exponent_interval=found.b))
@@ -201,7 +203,7 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
     if allocation.skipped:  # a budget without a minimum informs no forecast: the fitted range is the minima's
         fitted = [m.flops for m in allocation.minima]
         result["range"]["C"] = [float(min(fitted)), float(max(fitted))]
-    _forecast(table, budgets, settings, outcome)
+    _forecast(table, budgets, settings, outcome, fits)
     if settings.config.holdout_largest:
         try:
             outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(),
@@ -217,13 +219,14 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
 MINIMA_SPACING = 0.2
 
 
-def _forecast(table: FitTable, budgets: np.ndarray, settings: FitSettings, outcome: FitOutcome) -> None:
+def _forecast(table: FitTable, budgets: np.ndarray, settings: FitSettings, outcome: FitOutcome, fits: list) -> None:
     """Approach 2's forecasting law (``fit.allocation_law``) into ``outcome``; with a window, how far it moved the
     forecast at the largest budget against every size."""
     config = settings.config
     try:
         outcome.forecast = fit_allocation(table.N, table.D, table.loss, budgets, table.budget_count(),
-                                          table.parameter_count or "not stated", config.fit_allocation_resamples, config.fit_seed)
+                                          table.parameter_count or "not stated", config.fit_allocation_resamples,
+                                          config.fit_seed, fits=fits)
     except UsageError as error:
         outcome.result["forecast_not_run"] = str(error)
         return

@@ -86,24 +86,33 @@ def configuration_resamples(N, loss, budgets, resamples: int, seed: int = 0, inf
         yield column
 
 
-def allocation_intervals(N, D, loss, budgets, count=None, resamples: int = 200, seed: int = 0,
-                         power_law: bool | None = None, inflate: bool = True, kind: IntervalKind = "studentized",
-                         frontier: bool = True, at: float | None = None) -> AllocationIntervals:
-    """Intervals of a, b, and the frontier's L* and N*(C) at the largest budget (or at ``at``, a forecast) from
-    ``configuration_resamples``. ``kind``:
-    studentized (see the module docstring), percentile, or basic: [2θ̂ − q97.5, 2θ̂ − q2.5], the resamples reflected
-    about the estimate θ̂ (a correction for the bias a minimum of noisy losses has). Without ``frontier``, L* is not
-    refitted (its interval is NaN)."""
-    a, b, top, sizes = [], [], [], []
-    largest = float(np.max(budgets)) if at is None else float(at)
+def resampled_fits(N, D, loss, budgets, count=None, resamples: int = 200, seed: int = 0, inflate: bool = True) -> list:
+    """Approach 2 refitted on each of ``configuration_resamples``, keeping the resamples with at least as many budget
+    minima as the runs themselves (one that lost a minimum would put the slope over other budgets)."""
     estimate = approach2(N, D, loss, budgets, count, bootstrap=0)
+    fits = []
     for column in configuration_resamples(N, loss, budgets, resamples, seed, inflate):
         try:
             fitted = approach2(N, D, column, budgets, count, bootstrap=0)
         except UsageError:  # a resample whose parabolas have no minimum has no answer
             continue
-        if len(fitted.minima) < len(estimate.minima):
-            continue  # a budget lost its minimum: the slope would be over other budgets
+        if len(fitted.minima) >= len(estimate.minima):
+            fits.append(fitted)
+    return fits
+
+
+def allocation_intervals(N, D, loss, budgets, count=None, resamples: int = 200, seed: int = 0,
+                         power_law: bool | None = None, inflate: bool = True, kind: IntervalKind = "studentized",
+                         frontier: bool = True, at: float | None = None, fits: list | None = None) -> AllocationIntervals:
+    """Intervals of a, b, and the frontier's L* and N*(C) at the largest budget (or at ``at``, a forecast) from
+    ``configuration_resamples``. ``kind``:
+    studentized (see the module docstring), percentile, or basic: [2θ̂ − q97.5, 2θ̂ − q2.5], the resamples reflected
+    about the estimate θ̂ (a correction for the bias a minimum of noisy losses has). Without ``frontier``, L* is not
+    refitted (its interval is NaN). ``fits``: ``resampled_fits`` already made (with these resamples and seed)."""
+    a, b, top, sizes = [], [], [], []
+    largest = float(np.max(budgets)) if at is None else float(at)
+    estimate = approach2(N, D, loss, budgets, count, bootstrap=0)
+    for fitted in resampled_fits(N, D, loss, budgets, count, resamples, seed, inflate) if fits is None else fits:
         a.append(fitted.n_law.exponent)
         b.append(fitted.d_law.exponent)
         sizes.append(float(np.log(fitted.n_law(largest))))
