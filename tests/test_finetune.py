@@ -25,7 +25,7 @@ def test_the_rectified_law_recovers_its_parameters_and_wins_the_backtest():
     assert law.rectified["sizes_before_knee"] == 8 and "8 of 12 fitted sizes lie before the knee" in law.summary()
 
 
-@pytest.mark.slow  # 200 refits of three forms; the default tier keeps the recovery test above
+@pytest.mark.slow  # the rectified law refitted on 40 resamples; the default tier keeps the recovery test above
 def test_a_forecast_beyond_the_sizes_covers_the_truth_and_round_trips():
     law = fit_finetune(SIZES[:9], sweep(noise=0.003)[:9], resamples=40)
     for size in SIZES[9:]:
