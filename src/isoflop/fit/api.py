@@ -141,7 +141,7 @@ def add_robustness(outcome: FitOutcome, tables: dict[str, FitTable], settings: F
 def add_other_count(result: dict[str, Any], table: FitTable, other: FitTable, settings: FitSettings) -> None:
     """Fit ``other`` (the same runs with N under the other parameter count) and put it beside ``result``, with each
     trained size's embedding share; warn where embeddings are over a quarter of a model."""
-    beside = fit_outcome(other, dataclasses.replace(settings, progress=False)).result
+    beside = fit_outcome(other, dataclasses.replace(settings, progress=False, forecast=False)).result
     result["other_count"] = {key: value for key, value in beside.items() if key != "provenance"}
     totals, inner = (table.N, other.N) if table.parameter_count == "total" else (other.N, table.N)
     pairs = sorted({(float(t), float(n)) for t, n in zip(totals, inner)})
@@ -203,7 +203,8 @@ def _approach2(table: FitTable, settings: FitSettings, outcome: FitOutcome) -> l
     if allocation.skipped:  # a budget without a minimum informs no forecast: the fitted range is the minima's
         fitted = [m.flops for m in allocation.minima]
         result["range"]["C"] = [float(min(fitted)), float(max(fitted))]
-    _forecast(table, budgets, settings, outcome, fits)
+    if settings.forecast:
+        _forecast(table, budgets, settings, outcome, fits)
     if settings.config.holdout_largest:
         try:
             outcome.holdout = holdout_largest(table.N, table.D, table.loss, budgets, table.budget_count(),

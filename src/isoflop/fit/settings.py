@@ -20,6 +20,7 @@ class FitSettings:
     config: FitConfig = FitConfig()
     base: str | None = None  # approach "constrained": a law to freeze E, A, B, α, β to (name or file)
     progress: bool = False
+    forecast: bool = True  # approach 2's forecasting law; off for a fit shown only beside another (the other count)
     grid: dict | None = None  # a start grid given directly (tests, benchmarks); default: config.fit_starts'
 
     @property
