@@ -52,6 +52,12 @@ def study_command(kind: str, summary: str) -> click.Command:
 
         outcome = run_study(config, echo=lambda line: click.echo(line, err=True), progress=not quiet, wait=wait,
                             force_new_data=force_new_data)
+        if outcome.submitted or outcome.queued:
+            arrays = ", ".join(outcome.submitted) or "none"
+            click.echo(f"submitted {outcome.trained - outcome.queued} run(s) as SLURM job array(s) {arrays}; "
+                       f"{outcome.queued} were queued already. Follow them with: isoflop status {outcome.folder}; "
+                       "when they are done, the same command stores the rest and writes the report")
+            return
         click.echo(f"{outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "
                    f"{outcome.skipped} already done; engine: {outcome.engine}")
         click.echo("\n".join(plain(line) for line in outcome.answer))

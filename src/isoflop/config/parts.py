@@ -8,6 +8,7 @@ set lower down (a recipe's default warmup in steps) gives way.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
@@ -339,10 +340,11 @@ class ExecutionConfig(Part):
     """Where packs of runs are trained (this process, worker processes, a Ray cluster), and how often a pack is
     restarted."""
 
-    executor: Literal["auto", "inprocess", "processes", "ray"] = Field(
+    executor: Literal["auto", "inprocess", "processes", "ray", "slurm"] = Field(
         "auto", description="where packs of runs are trained: inprocess (this process), processes (worker "
-        "processes, single-threaded), ray (tasks on a Ray cluster; pip install 'isoflop[ray]'), or auto "
-        "(processes for the fast engine when there are several packs and cores, else inprocess)",
+        "processes, single-threaded), ray (tasks on a Ray cluster; pip install 'isoflop[ray]'), slurm (one SLURM "
+        "job array per round, a pack per task; pip install 'isoflop[slurm]'), or auto (processes for the fast "
+        "engine when there are several packs and cores, else inprocess)",
         json_schema_extra=NOT_IDENTITY,
     )
     workers: int | None = Field(
@@ -362,9 +364,10 @@ class ExecutionConfig(Part):
     )
     max_attempts: int = Field(
         3, gt=0, validation_alias=AliasChoices("max_attempts", "ray_max_attempts"),
-        description="times a pack is started on the processes or ray executor when its worker dies (killed, out "
-        "of memory); then processes stores its runs as failed and ray stops the study (a run that fails on its "
-        "own, e.g. NaN, is never retried)", json_schema_extra=NOT_IDENTITY,
+        description="times a pack is started on the processes, ray or slurm executor when its worker or task dies "
+        "(killed, out of memory, a node lost) or, on slurm, is stopped by its time limit or a preemption; then "
+        "processes and slurm store its runs as failed and ray stops the study (a run that fails on its own, e.g. "
+        "NaN, is never retried)", json_schema_extra=NOT_IDENTITY,
     )
 
     @model_validator(mode="after")
@@ -380,6 +383,82 @@ class ExecutionConfig(Part):
 
 
 RAY_ONLY = ("ray_address", "ray_cpus_per_pack", "ray_gpus_per_pack")
+SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def slurm_seconds(text: str) -> int:
+    """A SLURM time limit in seconds: M, M:S, H:M:S, D-H, D-H:M or D-H:M:S, as ``sbatch --time`` reads it."""
+    match = SLURM_TIME.match(text.strip())
+    if match is None:
+        raise ValueError(f"--slurm-time {text!r} is not a SLURM time limit; write minutes (90), H:M:S (1:30:00) or "
+                         "D-H:M:S (1-12:00:00)")
+    days, first, second, third = match.groups()
+    if days is not None:  # D-H, D-H:M, D-H:M:S
+        return int(days) * 86400 + int(first) * 3600 + int(second or 0) * 60 + int(third or 0)
+    if third is not None:  # H:M:S
+        return int(first) * 3600 + int(second) * 60 + int(third)
+    return int(first) * 60 + int(second or 0)  # M or M:S
+
+
+class SlurmConfig(Part):
+    """How the slurm executor asks SLURM for its tasks (one job array per round, one pack per task), and whether
+    the command waits for them."""
+
+    slurm_partition: str | None = Field(None, description="the partition (sbatch --partition; default: the "
+                                        "cluster's default partition)", json_schema_extra=NOT_IDENTITY)
+    slurm_account: str | None = Field(None, description="the account charged (sbatch --account)",
+                                      json_schema_extra=NOT_IDENTITY)
+    slurm_qos: str | None = Field(None, description="the quality of service (sbatch --qos)", json_schema_extra=NOT_IDENTITY)
+    slurm_time: str = Field("1:00:00", description="each task's time limit (sbatch --time: minutes, H:M:S or "
+                            "D-H:M:S); a pack that needs longer checkpoints and requeues itself", json_schema_extra=NOT_IDENTITY)
+    slurm_gpus_per_pack: int = Field(0, ge=0, description="GPUs each task (one pack) asks for (sbatch --gpus-per-node)",
+                                     json_schema_extra=NOT_IDENTITY)
+    slurm_cpus_per_pack: int = Field(1, gt=0, description="CPUs each task (one pack) asks for (sbatch --cpus-per-task)",
+                                     json_schema_extra=NOT_IDENTITY)
+    slurm_mem: str | None = Field(None, description="memory each task asks for, e.g. 16G (sbatch --mem)",
+                                  json_schema_extra=NOT_IDENTITY)
+    slurm_array_parallelism: int | None = Field(None, gt=0, description="the most tasks of one array running at once "
+                                                "(sbatch --array=...%N; default: all)", json_schema_extra=NOT_IDENTITY)
+    slurm_constraint: str | None = Field(None, description="node features required (sbatch --constraint)",
+                                         json_schema_extra=NOT_IDENTITY)
+    slurm_sbatch: tuple[str, ...] = Field((), description="more sbatch options, one per flag, as OPTION=VALUE or "
+                                          "OPTION (e.g. --slurm-sbatch mail-type=END)", json_schema_extra=NOT_IDENTITY)
+    slurm_signal_seconds: int = Field(120, gt=0, description="seconds before a task's end that SLURM warns it (sbatch "
+                                      "--signal=USR2@N): the pack checkpoints and requeues itself",
+                                      json_schema_extra=NOT_IDENTITY)
+    slurm_poll_seconds: float = Field(5.0, gt=0, description="seconds between the driver's looks at the queue and "
+                                      "the finished runs", json_schema_extra=NOT_IDENTITY)
+    detach: bool = Field(False, description="submit the tasks and return at once, printing their job ids; "
+                         "'isoflop status OUTPUT' follows them, the same command again goes on",
+                         json_schema_extra=NOT_IDENTITY)
+
+    @field_validator("slurm_time")
+    @classmethod
+    def _time_limit(cls, value: str) -> str:
+        if slurm_seconds(value) <= 0:
+            raise ValueError(f"--slurm-time {value!r} is no time at all; give each task minutes at least")
+        return value.strip()
+
+    @field_validator("slurm_sbatch")
+    @classmethod
+    def _options(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(value.strip().removeprefix("#SBATCH").strip().lstrip("-") for value in values)
+        for value in cleaned:
+            if not value or not re.match(r"^[a-z][a-z0-9-]*(=.+)?$", value):
+                raise ValueError(f"--slurm-sbatch {value!r} is not an sbatch option; write it as OPTION=VALUE, e.g. "
+                                 "mail-type=END")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _signal_before_end(self):
+        if self.slurm_signal_seconds >= slurm_seconds(self.slurm_time):
+            raise ValueError(f"--slurm-signal-seconds {self.slurm_signal_seconds} is not shorter than --slurm-time "
+                             f"{self.slurm_time}: the warning would come before the task starts; lower it")
+        return self
+
+    def changed(self) -> list[str]:
+        """The settings given another value than their default."""
+        return [name for name, field in type(self).model_fields.items() if getattr(self, name) != field.default]
 
 
 def _flag(name: str) -> str:

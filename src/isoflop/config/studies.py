@@ -26,7 +26,9 @@ from .parts import (
     ModelConfig,
     OptimizerConfig,
     Output,
+    SlurmConfig,
     Tracked,
+    slurm_seconds,
     TrainingParts,
 )
 
@@ -57,6 +59,7 @@ class StudyConfig(TrainingParts, Output, Tracked):
 
     engine: EngineConfig = Field(default_factory=EngineConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     seeds: tuple[int, ...] = Field(
         (1,), min_length=1, description="seeds, 0 to 2^32-1; each controls init (from scratch), sample order and dropout",
         json_schema_extra=GRID,
@@ -88,6 +91,22 @@ class StudyConfig(TrainingParts, Output, Tracked):
             if not values:
                 raise ValueError(f"the axis {name} has no values; give them as {name}=V1,V2")
         return {name: tuple(sorted(set(values))) for name, values in sorted(axes.items())}
+
+    @model_validator(mode="after")
+    def _slurm_settings_apply(self):
+        """SLURM's settings do nothing elsewhere; on SLURM, a task must outlive a checkpoint interval."""
+        changed = self.slurm.changed()
+        if self.execution.executor != "slurm":
+            if changed:
+                raise ValueError(f"--{changed[0].replace('_', '-')} applies to --executor slurm only; add --executor "
+                                 "slurm, or drop it")
+            return self
+        limit, interval = slurm_seconds(self.slurm.slurm_time), self.engine.checkpoint_seconds
+        if self.engine.engine != "reference" and interval + self.slurm.slurm_signal_seconds >= limit:
+            raise ValueError(f"--slurm-time {self.slurm.slurm_time} ({limit} s) leaves no room for a checkpoint every "
+                             f"{interval:g} s before SLURM's warning {self.slurm.slurm_signal_seconds} s before the end: "
+                             "raise --slurm-time, or lower --checkpoint-seconds or --slurm-signal-seconds")
+        return self
 
     @model_validator(mode="after")
     def _axis_values_valid(self):

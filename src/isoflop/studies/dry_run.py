@@ -72,6 +72,12 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
         lines.append(f"wsd: each size's budgets branch from one trunk, so an engine that branches (fast) computes "
                      f"{shared:.3g} of those FLOPs ({shared / flops:.2f}x); every run still counts as a training of its budget")
     lines += [f"note: {note}" for note in plan.notes]
+    if config.execution.executor == "slurm" and todo:
+        from ..execution.slurm import sbatch_lines
+
+        lines.append(f"slurm: one job array per round, one task per pack (at most {len(todo)} tasks: runs that differ only "
+                     "in seed and D may share one), each asking with:")
+        lines += [f"  {line}" for line in sbatch_lines(config.slurm, f"isoflop-{config.kind}", len(todo))]
     if getattr(config, "bracket", 0):
         lines.append(f"later rounds may add runs: --bracket {config.bracket} trains more sizes at a budget until its "
                      "loss minimum is bracketed (planned from the first round's results)")

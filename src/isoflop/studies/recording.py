@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from ..data.prepare import PreparedData
 from ..engines.base import RunResult
 from ..results.build import RunFacts, build_record
@@ -38,3 +41,23 @@ def make_record(
     )
     failure = (result.error or "the engine reported a failure") if result.status != "completed" else None
     return build_record(facts, step_metrics(result), failure, result.initial_val_loss)
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Turns a round's engine results into stored records, wherever the result arrives (plain data, so a task on a
+    cluster can carry it): the planned runs by key, the study's key and kind, the precision, the library versions,
+    and where saved models go (each gets the tokenizer beside it, so it loads, and generates, on its own)."""
+
+    planned: dict[str, PlannedRun]
+    study_key: str
+    kind: str
+    precision: str
+    versions: dict[str, str]
+    save_to: Path | None = None
+
+    def __call__(self, result: RunResult, data: PreparedData) -> RunRecord:
+        if self.save_to is not None and (self.save_to / result.key).is_dir():
+            data.tokenizer.save_pretrained(self.save_to / result.key)
+        return make_record(self.planned[result.key], result, data, self.study_key, self.kind, self.precision,
+                           self.versions)

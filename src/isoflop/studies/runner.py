@@ -13,7 +13,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -22,7 +22,8 @@ from ..data.prepare import PreparedData, prepare_data
 from ..engines.base import Pack
 from ..engines.registry import select_engine
 from ..errors import UsageError, WriteError
-from ..execution.base import load_executor, resolve
+from ..execution.base import load_executor, records, resolve
+from ..execution.inbox import Inbox
 from ..keys import stable_key
 from ..lock import FolderLock
 from ..progress import event
@@ -33,7 +34,7 @@ from ..results.store import Store, check_existing
 from ..trackers import Trackers, check_trackers
 from ..training.trunks import TRUNKS_FOLDER, keep_furthest_states
 from .base import Plan, PlannedRun
-from .recording import make_record
+from .recording import Recorder
 from .registry import STUDIES
 
 MODELS_FOLDER = "models"
@@ -52,6 +53,8 @@ class StudyOutcome:
     engine: str
     answer: list[str]  # the report's answer, in plain lines
     files: list[Path]  # every file the report wrote
+    submitted: list[str] = field(default_factory=list)  # with --detach: the SLURM job arrays submitted
+    queued: int = 0  # with --detach: runs found queued already, not submitted again
 
     @property
     def completed(self) -> int:
@@ -86,11 +89,18 @@ def run_study(
         for note in store.notes:
             echo(note)
         store.ensure_study(setup.study_key, config.kind, config.identity())
+        merged = Inbox(folder).merge_into(store)
+        if merged:
+            echo(f"stored {len(merged)} run(s) that finished while no isoflop command was watching")
         trackers = Trackers(config.report_to, folder, config.kind, config.flat())
         for record in store.records() if config.report_to else ():  # stored before: logged once, if never before
             if record.study_key == setup.study_key:
                 trackers.log(record)
-        trained, skipped, failed, plan = _rounds(setup, data, store, trackers, save_to, progress, echo)
+        trained, skipped, failed, plan, executor = _rounds(setup, data, store, trackers, save_to, progress, echo)
+        if config.slurm.detach and (executor is not None and (executor.submitted or executor.queued_before)):
+            # The tasks go on without this process: their checkpoints stay, and the report waits for their runs.
+            return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, [], [],
+                                executor.submitted, executor.queued_before)
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
@@ -132,6 +142,10 @@ def _set_up(config: StudyConfig, engine=None) -> _Setup:
     check_output_folder(folder)
     check_existing(folder, config.kind)
     check_trackers(config.report_to)
+    if config.execution.executor == "slurm":
+        from ..execution.slurm_queue import check_cluster
+
+        check_cluster(config.slurm.slurm_partition)
     tokenizer = load_tokenizer(config.tokenizer.tokenizer)
     vocab_size = len(tokenizer)
     if engine is None:
@@ -156,10 +170,11 @@ def _set_up(config: StudyConfig, engine=None) -> _Setup:
 def _rounds(setup: _Setup, data: PreparedData, store: Store, trackers: Trackers, save_to: Path | None, progress: bool,
             echo: Callable[[str], None]) -> tuple[int, int, list[str], Plan]:
     """Train what is new, plan again with the results: a plan that grows with its results (bracketing) takes
-    several rounds, a fixed grid one. A run that fails is not retried within the study. Returns the runs
-    trained, those skipped as already stored, the failures and the last plan."""
+    several rounds, a fixed grid one (and a detached study the first: later ones are planned by the same command
+    run again). A run that fails is not retried within the study. Returns the runs trained, those skipped as
+    already stored, the failures, the last plan and the last round's executor."""
     config, study = setup.config, STUDIES[setup.config.kind]
-    trained, skipped, failed, attempted, plan = 0, 0, [], set(), setup.plan
+    trained, skipped, failed, attempted, plan, executor = 0, 0, [], set(), setup.plan, None
     for rounds in itertools.count(1):
         if rounds > 1:
             plan = study.plan(config, setup.vocab_size, setup.facts_of,
@@ -171,39 +186,38 @@ def _rounds(setup: _Setup, data: PreparedData, store: Store, trackers: Trackers,
             if skipped:
                 echo(f"skipping {skipped} completed run(s) already in {config.output}")
         if not todo:
-            return trained, skipped, failed, plan
+            return trained, skipped, failed, plan, executor
         if rounds > 1:
             echo(f"round {rounds}: {len(todo)} more run(s), planned from the results so far")
         if plan.train_samples() > len(data.train_chunks):
             data = prepare_data(config.data, data.tokenizer, plan.train_samples(), config.evaluation.eval_samples,
                                 study.data_advice)
-        failed += _train(todo, setup.engine, data, config, store, trackers, setup.study_key, save_to, progress, echo)
+        failures, executor = _train(todo, setup.engine, data, config, store, trackers, setup.study_key, save_to,
+                                    progress, echo)
+        failed += failures
         attempted |= {run.spec.key for run in todo}
         trained += len(todo)
-        if not study.grows(config):
-            return trained, skipped, failed, plan
+        if not study.grows(config) or config.slurm.detach:
+            return trained, skipped, failed, plan, executor
 
 
 def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConfig, store: Store, trackers: Trackers,
-           study_key: str, save_to: Path | None, progress: bool, echo: Callable[[str], None]) -> list[str]:
+           study_key: str, save_to: Path | None, progress: bool, echo: Callable[[str], None]) -> tuple[list[str], object]:
     """Train one round's runs on the configured executor, storing each result as it arrives (then logging it to
-    the trackers); the failures."""
+    the trackers); the failures and the executor."""
     folder = Path(config.output)
     # Longest first, so that the round does not end on one long run while the other workers idle: the largest
     # budgets, and within one the most steps (a small model's steps cost mostly their fixed overhead).
     todo = sorted(todo, key=lambda run: (-run.budget_flops, -run.spec.steps))
     packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER, folder / TRUNKS_FOLDER)
-    executor = load_executor(resolve(config.execution, engine, len(packs)))
+    executor = load_executor(resolve(config.execution, engine, len(packs)), config)
     failed: list[str] = []
-    planned = {run.spec.key: run for run in todo}
     versions = library_versions() | getattr(engine, "provenance", dict)()  # e.g. which kernel the fast engine uses
-    tokenizer = data.tokenizer
+    recorder = Recorder({run.spec.key: run for run in todo}, study_key, config.kind, config.engine.precision, versions,
+                        save_to)
     with progress_bar(total=sum(run.spec.steps for run in todo), unit="steps", enabled=progress,
-                      desc=f"{len(todo)} runs ({engine.name})", heartbeat=config.heartbeat_seconds) as bar:
-        for result in executor.run(engine, packs, data, bar.update):
-            record = make_record(planned[result.key], result, data, study_key, config.kind, config.engine.precision, versions)
-            if save_to is not None and (save_to / result.key).is_dir():
-                tokenizer.save_pretrained(save_to / result.key)  # a saved run loads, and generates, on its own
+                      desc=f"{len(todo)} runs ({engine.name}, {executor.name})", heartbeat=config.heartbeat_seconds) as bar:
+        for record in records(executor, engine, packs, data, bar.update, recorder):
             store.save(record)
             trackers.log(record)
             shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
@@ -211,7 +225,7 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
             if not record.completed:
                 failed.append(f"{record.label}: {record.error}")
                 echo(f"run {record.label} failed: {record.error}")
-    return failed
+    return failed, executor
 
 
 def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None, checkpoints: Path,

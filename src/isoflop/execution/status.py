@@ -1,0 +1,85 @@
+"""Where every run of a study folder stands: stored, finished but not stored yet, queued in SLURM, or lost.
+
+Reading the status also stores what has finished (``execution.inbox``), unless another isoflop process holds
+the folder (a study's driver merges as runs finish); then it only reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UsageError
+from ..lock import FolderLock
+from ..results.store import DATABASE_NAME, Store, read_records
+from . import slurm_queue
+from .inbox import Inbox
+from .slurm_files import Ledger, log_path
+
+STORED, FINISHED, FAILED = "stored", "finished, not stored yet", "failed"
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """One run: its label, where it stands, its SLURM task (if any) and what to know about it."""
+
+    label: str
+    state: str
+    job: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    runs: list[RunStatus]
+    merged: int  # runs this look stored
+    holder: bool  # whether another process held the folder (nothing was merged)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            counts[run.state] = counts.get(run.state, 0) + 1
+        return counts
+
+
+def folder_status(folder: str | Path) -> FolderStatus:
+    """Every run the folder stores or has submitted, merging finished runs when the folder is free."""
+    folder = Path(folder)
+    ledger = Ledger(folder)
+    if not (folder / DATABASE_NAME).exists() and not ledger.packs:
+        raise UsageError(f"{str(folder)!r} holds no isoflop study (no {DATABASE_NAME}, nothing submitted); give the "
+                         "--output folder of a study")
+    merged, holder = 0, False
+    try:
+        with FolderLock(folder), Store(folder) as store:
+            merged = len(Inbox(folder).merge_into(store))
+            records = store.records()
+    except UsageError as error:
+        if "is in use by" not in str(error):
+            raise
+        holder, records = True, read_records(folder)
+    stored = {record.key for record in records if record.completed}
+    unsettled = any(key not in stored for entry in ledger.packs.values() for key in entry["runs"])
+    queue = slurm_queue.queued() if unsettled else {}
+    waiting = {path.stem for path in Inbox(folder).waiting()}
+    runs, seen = [], set()
+    for record in records:
+        seen.add(record.key)
+        job = ledger.job_of(record.key) or ""
+        if record.completed or job not in queue:
+            runs.append(RunStatus(record.label, STORED if record.completed else FAILED, job, record.error or ""))
+            continue
+        runs.append(RunStatus(record.label, queue[job].lower(), job, "retrying a failed run"))
+    for entry in ledger.packs.values():
+        for key, label in entry["runs"].items():
+            if key in seen:
+                continue
+            job = entry["job"]
+            if key in waiting:
+                runs.append(RunStatus(label, FINISHED, job, "the process holding the folder stores it"))
+            elif job in queue:
+                runs.append(RunStatus(label, queue[job].lower(), job))
+            else:
+                runs.append(RunStatus(label, FAILED, job, f"its task ended without it: {slurm_queue.last_line(log_path(folder, job))}; "
+                                      "the study command submits it again"))
+    return FolderStatus(runs, merged, holder)
