@@ -7,6 +7,7 @@ each started here and stopped by its own PID. Clients find the cluster through `
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "sinfo", "srun")
 READY_SECONDS = 60.0
+STOP_SECONDS = 3.0
 PARTITION = "debug"
 
 
@@ -58,19 +60,24 @@ class Cluster:
         return done.stdout
 
     def stop(self) -> None:
-        for pid in reversed(self.pids):
-            try:
+        """SIGTERM to each daemon started here, SIGKILL to any still there after ``STOP_SECONDS``."""
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-            for _ in range(40):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-            else:
+        deadline = time.monotonic() + STOP_SECONDS
+        while time.monotonic() < deadline and any(_alive(pid) for pid in self.pids):
+            time.sleep(0.05)
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of ours still runs (a zombie has ended: its parent reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:\t")[1][0] not in "ZX"
+    except (OSError, IndexError):
+        return False
 
 
 def start(folder: Path) -> Cluster:

@@ -20,6 +20,10 @@ from .errors import UsageError
 LOCK_NAME = ".isoflop.lock"
 
 
+class FolderBusy(UsageError):
+    """Another process holds the folder."""
+
+
 class FolderLock:
     """Exclusive use of ``folder`` while the ``with`` block runs; ``wait`` blocks instead of refusing."""
 
@@ -38,7 +42,7 @@ class FolderLock:
             holder = describe_holder(self.path)
             if not self.wait:
                 os.close(fd)
-                raise UsageError(
+                raise FolderBusy(
                     f"{str(self.path.parent)!r} is in use by {holder}; wait for it to finish, pass --wait to queue "
                     "behind it, or choose another --output"
                 ) from None

@@ -138,11 +138,11 @@ class SlurmExecutor:
             queue = slurm_queue.queued()  # before the inbox: a task writes its runs before it leaves the queue
             for path in inbox.waiting():
                 done = inbox.read(path)
-                if done.key in open_keys:
+                if done.key in open_keys:  # any other run waits for the next merge_into, which knows the store
                     yield done  # stored by the caller before this resumes
+                    inbox.merged(path)
                     on_step(runs[done.key][1].steps)
                     open_keys.discard(done.key)
-                inbox.merged(path)
             lost: dict[str, list[str]] = {}
             for key in sorted(open_keys):
                 identifier = ledger.entry_of(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def starts(folder: Path, pack: str) -> int:
 def log_path(folder: Path, job: str) -> Path:
     """A task's stderr, as submitit names it for an array task (``ARRAY_TASK_0_log.err``)."""
     return folder / SLURM_FOLDER / LOGS / f"{job}_0_log.err"
+
+
+def remove_task_inputs(folder: Path) -> None:
+    """The files tasks read (the rounds' engine and data, each pack's file and count of starts), once every run they
+    train is stored; the ledger and the tasks' logs stay for ``isoflop status`` and for reading."""
+    root = Path(folder) / SLURM_FOLDER
+    shutil.rmtree(root / PACKS, ignore_errors=True)
+    for setup in root.glob("setup-*.pkl"):
+        setup.unlink(missing_ok=True)
 
 
 class Ledger:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..engines.base import RunResult
 from ..files import write_atomic
+from ..provenance import library_versions
 from ..training.checkpoints import Stopped, request_stop
 from . import slurm_queue
 from .inbox import Inbox
@@ -36,6 +37,9 @@ def run_pack(folder: str, pack: str) -> int:
     job: PackFile = pickle.loads((root / PACKS / f"{pack}.pkl").read_bytes())
     engine, data = pickle.loads((root / job.setup).read_bytes())
     torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
+    # Provenance of the node it trains on (its CPU, its libraries), not of the submitting machine.
+    versions = job.record.versions | library_versions() | getattr(engine, "provenance", dict)()
+    record = dataclasses.replace(job.record, versions=versions)
     attempt = starts(Path(folder), pack) + 1
     write_atomic(starts_path(Path(folder), pack), str(attempt))
     inbox = Inbox(folder)
@@ -44,7 +48,7 @@ def run_pack(folder: str, pack: str) -> int:
     previous = signal.signal(getattr(signal, f"SIG{SIGNAL}"), lambda *_: request_stop())
     try:
         for result in engine.train(dataclasses.replace(job.pack, runs=runs), data, lambda steps: None):
-            inbox.put(job.record(dataclasses.replace(result, attempts=attempt), data))
+            inbox.put(record(dataclasses.replace(result, attempts=attempt), data))
             recorded += 1
     except Stopped:
         if attempt < job.max_attempts:
@@ -54,7 +58,7 @@ def run_pack(folder: str, pack: str) -> int:
             if not inbox.finished(run.key):
                 reason = (f"stopped by SLURM's warning {attempt} times (time limit or preemption) before it finished; "
                           "raise --slurm-time or --max-attempts")
-                inbox.put(job.record(RunResult(key=run.key, engine=engine.name, status="failed", wall_seconds=0.0,
+                inbox.put(record(RunResult(key=run.key, engine=engine.name, status="failed", wall_seconds=0.0,
                                                attempts=attempt, error=reason), data))
                 recorded += 1
     finally:

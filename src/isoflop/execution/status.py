@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from ..lock import FolderLock
+from ..lock import FolderBusy, FolderLock
 from ..results.store import DATABASE_NAME, Store, read_records
 from . import slurm_queue
 from .inbox import Inbox
@@ -54,9 +54,7 @@ def folder_status(folder: str | Path) -> FolderStatus:
         with FolderLock(folder), Store(folder) as store:
             merged = len(Inbox(folder).merge_into(store))
             records = store.records()
-    except UsageError as error:
-        if "is in use by" not in str(error):
-            raise
+    except FolderBusy:
         holder, records = True, read_records(folder)
     stored = {record.key for record in records if record.completed}
     unsettled = any(key not in stored for entry in ledger.packs.values() for key in entry["runs"])

@@ -24,6 +24,7 @@ from ..engines.registry import select_engine
 from ..errors import UsageError, WriteError
 from ..execution.base import load_executor, records, resolve
 from ..execution.inbox import Inbox
+from ..execution.slurm_files import remove_task_inputs
 from ..keys import stable_key
 from ..lock import FolderLock
 from ..progress import event
@@ -104,6 +105,7 @@ def run_study(
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
+        remove_task_inputs(folder)
         keep_furthest_states(folder / TRUNKS_FOLDER)  # what a budget added by a later study can still branch from
         # Still under the lock: a process queued with --wait must not rewrite the report while it is written.
         try:
