@@ -124,7 +124,7 @@ BAD_INPUTS = [
     (("fit", "W/three.csv", "--where", "model=x"), "has no column 'model'"),
     (("fit", "W/three.csv", "--where", "model"), "give COLUMN=VALUE"),
     (("fit", "W/three.csv", "--approach", "3", "--minima"), "--minima fits approach 2's frontier"),
-    (("fit", "W/three.csv", "--approach", "2", "--window", "2"), "--window: Input should be greater than or equal to 3"),
+    (("fit", "W/three.csv", "--approach", "2", "--allocation-resamples", "40", "--window", "2"), "--window: Input should be greater than or equal to 3"),
     (("fit", "W/three.csv", "--approach", "finetune"), "needs at least 5 data sizes"),
     (("fit", "W/scarcity", "--approach", "finetune"), "is a study folder"),
     (("predict", "--law", "W/law.json", "--samples", "1e4"), "is an L(N, D) law"),
@@ -141,8 +141,8 @@ BAD_INPUTS = [
     (("fit", "W/three.csv", "--columns", "N=size"), "maps N to 'size', which"),
     (("fit", "W/three.csv", "--budgets", "1e18,abc"), "give numbers separated by commas"),
     (("fit", "W/three.csv", "--huber-delta", "-1"), "--huber-delta: Input should be greater than 0"),
-    (("fit", "W/three.csv", "--approach", "2", "--budget-tolerance", "2"), "--budget-tolerance: Input should be less than 1"),
-    (("fit", "W/three.csv", "--approach", "2", "--budgets", "-1"), "--budgets: give positive budgets separated by commas"),
+    (("fit", "W/three.csv", "--approach", "2", "--allocation-resamples", "40", "--budget-tolerance", "2"), "--budget-tolerance: Input should be less than 1"),
+    (("fit", "W/three.csv", "--approach", "2", "--allocation-resamples", "40", "--budgets", "-1"), "--budgets: give positive budgets separated by commas"),
     (("advise", "--flops", "nan", "--fit", "W/law.json"), "--flops must be a positive finite number"),
     (("advise", "--flops", "inf", "--fit", "W/law.json"), "--flops must be a positive finite number"),
     (("advise", "--flops", "-1", "--fit", "W/law.json"), "--flops must be a positive finite number"),
@@ -154,7 +154,7 @@ BAD_INPUTS = [
     (("advise", "--flops", "1e20", "--fit", "W/nolaw.json"), "holds no fitted law"),
     (("advise", "--flops", "1e20", "--fit", "W/partial.json"), "holds no complete L(N, D) law"),
     (("fit", "W/swapped.csv"), "line(s) 2, 4: U exceeds D"),
-    (("fit", "W/inverted.csv", "--approach", "2"), "line(s) 2, 3, 4: C/(N·D) = 1.6e-31 lies outside [2, 12]"),
+    (("fit", "W/inverted.csv", "--approach", "2", "--allocation-resamples", "40"), "line(s) 2, 3, 4: C/(N·D) = 1.6e-31 lies outside [2, 12]"),
     # Issue 22: results that are not ours, generate's prompt and context, paths that do not exist, combinations
     (("show", "W/corrupt"), "results.sqlite is not a readable SQLite database (file is not a database); it was left untouched"),
     (("show", "W/foreign"), "results.sqlite is another program's SQLite database (tables: people)"),
@@ -248,7 +248,7 @@ cells = st.one_of(numbers.map(repr), st.text(alphabet="0123456789.e-x, \t\"", ma
 def test_fit_answers_or_refuses_in_one_line_for_any_small_csv(workspace, rows, header):
     path = workspace / "random.csv"
     path.write_text(header + "\n" + "".join(",".join(row) + "\n" for row in rows))
-    code, _, stderr = run("fit", path, "--approach", "2", "--bootstrap", "5")
+    code, _, stderr = run("fit", path, "--approach", "2", "--allocation-resamples", "40", "--bootstrap", "5")
     assert "Traceback" not in stderr
     assert code in (0, 2)
     if code == 2:

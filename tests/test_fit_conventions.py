@@ -97,7 +97,7 @@ def test_study_fit_and_advice_agree_at_a_trained_budget(tmp_path, capsys):
     csv = tmp_path / "points.csv"
     csv.write_text("N,D,loss,C\n" + "".join(f"{n:.17g},{d:.17g},{l:.17g},{c:.17g}\n" for n, d, l, c in zip(N, D, loss, C)))
     saved = tmp_path / "law.json"
-    code, out, err = run_cli(capsys, "fit", str(csv), "--approach", "2", "--flop-convention", "table", "--save", str(saved))
+    code, out, err = run_cli(capsys, "fit", str(csv), "--approach", "2", "--allocation-resamples", "40", "--flop-convention", "table", "--save", str(saved))
     assert code == 0, err
     assert "C = D × FLOPs per token read from the data" in out
     code, out, err = run_cli(capsys, "advise", "--flops", "3e12", "--fit", str(saved), "--json")
@@ -142,11 +142,11 @@ def shrinking(tmp_path):
 
 def test_cli_refuses_a_degenerate_fit_and_force_shows_it_marked(tmp_path, capsys):
     points, saved = shrinking(tmp_path), tmp_path / "law.json"
-    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--save", str(saved))
+    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--save", str(saved))
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert err.startswith("error: no reliable law from these points (N* ∝ C^-0.5") and "negative exponent" in err
     assert not saved.exists()
-    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--save", str(saved), "--force")
+    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--save", str(saved), "--force")
     assert code == 0 and out.startswith("UNRELIABLE, shown because of --force")
     assert json.loads(saved.read_text())["problems"]
     code, out, err = run_cli(capsys, "advise", "--flops", "1e13", "--fit", str(saved))

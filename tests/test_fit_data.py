@@ -40,16 +40,16 @@ def test_approach_2_groups_never_repeating_budgets_and_says_how_many_points_each
     N, D, loss, C = profiles(jitter=0.02)
     assert len(np.unique(C)) == len(C)
     points = write(tmp_path / "p.csv", ["N", "D", "loss", "C"], zip(N, D, loss, C))
-    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--json")
+    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--json")
     assert code == 0, err
     result = json.loads(out)
     assert [g["points"] for g in result["budget_groups"]] == [7, 7, 7, 7]
     assert result["a"] == pytest.approx(EPOCH.a, abs=0.03)
-    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--budgets", ",".join(map(str, BUDGETS)), "--json")
+    code, out, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--budgets", ",".join(map(str, BUDGETS)), "--json")
     assert code == 0 and [g["C"] for g in json.loads(out)["budget_groups"]] == list(BUDGETS)
-    code, _, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--budget-tolerance", "0")
+    code, _, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--budget-tolerance", "0")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "the C values barely repeat (28 points fall into 28" in err
-    code, _, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--budgets", "1e18,1e19")
+    code, _, err = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--budgets", "1e18,1e19")
     assert code == 2 and "lie more than 5% from every budget listed" in err
 
 
@@ -81,16 +81,16 @@ def test_the_likelihood_and_the_huber_fit_differ_as_epochs_two_estimates_do():
 def test_aliases_tsv_bom_padded_headers_and_a_mapping_are_read(tmp_path, capsys):
     N, D, loss, C = profiles()
     tsv = write(tmp_path / "p.tsv", ["  Params ", "Training_Tokens", " VAL_LOSS", "FLOPs"], zip(N, D, loss, C), "\t", bom=True)
-    code, out, err = run_cli(capsys, "fit", str(tsv), "--approach", "2", "--json")
+    code, out, err = run_cli(capsys, "fit", str(tsv), "--approach", "2", "--allocation-resamples", "40", "--json")
     assert code == 0, err
     assert json.loads(out)["provenance"]["input"]["columns"] == {"N": "Params", "D": "Training_Tokens", "loss": "VAL_LOSS", "C": "FLOPs"}
     mapped = write(tmp_path / "m.csv", ["size", "toks", "l", "c"], zip(N, D, loss, C))
-    code, out, err = run_cli(capsys, "fit", str(mapped), "--approach", "2", "--columns", "N=size,D=toks,loss=l,C=c")
+    code, out, err = run_cli(capsys, "fit", str(mapped), "--approach", "2", "--allocation-resamples", "40", "--columns", "N=size,D=toks,loss=l,C=c")
     assert code == 0, err
-    code, _, err = run_cli(capsys, "fit", str(mapped), "--approach", "2")
+    code, _, err = run_cli(capsys, "fit", str(mapped), "--approach", "2", "--allocation-resamples", "40")
     assert code == 2 and "lacks column(s) N, D, loss (its columns: size, toks, l, c)" in err and "--columns" in err
     both = write(tmp_path / "b.csv", ["N", "params", "D", "loss"], zip(N, N, D, loss))
-    code, _, err = run_cli(capsys, "fit", str(both), "--approach", "2")
+    code, _, err = run_cli(capsys, "fit", str(both), "--approach", "2", "--allocation-resamples", "40")
     assert code == 2 and "several columns for N (N, params)" in err
 
 
@@ -119,9 +119,9 @@ def test_warnings_a_statistician_would_give(tmp_path, capsys):
     N, D, loss, C = profiles()
     rows = list(zip(N, D, loss, C))
     points = write(tmp_path / "p.csv", ["N", "D", "loss", "C"], rows + rows[:3])
-    code, out, _ = run_cli(capsys, "fit", str(points), "--approach", "2")
+    code, out, _ = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40")
     assert code == 0 and "warning: 3 duplicate row(s)" in out and "--dedupe" in out
-    code, out, _ = run_cli(capsys, "fit", str(points), "--approach", "2", "--dedupe", "--json")
+    code, out, _ = run_cli(capsys, "fit", str(points), "--approach", "2", "--allocation-resamples", "40", "--dedupe", "--json")
     assert json.loads(out)["points"] == len(N) and not json.loads(out)["warnings"]
 
     five = FitTable(N=N[:5], D=D[:5], loss=loss[:5], C=C[:5], U=None, seed=None)
