@@ -112,7 +112,8 @@ def test_an_isoflop_study_over_learning_rates_fits_each_pair_at_its_best_rate(tm
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "## Best setting per budget and size" in summary
     assert "| C | size | learning_rate=0.001 | learning_rate=0.01 | best |" in summary
-    assert outcome.answer[0].startswith("Fitted on each (budget, size)'s best setting over the axes (learning_rate)")
+    assert outcome.answer[0].startswith("In short: ")
+    assert outcome.answer[1].startswith("Fitted on each (budget, size)'s best setting over the axes (learning_rate)")
 
 
 @pytest.mark.slow

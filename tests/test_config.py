@@ -156,3 +156,13 @@ def test_the_renamed_chunking_rule_keeps_its_old_name_in_files_flags_and_run_key
     assert renamed.identity()["chunking"] == "seed"  # folders written before the rename keep their run keys
     code, out, _ = run_cli(capsys, "scarcity", "--chunking", "seed", "--dry-run", "--output", str(tmp_path / "s"))
     assert code == 0 and "21 run(s) planned" in out
+
+
+def test_each_preset_has_its_own_default_folder_so_presets_run_in_order_never_meet():
+    from isoflop.config.presets import PRESETS
+
+    folders = {(kind, preset): build_config(preset, kind=kind).output for kind in PRESETS for preset in PRESETS[kind]}
+    assert folders[("scarcity", "offline")] == build_config(kind="scarcity").output == "isoflop-runs/scarcity"
+    assert folders[("isoflops", "wsd")] == "isoflop-runs/isoflops-wsd"
+    assert len(set(folders.values())) == len(folders)
+    assert build_config("wsd", overrides={"output": "mine"}, kind="isoflops").output == "mine"

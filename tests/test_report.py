@@ -74,7 +74,8 @@ def test_a_real_browser_shows_the_answer_and_draws_the_figures(corpus, tmp_path)
     )
     dom = result.stdout
     assert 'data-drawn="2"' in dom, result.stderr[-2000:]
-    assert outcome.answer[1].split(":")[0] in dom  # "D=1 (4 epochs)"
+    assert outcome.answer[0].startswith("In short: ") and outcome.answer[0].split(":")[0] in dom
+    assert outcome.answer[2].split(":")[0] in dom  # "D=1 (4 epochs)"
     assert dom.count("<details>") == 2  # the provenance of both runs
 
 

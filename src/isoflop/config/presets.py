@@ -1,4 +1,8 @@
-"""Named presets, one registry per study kind: partial configs in flat setting names."""
+"""Named presets, one registry per study kind: partial configs in flat setting names.
+
+Every preset but ``offline`` (the default spelled out) writes to its own default folder, ``isoflop-runs/KIND-PRESET``,
+so that presets run one after another never meet in one folder (a study refuses another study's folder).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # The classic exercise exactly: distilGPT2 fine-tuned on WikiText-2 from the Hub, one run per D as it was set
         # (--seeds 1,2,3 adds the spread).
         "classic": {
+            "output": "isoflop-runs/scarcity-classic",
             "seeds": (1,),
             "model": "distilgpt2",
             "tokenizer": "gpt2",
@@ -31,11 +36,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "isoflops": {
         "offline": {},
         # The vocabulary study's offline default (isoflop vocab), as an isoFLOP study of one tokenizer.
-        "vocab": dict(VOCAB_DEFAULTS),
+        "vocab": dict(VOCAB_DEFAULTS) | {"output": "isoflop-runs/isoflops-vocab"},
         # Warmup-stable-decay: every budget's run of a size branches from one constant-rate trunk (Hägele et al. 2024).
-        "wsd": dict(WSD_DEFAULTS),
+        "wsd": dict(WSD_DEFAULTS) | {"output": "isoflop-runs/isoflops-wsd"},
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
         "gpu": {
+            "output": "isoflop-runs/isoflops-gpu",
             "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),
             "model_sizes": ("800k", "2m", "5m", "10m", "25m", "50m", "85m", "125m"),
             "tokenizer": "gpt2",

@@ -46,7 +46,7 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
         sections.append(Section("Compute-optimal runs", [_runs_table(fitted)]))
         answer, fit_sections = _fits(tables, config, folder)
         if config.grid:
-            answer.insert(0, "Fitted on each (budget, size)'s best setting over the axes "
+            answer.insert(1, "Fitted on each (budget, size)'s best setting over the axes "
                              f"({', '.join(config.grid)}): see 'Best setting per budget and size'.")
         sections += fit_sections
     if any(r.trained_flops is not None and r.trained_flops < r.train_flops for r in fitted):
@@ -119,9 +119,31 @@ def _fits(tables: dict, config: IsoflopsConfig, folder: Path) -> tuple[list[str]
     return answer, sections
 
 
+def _headline(fit: FitOutcome) -> str:
+    """The answer in one sentence: how the compute-optimal size grows, where the largest budget's optimum lies, and
+    the forecast at ten times that budget, each with its interval (or why there is none)."""
+    allocation = fit.allocation
+    largest = max(allocation.minima, key=lambda m: m.flops)
+    at_largest = (f"at the largest budget, C = {largest.flops:.3g} FLOPs, the compute-optimal model has "
+                  f"N* = {largest.n_opt:,.0f} parameters and reaches loss {largest.loss:.4f}")
+    if allocation_problems(allocation):
+        return f"In short: {at_largest}; these runs do not give a reliable law of how N* grows (below)."
+    n_law = allocation.n_law
+    words = (f"In short: the compute-optimal size grows as N*(C) ∝ C^{n_law.exponent:.3f}{_interval(n_law)} (N counts "
+             f"total parameters); {at_largest}")
+    law = fit.forecast
+    if law is not None and fit.frontier is not None and not frontier_problems(fit.frontier, [m.loss for m in allocation.minima]):
+        target = law.fitted_range[1] * FORECAST_FACTOR
+        best = law.predict(target)
+        if best.interval is not None:
+            words += (f"; at {FORECAST_FACTOR:g}× that budget the law forecasts L* = {best.value:.4f} "
+                      f"[{best.interval[0]:.4f}, {best.interval[1]:.4f}]")
+    return words + "."
+
+
 def _approach2_answer(fit: FitOutcome, table, folder: Path, figures: list[Figure]) -> list[str]:
     allocation, result = fit.allocation, fit.result
-    answer = ["Approach 2 (a parabola of loss in log N per budget; N counts total parameters):"]
+    answer = [_headline(fit), "Approach 2 (a parabola of loss in log N per budget; N counts total parameters):"]
     for m in allocation.minima:
         answer.append(f"C = {m.flops:.3g} FLOPs: compute-optimal N* = {m.n_opt:,.0f} parameters, "
                       f"D* = {m.d_opt:,.0f} tokens ({m.d_opt / m.n_opt:.1f} tokens per parameter), loss {m.loss:.4f} "

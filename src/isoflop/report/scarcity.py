@@ -128,21 +128,23 @@ def _reference_words(reference: PointSummary) -> str:
 
 
 def _answer(points: list[PointSummary], reference: PointSummary, landmarks: Landmarks) -> list[str]:
+    """The one-sentence answer first (the smallest D's cost with its interval), then the cost at each D."""
     ref_words = _reference_words(reference)
     seeds = reference.final.count
     mean_of = f" (mean of {seeds} seeds)" if seeds > 1 else ""
-    out = [f"Compared with {ref_words}, which ends at a validation loss of {reference.final.mean:.3f}{mean_of}:"]
+    out = []
+    smallest = points[0]
+    if smallest is not reference:
+        worst = relative_costs(smallest.finals, reference.finals)
+        out.append(f"In short: repeating D={smallest.unique_samples} sample(s) for {smallest.epochs:g} epochs costs "
+                   f"{_cost(worst)} in final validation loss against {ref_words.split(' (')[0]}.")
+    out.append(f"Compared with {ref_words}, which ends at a validation loss of {reference.final.mean:.3f}{mean_of}:")
     for p in points:
         if p is reference:
             continue
         cost = relative_costs(p.finals, reference.finals)
         out.append(f"D={p.unique_samples} ({p.epochs:g} epochs): {p.final.mean:.3f}, {_cost(cost)}"
                    f" (best during training {p.best.mean:.3f}, {relative_cost(p.best.mean, reference.best.mean):+.1%} vs its best)")
-    smallest = points[0]
-    if smallest is not reference:
-        worst = relative_costs(smallest.finals, reference.finals)
-        out.append(f"In short: repeating D={smallest.unique_samples} sample(s) for {smallest.epochs:g} epochs costs "
-                   f"{_cost(worst)} in final validation loss against {ref_words.split(' (')[0]}.")
     out.append(_overfitting(points))
     out += _barely_learned(points, reference, landmarks)
     out.append(_spread_words(reference))
