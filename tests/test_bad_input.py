@@ -117,9 +117,11 @@ BAD_INPUTS = [
     (("show", "W/scarcity", "--csv", "W/missing/runs.csv"), "its folder does not exist"),
     (("data", "stats", "W/missing.txt"), "neither a file nor a folder"),
     (("data", "stats", "python-docs", "--seq-len", "0"), "seq_len"),
-    (("data", "stats", "W/latin1.txt"), "is not UTF-8 text (it holds byte 0xe9, which UTF-8 text cannot at that place: Latin-1"),
+    (("data", "stats", "W/latin1.txt"), "is not utf-8 text (byte 0xe9 at offset 3 cannot be utf-8: another "
+     "encoding, or a binary file?); if it is Latin-1 pass --encoding latin-1"),
+    (("data", "stats", "W/latin1.txt", "--encoding", "klingon"), "--encoding 'klingon' is no text encoding Python knows"),
     (("scarcity", "--train-data", "W/latin1.txt", "--validation-data", "W/latin1.txt", *STUDY, "--output", "OUT"),
-     "is not UTF-8 text"),
+     "is not utf-8 text"),
     (("fit", "W/onesize.csv", "--approach", "constrained"), "needs runs of at least 2 model sizes and 2 data sizes"),
     (("fit", "W/three.csv", "--where", "model=x"), "has no column 'model'"),
     (("fit", "W/three.csv", "--where", "model"), "give COLUMN=VALUE"),

@@ -85,3 +85,29 @@ def test_the_one_hub_loader_streams_or_loads_whole_the_same_rows(monkeypatch):
     assert calls == [("wikitext", "wikitext-2-v1", "train", False), ("wikitext", "wikitext-2-v1", "test", True)]
     with pytest.raises(UsageError, match="has no column 'body'.*set --text-column"):
         load_rows("hub:wikitext:wikitext-2-v1", "train", text_column="body")
+
+
+def test_a_latin_1_file_reads_with_its_encoding_and_a_study_keyed_before_keeps_its_keys(tmp_path, capsys):
+    import json
+
+    from conftest import run_cli
+    from isoflop import build_config
+
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("Caf\u00e9 cr\u00e8me, na\u00efve r\u00e9sum\u00e9\n".encode("latin-1") * 50)
+    code, out, _ = run_cli(capsys, "data", "stats", str(path), "--encoding", "latin-1", "--json")
+    assert code == 0 and json.loads(out)["rows"] == 50
+    assert build_config(overrides={"encoding": None}).identity() == build_config().identity()  # unset: keys as before
+    assert build_config(overrides={"encoding": "latin-1"}).data.encoding == "iso8859-1"
+
+
+@pytest.mark.parametrize("before, bad", [(b"Caf", b"\xe9 au lait"), (b"a" * ((1 << 20) - 1), b"\xc3("),
+                                         (b"a" * (1 << 20), b"Caf\xe9")])
+def test_the_first_byte_an_encoding_cannot_read_is_found_at_its_file_offset(tmp_path, before, bad):
+    from isoflop.data.stream import _first_undecodable
+
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(before + bad)
+    offset, byte = _first_undecodable(path, "utf-8")
+    assert (path.read_bytes()[offset], byte) == (byte, {b"\xe9": 0xE9, b"\xc3": 0xC3}[bytes([byte])])
+    assert offset == len(before) + (3 if bad.startswith(b"Caf") else 0)

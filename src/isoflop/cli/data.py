@@ -21,7 +21,7 @@ def data() -> None:
 @click.option("--split", type=click.Choice(["train", "validation"]), default="train", help="split of an embedded or Hub corpus")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON object")
 @part_options(TokenizerConfig)
-@part_options(DataConfig, only=("seq_len", "chunking", "text_column"))
+@part_options(DataConfig, only=("seq_len", "chunking", "text_column", "encoding"))
 def stats(source: str, split: str, as_json: bool, tokenizer: str | None, **settings: Any) -> None:
     """Rows, tokens and chunks of SOURCE (embedded name, hub:NAME[:CONFIG], file or folder)."""
     from pydantic import ValidationError
@@ -37,7 +37,7 @@ def stats(source: str, split: str, as_json: bool, tokenizer: str | None, **setti
         tokenizer_config = TokenizerConfig(**({"tokenizer": tokenizer} if tokenizer else {}))
     except ValidationError as error:
         raise UsageError(f"invalid configuration: {describe(error)}") from None
-    rows = load_rows(source, split, data_config.text_column)
+    rows = load_rows(source, split, data_config.text_column, data_config.text_encoding)
     result = {"source": source, "split": split, "tokenizer": tokenizer_config.tokenizer}
     stats_ = corpus_stats(rows, load_tokenizer(tokenizer_config.tokenizer), data_config.seq_len, data_config.chunking)
     result.update(stats_.as_dict())

@@ -8,6 +8,7 @@ set lower down (a recipe's default warmup in steps) gives way.
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import ClassVar, Literal
 
@@ -49,6 +50,24 @@ class CorpusConfig(Part):
         description="training text: python-docs, python-stdlib, hub:NAME[:CONFIG][#SPLIT], or a .txt/.jsonl/.parquet file or folder",
     )
     text_column: str = Field("text", description="column holding the text in Hub, .jsonl and .parquet data")
+    encoding: str | None = Field(
+        None, description="text encoding of local .txt and .jsonl files, e.g. latin-1 (default: utf-8)",
+        json_schema_extra=KEYED_WHEN_SET,
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"--encoding {value!r} is no text encoding Python knows; try utf-8, latin-1 or cp1252") from None
+
+    @property
+    def text_encoding(self) -> str:
+        return self.encoding or "utf-8"
 
 
 class DataConfig(CorpusConfig):

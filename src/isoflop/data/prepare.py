@@ -127,7 +127,8 @@ class PreparedData:
 def prepare_data(data_config, tokenizer, train_samples: int, eval_samples: int, advice: str) -> PreparedData:
     """The first ``train_samples`` training and ``eval_samples`` validation chunks, or a UsageError saying what is short."""
     seq_len, rule = data_config.seq_len, data_config.chunking
-    train_rows, val_rows = load_splits(data_config.train_data, data_config.validation_data, data_config.text_column)
+    train_rows, val_rows = load_splits(data_config.train_data, data_config.validation_data, data_config.text_column,
+                                      data_config.text_encoding)
     train_chunks = take_chunks(train_rows, tokenizer, seq_len, rule, limit=train_samples)
     if not train_chunks:
         raise UsageError(

@@ -10,10 +10,10 @@ from ..errors import UsageError
 from .stream import HUB_PREFIX, Split, StreamOptions, is_local, stream_documents
 
 
-def load_rows(spec: str, split: Split, text_column: str = "text") -> list[str]:
+def load_rows(spec: str, split: Split, text_column: str = "text", encoding: str = "utf-8") -> list[str]:
     """The rows of ``spec``, the stream of ``data.stream`` collected; ``split`` picks the half of an embedded or Hub
     corpus (a Hub dataset is loaded whole, through the datasets cache, rather than streamed)."""
-    rows = list(stream_documents(spec, StreamOptions(split=split, text_column=text_column, streaming=False)))
+    rows = list(stream_documents(spec, StreamOptions(split=split, text_column=text_column, streaming=False, encoding=encoding)))
     if not any(row.strip() for row in rows):
         where = ("data {!r} is empty: it holds no text" if is_local(spec) else
                  "Hub dataset {!r} holds no text in its " + split + " split" if spec.startswith(HUB_PREFIX) else
@@ -22,11 +22,12 @@ def load_rows(spec: str, split: Split, text_column: str = "text") -> list[str]:
     return rows
 
 
-def load_splits(train_data: str, validation_data: str | None, text_column: str) -> tuple[list[str], list[str]]:
+def load_splits(train_data: str, validation_data: str | None, text_column: str,
+                encoding: str = "utf-8") -> tuple[list[str], list[str]]:
     """Training and validation rows: an explicit validation source, else the corpus's own validation split."""
-    train_rows = load_rows(train_data, "train", text_column)
+    train_rows = load_rows(train_data, "train", text_column, encoding)
     if validation_data is not None:
-        return train_rows, load_rows(validation_data, "validation", text_column)
+        return train_rows, load_rows(validation_data, "validation", text_column, encoding)
     if is_local(train_data):
         raise UsageError("local training data needs --validation-data PATH too (a separate file or folder)")
-    return train_rows, load_rows(train_data, "validation", text_column)
+    return train_rows, load_rows(train_data, "validation", text_column, encoding)

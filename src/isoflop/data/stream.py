@@ -21,6 +21,7 @@ visited exactly once, in an order fixed by the seed. Caps stop the stream after
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import random
@@ -110,6 +111,7 @@ class StreamOptions:
     max_documents: int | None = None
     max_chars: int | None = None
     streaming: bool = True  # Hub datasets: streamed, or (False) loaded whole through the datasets cache
+    encoding: str = "utf-8"  # local .txt and .jsonl files
 
     def __post_init__(self) -> None:
         for name in ("buffer_size", "max_documents", "max_chars"):
@@ -179,7 +181,7 @@ def _source(spec: str, options: StreamOptions) -> Iterator[str]:
         return _embedded(spec, options.split)
     if spec.startswith(HUB_PREFIX):
         return _hub(spec, options)
-    return _local(Path(spec), options.text_column)
+    return _local(Path(spec), options.text_column, options.encoding)
 
 
 def _embedded(name: str, split: Split) -> Iterator[str]:
@@ -227,7 +229,7 @@ def _hub(spec: str, options: StreamOptions) -> Iterator[str]:
         yield str(record[options.text_column])
 
 
-def _local(path: Path, text_column: str) -> Iterator[str]:
+def _local(path: Path, text_column: str, encoding: str) -> Iterator[str]:
     if not path.exists():
         raise UsageError(f"corpus {str(path)!r} is neither a file nor a folder, nor one of {', '.join(EMBEDDED_CORPORA)} "
                          f"or {HUB_PREFIX}NAME[:CONFIG]")
@@ -235,28 +237,51 @@ def _local(path: Path, text_column: str) -> Iterator[str]:
     if not files:
         raise UsageError(f"folder {str(path)!r} holds no {'/'.join(LOCAL_SUFFIXES)} files")
     for file in files:
-        yield from _file(file, text_column)
+        yield from _file(file, text_column, encoding)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a UTF-8 text file; a file in another encoding (Latin-1, a binary) is one clear error."""
+def _lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """(line number, line) of a text file in ``encoding``; a file in another encoding (Latin-1 read as UTF-8, a
+    binary) is one clear error naming the byte and its offset."""
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding=encoding) as handle:
             yield from enumerate(handle, start=1)
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{path} is not UTF-8 text (it holds byte {error.object[error.start]:#04x}, which UTF-8 text cannot "
-                         f"at that place: Latin-1 or a binary file?); convert "
-                         f"it, e.g. iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}, and pass that file") from None
+    except UnicodeDecodeError:
+        offset, byte = _first_undecodable(path, encoding)
+        raise UsageError(f"{path} is not {encoding} text (byte {byte:#04x} at offset {offset:,} cannot be {encoding}: another "
+                         f"encoding, or a binary file?); if it is Latin-1 pass --encoding latin-1, or convert it "
+                         f"(iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix})") from None
     except OSError as error:
         raise UsageError(f"{path} cannot be read ({error.strerror})") from None
 
 
-def _file(path: Path, text_column: str) -> Iterator[str]:
+def _first_undecodable(path: Path, encoding: str, chunk: int = 1 << 20) -> tuple[int, int]:
+    """The file offset and value of the first byte that ``encoding`` cannot decode (read in chunks, never whole)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    start = 0
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            pending = decoder.getstate()[0]  # bytes of a character begun in the previous block
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                where = error.start - len(pending)
+                return start + where, (pending + block)[error.start]
+            start += len(block)
+    pending = decoder.getstate()[0]  # a character the file ends in the middle of
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        return start - len(pending) + error.start, pending[error.start]
+    return start, 0
+
+
+def _file(path: Path, text_column: str, encoding: str) -> Iterator[str]:
     if path.suffix == ".txt":
-        for _, line in _lines(path):
+        for _, line in _lines(path, encoding):
             yield from txt_rows(line)
     elif path.suffix == ".jsonl":
-        for number, line in _lines(path):
+        for number, line in _lines(path, encoding):
             if not line.strip():
                 continue
             try:

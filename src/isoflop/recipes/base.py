@@ -141,7 +141,7 @@ def stream_options(data: DataConfig, stream: StreamConfig, split: str, seed: int
     from ..data.stream import StreamOptions
 
     return StreamOptions(split=split, text_column=data.text_column, buffer_size=stream.shuffle_buffer, seed=seed,
-                         max_documents=stream.max_documents, max_chars=stream.max_chars)
+                         max_documents=stream.max_documents, max_chars=stream.max_chars, encoding=data.text_encoding)
 
 
 def validation_source(data: DataConfig) -> tuple[str, str]:
@@ -157,7 +157,7 @@ def validation_windows(tokenizer, data: DataConfig, samples: int, chars_per_toke
     from ..data.stream import StreamOptions
 
     source, split = validation_source(data)
-    fixed = ConstantLengthDataset(tokenizer, source, StreamOptions(split=split, text_column=data.text_column), data.seq_len,
+    fixed = ConstantLengthDataset(tokenizer, source, StreamOptions(split=split, text_column=data.text_column, encoding=data.text_encoding), data.seq_len,
                                   chars_per_token, infinite=False, separator=separator)
     windows = list(islice(fixed, samples))
     if len(windows) < samples:

@@ -29,12 +29,13 @@ class FinetuneResult:
     seconds: float
 
 
-def blocks(tokenizer, source: str, split: str, text_column: str, seq_len: int, separator: int | None) -> list[list[int]]:
+def blocks(tokenizer, source: str, split: str, text_column: str, seq_len: int, separator: int | None,
+           encoding: str = "utf-8") -> list[list[int]]:
     """Every text's tokens joined (``separator`` between texts, None: ``group_texts``) and cut into full blocks."""
     from ..data.packed import ConstantLengthDataset
     from ..data.stream import StreamOptions
 
-    fixed = ConstantLengthDataset(tokenizer, source, StreamOptions(split=split, text_column=text_column), seq_len,
+    fixed = ConstantLengthDataset(tokenizer, source, StreamOptions(split=split, text_column=text_column, encoding=encoding), seq_len,
                                   chars_per_token=4.0, infinite=False, separator=separator)
     return list(fixed)
 
@@ -79,8 +80,8 @@ def _setup(config: FinetuneConfig):
     if data.seq_len > context_length(hf_config):
         raise UsageError(f"--seq-len {data.seq_len} exceeds the model's context ({context_length(hf_config)} positions)")
     separator = tokenizer.eos_token_id if data.chunking == "packed" else None
-    train = blocks(tokenizer, data.train_data, "train", data.text_column, data.seq_len, separator)
-    validation = blocks(tokenizer, *validation_source(data), data.text_column, data.seq_len, separator)
+    train = blocks(tokenizer, data.train_data, "train", data.text_column, data.seq_len, separator, data.text_encoding)
+    validation = blocks(tokenizer, *validation_source(data), data.text_column, data.seq_len, separator, data.text_encoding)
     for name, found in (("training", train), ("validation", validation)):
         if not found:
             raise UsageError(f"the {name} text holds no full block of {data.seq_len} tokens; give more text or a smaller --seq-len")

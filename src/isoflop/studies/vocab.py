@@ -131,7 +131,8 @@ def _trained(spec: str, root: Path, config: VocabConfig, echo, progress: bool) -
                              f"{record.get('vocab_size_requested')} tokens, not {config.data.train_data!r} with {size}; "
                              "remove it or choose another --output")
         return str(folder)
-    settings = TokenizerTrainConfig(train_data=config.data.train_data, text_column=config.data.text_column, vocab_size=size)
+    settings = TokenizerTrainConfig(train_data=config.data.train_data, text_column=config.data.text_column,
+                                    encoding=config.data.encoding, vocab_size=size)
     record = train_tokenizer(settings, folder, progress=progress)
     echo(f"trained {spec} on {config.data.train_data} in {record['seconds']:.1f} s → {folder}")
     return str(folder)

@@ -52,7 +52,8 @@ def stream_of(config: TokenizerTrainConfig | TokenizerCompareConfig) -> StreamOp
     """How a tool's config reads its corpus."""
     return StreamOptions(split=config.split.split, text_column=config.corpus.text_column,
                          buffer_size=config.stream.shuffle_buffer, seed=config.seed,
-                         max_documents=config.stream.max_documents, max_chars=config.stream.max_chars)
+                         max_documents=config.stream.max_documents, max_chars=config.stream.max_chars,
+                         encoding=config.corpus.text_encoding)
 
 
 def check(config: TokenizerTrainConfig, out: Path) -> None:
