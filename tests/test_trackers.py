@@ -21,7 +21,10 @@ def study(corpus, output, **changes):
 def test_every_stored_run_is_in_tensorboard_under_its_label_with_its_config(corpus, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run_study(study(corpus, tmp_path / "out"), echo=lambda line: None, progress=False)
+    said = []
+    run_study(study(corpus, tmp_path / "out"), echo=said.append, progress=False)
+    board = tmp_path / "out" / "tensorboard"
+    assert f"tensorboard: each run under {board}/ (look with: tensorboard --logdir {board})" in said
     with Store(tmp_path / "out", create=False) as store:
         records = store.records()
     assert sorted(p.name for p in (tmp_path / "out" / "tensorboard").iterdir()) == ["D=1_seed=1", "D=3_seed=1"]

@@ -43,6 +43,10 @@ class Trackers:
         self.path = folder / LOGGED
         self.logged: dict[str, list[str]] = json.loads(self.path.read_text()) if names and self.path.exists() else {}
 
+    def where(self) -> list[str]:
+        """Where each tracker writes, in one line each (and how to look)."""
+        return [logger.where() for logger in self.loggers.values()]
+
     def log(self, record: RunRecord) -> None:
         """Give a completed run to every tracker that has not had it yet."""
         if not record.completed:
@@ -80,6 +84,9 @@ class _TensorBoard:
     def __init__(self, folder: Path, kind: str, study: dict[str, Any]):
         self.root, self.kind, self.study = folder / TENSORBOARD_FOLDER, kind, study
 
+    def where(self) -> str:
+        return f"tensorboard: each run under {self.root}/ (look with: tensorboard --logdir {self.root})"
+
     def log(self, record: RunRecord) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
@@ -94,6 +101,11 @@ class _TensorBoard:
 class _WandB:
     def __init__(self, folder: Path, kind: str, study: dict[str, Any]):
         self.folder, self.kind, self.study = folder, kind, study
+
+    def where(self) -> str:
+        mode = os.environ.get("WANDB_MODE", "online")
+        return (f"wandb: project isoflop-{self.kind} ({mode}; local files under {self.folder / 'wandb'}/"
+                + (", sync them with: wandb sync " + str(self.folder / "wandb") if mode == "offline" else "") + ")")
 
     def log(self, record: RunRecord) -> None:
         import wandb
@@ -112,7 +124,10 @@ class _MLflow:
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mlflow.set_tracking_uri((folder / MLFLOW_FOLDER).resolve().as_uri())
         mlflow.set_experiment(f"isoflop-{kind}")
-        self.study = study
+        self.study, self.kind, self.uri = study, kind, mlflow.get_tracking_uri()
+
+    def where(self) -> str:
+        return f"mlflow: experiment isoflop-{self.kind} at {self.uri} (look with: mlflow ui --backend-store-uri {self.uri})"
 
     def log(self, record: RunRecord) -> None:
         import mlflow

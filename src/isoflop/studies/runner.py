@@ -94,6 +94,8 @@ def run_study(
         if merged:
             echo(f"stored {len(merged)} run(s) that finished while no isoflop command was watching")
         trackers = Trackers(config.report_to, folder, config.kind, config.flat())
+        for line in trackers.where():
+            echo(line)
         for record in store.records() if config.report_to else ():  # stored before: logged once, if never before
             if record.study_key == setup.study_key:
                 trackers.log(record)
