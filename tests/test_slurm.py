@@ -122,7 +122,7 @@ def test_a_killed_driver_loses_nothing_and_status_and_a_rerun_submit_nothing_twi
     def settled():
         code, text, _ = run_cli(capsys, "status", str(out))
         assert code == 0
-        return "pending" not in text and "running" not in text and text
+        return not any(state in text for state in ("pending", "running", "finished")) and text
 
     final = until(settled, 180)
     assert "4 run(s): 4 stored" in final

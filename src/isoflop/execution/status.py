@@ -49,6 +49,10 @@ def folder_status(folder: str | Path) -> FolderStatus:
     if not (folder / DATABASE_NAME).exists() and not ledger.packs:
         raise UsageError(f"{str(folder)!r} holds no isoflop study (no {DATABASE_NAME}, nothing submitted); give the "
                          "--output folder of a study")
+    # The queue first: a run that finishes after this look merged the folder was still queued when it began.
+    before = {record.key for record in read_records(folder) if record.completed}
+    unsettled = any(key not in before for entry in ledger.packs.values() for key in entry["runs"])
+    queue = slurm_queue.queued() if unsettled else {}
     merged, holder = 0, False
     try:
         with FolderLock(folder), Store(folder) as store:
@@ -56,10 +60,9 @@ def folder_status(folder: str | Path) -> FolderStatus:
             records = store.records()
     except FolderBusy:
         holder, records = True, read_records(folder)
-    stored = {record.key for record in records if record.completed}
-    unsettled = any(key not in stored for entry in ledger.packs.values() for key in entry["runs"])
-    queue = slurm_queue.queued() if unsettled else {}
     waiting = {path.stem for path in Inbox(folder).waiting()}
+    later = ("the process holding the folder stores it" if holder else
+             "finished while this look ran; the next look stores it")
     runs, seen = [], set()
     for record in records:
         seen.add(record.key)
@@ -74,7 +77,7 @@ def folder_status(folder: str | Path) -> FolderStatus:
                 continue
             job = entry["job"]
             if key in waiting:
-                runs.append(RunStatus(label, FINISHED, job, "the process holding the folder stores it"))
+                runs.append(RunStatus(label, FINISHED, job, later))
             elif job in queue:
                 runs.append(RunStatus(label, queue[job].lower(), job))
             else:
