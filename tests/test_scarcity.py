@@ -254,3 +254,12 @@ def test_plot_titles_are_wrapped_to_their_figure():
 
     title = fitted_title("scratch:tiny on /a/very/long/local/path/" + "x" * 120 + "/train.txt: C=100 passes of 64 tokens")
     assert len(title.splitlines()) > 1 and all(len(line) <= TITLE_WIDTH for line in title.splitlines())
+
+
+def test_a_study_of_one_d_says_there_is_nothing_to_compare(corpus, tmp_path):
+    train, valid = corpus
+    config = build_config(overrides=dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16,
+                                         budget_passes=4, unique_samples=(2,), eval_samples=2, seeds=(1,),
+                                         output=str(tmp_path / "out")))
+    outcome = run_study(config, echo=lambda line: None, progress=False)
+    assert len(outcome.answer) == 1 and outcome.answer[0].startswith("Nothing to compare yet: the study holds one D (D=2")

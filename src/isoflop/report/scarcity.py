@@ -132,6 +132,11 @@ def _answer(points: list[PointSummary], reference: PointSummary, landmarks: Land
     ref_words = _reference_words(reference)
     seeds = reference.final.count
     mean_of = f" (mean of {seeds} seeds)" if seeds > 1 else ""
+    if len(points) == 1:
+        return [f"Nothing to compare yet: the study holds one D (D={reference.unique_samples}, {reference.epochs:g} "
+                f"epochs), which ends at a validation loss of {reference.final.mean:.3f}{mean_of}. A scarcity study "
+                "compares several D at one budget: add more (e.g. --unique-samples 1,10,100 in the same folder trains only "
+                "the new ones)."]
     out = []
     smallest = points[0]
     if smallest is not reference:
