@@ -83,4 +83,11 @@ def folder_status(folder: str | Path) -> FolderStatus:
             else:
                 runs.append(RunStatus(label, FAILED, job, f"its task ended without it: {slurm_queue.last_line(log_path(folder, job))}; "
                                       "the study command submits it again"))
+    runs.sort(key=_submission_order)
     return FolderStatus(runs, merged, holder)
+
+
+def _submission_order(run: RunStatus) -> tuple[int, int]:
+    """By job array and task (the order runs were submitted in: the plan's, longest first); runs of no job first."""
+    array, _, task = run.job.partition("_")
+    return (int(array), int(task or 0)) if array.isdigit() else (-1, 0)
