@@ -83,3 +83,14 @@ def test_the_terminal_gets_the_answer_without_markdown_emphasis():
     from isoflop.report.markdown import plain
 
     assert plain("**The scaling law**: L*(C) = 2.1") == "The scaling law: L*(C) = 2.1"
+
+
+def test_run_tables_label_both_parameter_counts_with_total_first():
+    from helpers import record
+    from isoflop.report.tables import run_table
+
+    for kind in ("isoflops", "pretrain"):
+        table = run_table(kind, [record(parameters=8208, non_embedding_parameters=522)])
+        total, other = table.header.index("N total"), table.header.index("N non-emb.")
+        assert total < other and (table.rows[0][total], table.rows[0][other]) == ("8,208", "522")
+        assert "N" not in table.header

@@ -43,7 +43,8 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
         tables = None
         answer.append(f"No fit: {error}.")
     if tables is not None:
-        sections.append(Section("Compute-optimal runs", [_runs_table(fitted)]))
+        sections.append(Section("Every run the laws are fitted on (one row per run; each budget's N* is in the answer)",
+                                [_runs_table(fitted)]))
         answer, fit_sections = _fits(tables, config, folder)
         if config.grid:
             answer.insert(1, "Fitted on each (budget, size)'s best setting over the axes "
@@ -317,7 +318,7 @@ def _runs_table(runs: list[RunRecord]) -> Table:
     done = sorted((r for r in runs if r.completed), key=lambda r: (r.budget_flops, r.non_embedding_parameters, r.seed))
     rows = [[f"{r.budget_flops:.3g}", r.model, f"{r.parameters:,}", f"{r.non_embedding_parameters:,}", f"{r.tokens:,.0f}",
              f"{r.epochs:.2f}", f"{r.final_val_loss:.4f}", f"{r.bits_per_byte:.4f}"] for r in done]
-    header = ["C (FLOPs)", "size", "N (total)", "N (non-embedding)", "D (tokens)", "epochs", "final loss", "bits/byte"]
+    header = ["C (FLOPs)", "size", "N total", "N non-emb.", "D (tokens)", "epochs", "final loss", "bits/byte"]
     return Table(header, rows, [True, False, True, True, True, True, True, True])
 
 

@@ -46,7 +46,8 @@ COLUMNS: dict[str, list[Column]] = {
     "isoflops": [
         ("C", lambda r: f"{r.budget_flops:.3g}", True),
         ("size", lambda r: r.model, False),
-        ("N", lambda r: f"{r.non_embedding_parameters:,}", True),
+        ("N total", lambda r: f"{r.parameters:,}", True),
+        ("N non-emb.", lambda r: f"{r.non_embedding_parameters:,}", True),
         ("D tokens", lambda r: f"{r.tokens:,.0f}", True),
         ("epochs", lambda r: f"{r.epochs:.3g}", True),
         ("seed", lambda r: str(r.seed), True),
@@ -57,7 +58,8 @@ COLUMNS: dict[str, list[Column]] = {
 # The recipes' runs (isoflop pretrain, isoflop finetune): one model, its tokens and epochs.
 RECIPE: list[Column] = [
     ("model", lambda r: r.model, False),
-    ("N", lambda r: f"{r.non_embedding_parameters:,}", True),
+    ("N total", lambda r: f"{r.parameters:,}", True),
+    ("N non-emb.", lambda r: f"{r.non_embedding_parameters:,}", True),
     ("tokens", lambda r: f"{r.tokens:,.0f}", True),
     ("epochs", lambda r: f"{r.epochs:.3g}", True),
     *COMMON_TAIL,
