@@ -90,6 +90,7 @@ BAD_INPUTS = [
     (("scarcity", "--engine", "nope", "--output", "OUT"), "unknown engine 'nope'"),
     (("scarcity", "--pack-size", "4", *STUDY, "--output", "OUT"), "--engine auto chose the fast engine for this study"),
     (("scarcity", "--preset", "nope", "--output", "OUT"), "'nope' is not one of"),
+    (("scarcity", "--estimate", "--output", "OUT"), "--estimate goes with --dry-run"),
     (("scarcity", "--config", "W/missing.yaml", "--output", "OUT"), "does not exist"),
     (("scarcity", "--precision", "bf16", "--engine", "batched", *STUDY, "--output", "OUT"), "needs a CUDA GPU"),
     (("scarcity", *STUDY, "--output", "W/plain.txt"), "is a file, not a folder"),

@@ -263,3 +263,13 @@ def test_a_study_of_one_d_says_there_is_nothing_to_compare(corpus, tmp_path):
                                          output=str(tmp_path / "out")))
     outcome = run_study(config, echo=lambda line: None, progress=False)
     assert len(outcome.answer) == 1 and outcome.answer[0].startswith("Nothing to compare yet: the study holds one D (D=2")
+
+
+def test_a_dry_run_estimates_the_wall_time_from_a_short_calibration_and_writes_nothing(corpus, tmp_path):
+    train, valid = corpus
+    config = build_config(overrides=dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16,
+                                         budget_passes=40, unique_samples=(1, 4), eval_samples=2, seeds=(1,),
+                                         output=str(tmp_path / "out")))
+    line = dry_run(config, estimate=True)[-1]
+    assert line.startswith("estimate: about ") and "calibrated by training 1 model shape(s) for 3 and 9 steps" in line
+    assert "an estimate" in line and not (tmp_path / "out").exists()

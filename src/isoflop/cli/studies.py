@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from ..errors import UsageError
+
 from ..config.presets import PRESETS
 from ..config.studies import STUDIES
 from .options import CONFIG_FILE, config_options
@@ -34,18 +36,23 @@ def study_command(kind: str, summary: str) -> click.Command:
 
     @study_preamble(list(PRESETS[kind]))
     @click.option("--wait", is_flag=True, help="if another isoflop process is writing to --output, wait for it instead of exiting")
+    @click.option("--estimate", is_flag=True, help="with --dry-run: also estimate the wall time on this machine, from a short "
+                  "calibration (each model shape trained a few steps here; imports torch)")
     @click.option("--force-new-data", is_flag=True,
                   help="if the data changed under the stored runs, move the old results to OUTPUT/superseded/ and start over")
     @config_options(study)
-    def command(preset: str | None, config_file: str | None, quiet: bool, dry_run: bool, wait: bool, force_new_data: bool,
-                **overrides: Any) -> None:
+    def command(preset: str | None, config_file: str | None, quiet: bool, dry_run: bool, wait: bool, estimate: bool,
+                force_new_data: bool, **overrides: Any) -> None:
         from ..config.load import build_config
 
+        if estimate and not dry_run:
+            raise UsageError("--estimate goes with --dry-run (it estimates the plan's time before anything trains); add "
+                             "--dry-run")
         config = build_config(preset, config_file, overrides, kind=kind)
         if dry_run:
             from ..studies.dry_run import dry_run as plan_only
 
-            click.echo("\n".join(plan_only(config)))
+            click.echo("\n".join(plan_only(config, estimate=estimate)))
             return
         from ..report.markdown import plain
         from ..studies.runner import run_study

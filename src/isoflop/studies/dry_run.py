@@ -18,8 +18,9 @@ from .base import Plan
 from .registry import STUDIES
 
 
-def dry_run(config: StudyConfig, vocab_size: int | None = None) -> list[str]:
-    """The plan of ``config`` in plain lines; ``vocab_size``: the tokenizer's size when it does not exist yet."""
+def dry_run(config: StudyConfig, vocab_size: int | None = None, estimate: bool = False) -> list[str]:
+    """The plan of ``config`` in plain lines; ``vocab_size``: the tokenizer's size when it does not exist yet;
+    ``estimate``: add the wall time the runs to train will take here, from a short calibration (imports torch)."""
     from ..models.build import model_facts
     from ..results.store import check_existing, read_records
 
@@ -42,7 +43,13 @@ def dry_run(config: StudyConfig, vocab_size: int | None = None) -> list[str]:
         stored |= {r.key for r in mine if r.completed}
     # The plan of the engine whose runs the folder holds (any, when it holds none): all differ in keys only.
     shown = max(candidates, key=lambda name: sum(run.spec.key in stored for run in plans[name].runs))
-    return _lines(config, plans[shown], stored, shown, vocab_size)
+    lines = _lines(config, plans[shown], stored, shown, vocab_size)
+    todo = [run for run in plans[shown].runs if run.spec.key not in stored]
+    if estimate and todo:
+        from .estimate import estimate as estimated
+
+        lines.append(estimated(config, todo).line())
+    return lines
 
 
 def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab_size: int) -> list[str]:
