@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli, write_corpus
+from test_report import CHROMIUM, overflow
 from isoflop import UsageError, build_config, run_study
 from isoflop.data.prepare import bits_per_byte, bytes_per_token
 from isoflop.fit.points import fit_table_from
@@ -85,6 +86,8 @@ def test_isoflops_study_with_fits_and_plots(big_corpus, tmp_path):
                         progress=False)
     assert not outcome.failed
     assert (tmp_path / "out" / "isoflop_profiles.png").exists() and (tmp_path / "out" / "report.html").exists()
+    if CHROMIUM is not None:  # .ci/run installs it
+        assert overflow(tmp_path / "out" / "report.html", tmp_path) == []  # fits a 1280-px window
 
 
 def test_batched_engine_runs_the_isoflop_schedule(big_corpus, tmp_path):

@@ -77,6 +77,23 @@ def test_a_real_browser_shows_the_answer_and_draws_the_figures(corpus, tmp_path)
     assert outcome.answer[0].startswith("In short: ") and outcome.answer[0].split(":")[0] in dom
     assert outcome.answer[2].split(":")[0] in dom  # "D=1 (4 epochs)"
     assert dom.count("<details>") == 2  # the provenance of both runs
+    assert overflow(tmp_path / "out" / "report.html", tmp_path) == []
+
+
+def overflow(report, tmp_path) -> list[str]:
+    """What sticks out to the right of a 1280-px window when Chromium draws ``report`` (nothing, when it fits)."""
+    probe = report.read_text(encoding="utf-8").replace("</body>", (
+        "<script>addEventListener('load', () => document.body.dataset.wide = [document.documentElement, "
+        "...document.querySelectorAll('table, pre, img, li, p')].filter(e => e.scrollWidth > e.clientWidth + 1 || "
+        "e.getBoundingClientRect().right > innerWidth + 1).map(e => e.tagName + ':' + e.scrollWidth).join(' ') "
+        "|| 'none')</script></body>"))
+    (tmp_path / "wide.html").write_text(probe, encoding="utf-8")
+    result = subprocess.run([CHROMIUM, *BROWSER_FLAGS, "--window-size=1280,900", "--virtual-time-budget=5000",
+                             f"--user-data-dir={tmp_path / 'wide-profile'}", "--dump-dom", (tmp_path / "wide.html").as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-wide="([^"]*)"', result.stdout)
+    assert found, result.stderr[-2000:]
+    return [] if found.group(1) == "none" else found.group(1).split()
 
 
 def test_the_terminal_gets_the_answer_without_markdown_emphasis():
@@ -94,3 +111,12 @@ def test_run_tables_label_both_parameter_counts_with_total_first():
         total, other = table.header.index("N total"), table.header.index("N non-emb.")
         assert total < other and (table.rows[0][total], table.rows[0][other]) == ("8,208", "522")
         assert "N" not in table.header
+
+
+def test_a_zero_width_interval_is_said_to_be_none():
+    from types import SimpleNamespace
+
+    from isoflop.report.isoflops import _interval
+
+    assert _interval(SimpleNamespace(exponent_interval=(0.635, 0.635))).startswith(" (no interval: every resample")
+    assert _interval(SimpleNamespace(exponent_interval=(0.5, 0.7))) == " [0.500, 0.700]"

@@ -326,6 +326,8 @@ def _interval(law) -> str:
     low, high = law.exponent_interval
     if not np.isfinite(low):
         return " (no interval: a line through 2 budgets)"
+    if high - low <= 1e-9 * max(1.0, abs(low)):
+        return " (no interval: every resample of the runs gives the same exponent; more budgets would measure it)"
     return f" [{low:.3f}, {high:.3f}]"
 
 

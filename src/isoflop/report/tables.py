@@ -67,10 +67,21 @@ RECIPE: list[Column] = [
 COLUMNS |= {"pretrain": RECIPE, "finetune": RECIPE}
 
 
-def run_table(kind: str, runs: list[RunRecord]) -> Table:
-    """One row per run; the failure column only when a run failed, the axes column only when a run has axis values."""
+# A report's run table shows this much of each key (the full key is in the run's provenance on the same page).
+SHORT_KEY = 8
+
+
+def run_table(kind: str, runs: list[RunRecord], page: bool = False) -> Table:
+    """One row per run; the failure column only when a run failed, the axes column only when a run has axis values.
+    ``page``: for a report, narrow enough for a 1280-px window (keys shortened, one FLOP convention named once)."""
     columns = [c for c in COLUMNS[kind] if (c[0] != "failure" or any(not r.completed for r in runs))
                and (c[0] != "axes" or any(c[1](r) != "-" for r in runs))]
+    conventions = {r.flop_convention for r in runs}
+    if page:
+        narrow = {"key": ("key", lambda r: r.key[:SHORT_KEY], False)}
+        if len(conventions) == 1:
+            narrow["train FLOPs"] = (f"train FLOPs ({next(iter(conventions))})", lambda r: f"{r.train_flops:.3g}", True)
+        columns = [narrow.get(c[0], c) for c in columns]
     return Table(
         header=[header for header, _, _ in columns],
         rows=[[cell(run) for _, cell, _ in columns] for run in runs],
@@ -86,4 +97,5 @@ def closing_sections(kind: str, runs: list[RunRecord], notes: list[str]) -> list
         sections.append(Section("Failed runs", [Bullets(failures)]))
     if notes:
         sections.append(Section("Notes", [Bullets(notes)]))
-    return sections + [Section("Runs", [run_table(kind, runs)])]
+    return sections + [Section(f"Every run (one row per run; keys shortened to {SHORT_KEY} characters, in full in the "
+                               "provenance below)", [run_table(kind, runs, page=True)])]
