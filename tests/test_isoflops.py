@@ -169,7 +169,8 @@ def test_the_report_and_isoflop_fit_give_the_same_laws_under_both_parameter_coun
     # Four budgets, and unique tokens capped so that the larger budgets repeat data: approach 3 fits L(N, D) on the
     # points that do not repeat, the data-constrained law on all of them, in the report as in isoflop fit.
     settings, _, _, records = synthetic_study(tmp_path, budgets=(3e8, 1e9, 3e9, 1e10), fit_bootstrap=4,
-                                              unique_tokens=16 * 2000, leave_one_out=True, robustness=True)
+                                              fit_allocation_resamples=40, unique_tokens=16 * 2000, leave_one_out=True,
+                                              robustness=True)
     assert any(r.tokens > r.unique_tokens for r in records) and any(r.tokens <= r.unique_tokens for r in records)
     config = build_config(overrides=settings, kind="isoflops")
     fits = study_fits({count: table_from_records(records, count=count) for count in PARAMETER_COUNTS}, config)
@@ -199,14 +200,14 @@ def test_a_folder_fit_states_both_counts_each_sizes_embedding_share_and_the_flop
 
     synthetic_study(tmp_path, budgets=(3e8, 1e9, 3e9, 1e10))
     code, out, err = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--leave-one-out", "--starts",
-                             "coarse")
+                             "coarse", "--allocation-resamples", "40")
     assert code == 0, err
     assert "N as total parameters" in out and "parameter counts: the headline counts total" in out
     assert "embedding share of each trained size" in out and "k = C/(N*·D*) = " in out
     assert "warning: embeddings are over 25%" in out  # the byte vocabulary's embeddings dominate the small sizes
     assert "leave-one-budget-out (approach 2)" in out and "worst change" in out
     code, out, _ = run_cli(capsys, "fit", str(tmp_path / "out"), "--approach", "2", "--params", "non-embedding",
-                           "--json", "--starts", "coarse")
+                           "--json", "--starts", "coarse", "--allocation-resamples", "40")
     result = json.loads(out)
     assert result["parameters"] == "non-embedding" and result["other_count"]["parameters"] == "total"
     assert result["a"] != result["other_count"]["a"]
