@@ -59,7 +59,7 @@ def plot_loss_vs_unique_samples(points: list[PointSummary], folder: Path, title:
 
 def plot_validation_curves(points: list[PointSummary], folder: Path, title: str, landmarks: Landmarks) -> Path:
     """Each D's validation loss along its steps: the mean over seeds, shaded from the lowest to the highest seed."""
-    figure, axes = plt.subplots(figsize=(6.4, 4.6))
+    figure, axes = plt.subplots(figsize=(7.8, 4.6))
     colours = plt.cm.viridis([i / max(len(points) - 1, 1) for i in range(len(points))])
     for point, colour in zip(points, colours):
         axes.plot(point.curve_steps, point.curve, color=colour, label=f"D={point.unique_samples} ({point.epochs:g} ep)")
@@ -72,7 +72,7 @@ def plot_validation_curves(points: list[PointSummary], folder: Path, title: str,
     spread = f" — mean over {seeds} seeds, shaded: lowest to highest seed" if seeds > 1 else " — one seed: no spread"
     axes.set_title(fitted_title(title + spread), fontsize=9)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7, ncol=2)
+    outside_legend(axes, fontsize=7)
     return save_figure(figure, folder / CURVES)
 
 
@@ -92,7 +92,7 @@ def plot_loss_by_setting(settings: list[tuple[str, list[PointSummary]]], folder:
     axes.set_ylabel("final validation loss (nats/token)")
     axes.set_title(fitted_title(title + " — final loss per setting, bars: lowest to highest seed"), fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    outside_legend(axes, fontsize=8)
     return save_figure(figure, folder / LOSS_BY_SETTING)
 
 
@@ -102,6 +102,11 @@ def _draw_landmarks(axes, landmarks: Landmarks) -> None:
     if landmarks.initial is not None:
         axes.axhline(landmarks.initial, color="black", linestyle="--", linewidth=1,
                      label=f"before training: {landmarks.initial:.2f}")
+
+
+def outside_legend(axes, fontsize: int) -> None:
+    """The legend to the right of the axes, where it cannot cover a curve (tight_layout makes room for it)."""
+    axes.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def save_figure(figure, stem: Path) -> Path:
