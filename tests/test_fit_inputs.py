@@ -42,7 +42,7 @@ def finetune_csv(path):
 def test_where_picks_one_ladder_and_the_forecast_is_saved_and_advised(tmp_path, capsys):
     source = ladder_csv(tmp_path / "ladders.csv")
     law = tmp_path / "law.json"
-    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--allocation-resamples", "40", "--where", "ladder=1", "--save", str(law),
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1", "--save", str(law),
                              "--allocation-resamples", "20")
     assert code == 0, err
     assert "forecast of L*(C)" in out and "95% interval for a new run" in out
@@ -69,7 +69,7 @@ def test_approach_1_on_a_csv_fits_without_a_flop_factor_crash(tmp_path, capsys):
 @pytest.mark.slow  # a second fit of a whole ladder; the default tier keeps the other input forms
 def test_both_parameter_counts_of_a_csv_are_fitted_side_by_side(tmp_path, capsys):
     source = ladder_csv(tmp_path / "ladders.csv")
-    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--allocation-resamples", "40", "--where", "ladder=1",
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1",
                              "--params-columns", "total=N,non-embedding=N_nonemb", "--allocation-resamples", "10")
     assert code == 0, err
     assert "parameter counts: the headline counts total" in out and "non-embedding" in out
@@ -79,7 +79,7 @@ def test_both_parameter_counts_of_a_csv_are_fitted_side_by_side(tmp_path, capsys
 
 def test_a_window_says_what_it_moved(tmp_path, capsys):
     source = ladder_csv(tmp_path / "ladders.csv")
-    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--allocation-resamples", "40", "--where", "ladder=1", "--window", "5",
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1", "--window", "5",
                              "--allocation-resamples", "10")
     assert code == 0, err
     assert "window: each parabola on the 5 sizes nearest its best run (12 points left out)" in out
@@ -129,7 +129,7 @@ def test_the_fine_tuning_law_is_fitted_per_model_and_predicts_a_data_size(tmp_pa
 def test_a_law_saved_before_forecasts_still_advises_with_its_interval_labelled(tmp_path, capsys):
     source = ladder_csv(tmp_path / "ladders.csv")
     law = tmp_path / "law.json"
-    assert run_cli(capsys, "fit", str(source), "--approach", "2", "--allocation-resamples", "40", "--where", "ladder=1", "--save", str(law),
+    assert run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "ladder=1", "--save", str(law),
                    "--allocation-resamples", "0")[0] == 0
     old = json.loads(law.read_text())
     del old["forecast"]
@@ -157,12 +157,12 @@ def test_a_skipped_budget_does_not_set_the_fitted_range(tmp_path, capsys):
     smallest = frame["flops"] == frame["flops"].min()
     frame.loc[smallest, "loss"] = frame.loc[smallest, "loss"].to_numpy()[::-1] * 0 + np.linspace(3, 2.9, smallest.sum())
     rows = frame[["params", "tokens", "loss", "flops"]].to_numpy()
-    code, out, err = run_cli(capsys, "fit", str(write(tmp_path / "s.csv", ["N", "D", "loss", "C"], rows)), "--approach", "2", "--allocation-resamples", "40",
+    code, out, err = run_cli(capsys, "fit", str(write(tmp_path / "s.csv", ["N", "D", "loss", "C"], rows)), "--approach", "2",
                              "--json", "--allocation-resamples", "0")
     assert code == 0, err
     result = json.loads(out)
     assert result["skipped_budgets"] and result["range"]["C"][0] == 3e18
-    code, out, _ = run_cli(capsys, "fit", str(tmp_path / "s.csv"), "--approach", "2", "--allocation-resamples", "40", "--allocation-resamples", "0")
+    code, out, _ = run_cli(capsys, "fit", str(tmp_path / "s.csv"), "--approach", "2", "--allocation-resamples", "0")
     assert "skipped C=1e+18" in out and "neither informs the laws nor sets the fitted range" in out
 
 
@@ -204,7 +204,7 @@ def test_what_show_csv_writes_is_what_fit_reads(tmp_path, capsys):
     source.write_text("parameters,tokens,budget_flops,final_val_loss,status\n" + "\n".join(rows + ["1e6,1e9,6e15,,failed"]) + "\n")
     code, _, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--allocation-resamples", "40")
     assert code == 2 and "--where status=completed" in err
-    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--allocation-resamples", "40", "--where", "status=completed",
+    code, out, err = run_cli(capsys, "fit", str(source), "--approach", "2", "--where", "status=completed",
                              "--allocation-resamples", "10")
     assert code == 0, err
     assert "approach 2 on 42 points" in out
