@@ -1,0 +1,27 @@
+"""The shipped examples fit as examples/README.md says, read as they are."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (("isoflops-default.csv", "--approach", "2", "--allocation-resamples", "20"), "N*(C) = "),
+    (("gigaword-finetune.csv", "--approach", "finetune", "--where", "model=gpt2"), "fine-tuned loss L(D) at D = "),
+])
+def test_each_example_fits_as_its_readme_says(capsys, arguments, expected):
+    code, out, err = run_cli(capsys, "fit", str(EXAMPLES / arguments[0]), *arguments[1:])
+    assert code == 0, err
+    assert expected in out
+    assert f"`isoflop fit examples/{arguments[0]}" in (EXAMPLES / "README.md").read_text(encoding="utf-8")
+
+
+def test_approach_3_on_the_default_ladder_is_refused_with_its_reasons_as_the_readme_says(capsys):
+    code, _, err = run_cli(capsys, "fit", str(EXAMPLES / "isoflops-default.csv"), "--approach", "3", "--bootstrap", "10",
+                           "--starts", "coarse")
+    assert code != 0 and "no reliable law from these points" in err
+    assert "`--approach 3` is refused" in (EXAMPLES / "README.md").read_text(encoding="utf-8")
