@@ -41,10 +41,13 @@ FORCE_HELP = "show (and save) a fit even when it is degenerate, marked as unreli
               help="how a CSV's compute is counted: 6N (C = 6ND, the default) or table (FLOPs per token = C / D from its C column); "
                    "a study folder uses its own")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="draw the fit to this .png or .svg: approach 2's isoFLOP profiles (each budget's parabola and "
+                   "minimum), approach 3's loss contours with the compute-optimal path")
 @part_options(FitConfig, strip=FLAG_PREFIX)
 def fit(source: str, approach: str, base: str | None, params: str | None, params_columns: str | None,
         columns: str | None, where: tuple[str, ...], minima: bool, dedupe: bool, as_json: bool, save: str | None,
-        flop_convention: str | None, force: bool, **fit_options: Any) -> None:
+        flop_convention: str | None, force: bool, plot: str | None, **fit_options: Any) -> None:
     """Fit a scaling law to SOURCE: a CSV or TSV with N, D, loss (optional C, U, seed; aliases such as params,
     tokens, flops, val_loss are understood) or an isoflops results folder."""
     from ..config.load import build_part
@@ -57,6 +60,8 @@ def fit(source: str, approach: str, base: str | None, params: str | None, params
 
     if save and not Path(save).resolve().parent.is_dir():
         raise UsageError(f"--save {save!r}: its folder does not exist; create it or choose another path")
+    if plot:
+        _check_plot(plot, approach, minima)
     settings = FitSettings(approach=int(approach) if approach.isdigit() else approach, base=base, progress=not as_json,
                            config=build_part(FitConfig, fit_options, strip=FLAG_PREFIX))
     study = _study(source)
@@ -95,6 +100,36 @@ def fit(source: str, approach: str, base: str | None, params: str | None, params
     if result["problems"] and not force:
         raise UnreliableResult(unreliable_line("law", result["problems"]) + "; --force shows it anyway")
     _emit(result, as_json, save, None)
+    if plot:
+        _draw(outcome, table, Path(plot))
+        click.echo(f"plot: {plot}", err=True)
+
+
+def _check_plot(plot: str, approach: str, minima: bool) -> None:
+    """Before any fit: a plot this fit can draw, to a file that can be written."""
+    path = Path(plot)
+    if path.suffix not in (".png", ".svg"):
+        raise UsageError(f"--plot {plot!r}: give a .png or .svg file")
+    if approach not in ("2", "3") or minima:
+        raise UsageError("--plot draws approach 2 from runs (isoFLOP profiles) or approach 3 (loss contours); drop it "
+                         "for this fit")
+    if not path.resolve().parent.is_dir():
+        raise UsageError(f"--plot {plot!r}: its folder does not exist; create it or choose another path")
+
+
+def _draw(outcome, table, path: Path) -> None:
+    """Approach 2's profiles or approach 3's contours, drawn as the study report draws them, written atomically."""
+    import tempfile
+
+    from ..files import write_atomic
+    from ..report.isoflop_plots import plot_contours, plot_profiles
+
+    with tempfile.TemporaryDirectory() as folder:
+        if outcome.law is not None:
+            drawn = plot_contours(outcome.law, table, Path(folder))
+        else:
+            drawn = plot_profiles(table, table.budgets(), outcome.allocation, Path(folder))
+        write_atomic(path, drawn.with_suffix(path.suffix).read_bytes())
 
 
 def _emit(result: dict, as_json: bool, save: str | None, text: str | None) -> None:

@@ -30,7 +30,8 @@ def plot_profiles(table, budgets, allocation, folder: Path) -> Path:
             axes.scatter([minima[budget].n_opt], [minima[budget].loss], color=colour, marker="*", s=180, edgecolor="k")
             drawn = True
     axes.set_xscale("log")
-    axes.set_xlabel("parameters N, total (log)")
+    count = getattr(table, "parameter_count", None)
+    axes.set_xlabel(f"parameters N, {count} (log)" if count in ("total", "non-embedding") else "parameters N (log)")
     axes.set_ylabel("final validation loss (nats/token)")
     axes.set_title("isoFLOP profiles" + (": parabolas in log N, ★ = compute-optimal" if drawn else " (no parabola fitted)"),
                    fontsize=9)
