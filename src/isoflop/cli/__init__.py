@@ -19,6 +19,7 @@ from .fits import advise, fit, predict
 from .tokenizers import tokenizer
 from .vocab import vocab
 from .recipes import finetune, generate, pretrain
+from .compare import compare
 from .results import show
 from .status import status
 from .studies import study_command
@@ -33,6 +34,7 @@ def cli() -> None:
 cli.add_command(study_command("scarcity", "Fixed compute, fewer unique samples: train one run per (D, seed) and answer how much it hurts."))
 cli.add_command(study_command("isoflops", "Fixed compute, several model sizes: isoFLOP profiles, the compute-optimal model and the scaling law."))
 cli.add_command(show)
+cli.add_command(compare)
 cli.add_command(status)
 cli.add_command(data)
 cli.add_command(fit)
