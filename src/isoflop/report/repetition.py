@@ -39,7 +39,8 @@ def _decay(done: list[RunRecord], bootstrap: int) -> list[Paragraph | Table]:
     except UsageError as error:
         return [Paragraph(intro), Paragraph(f"No fit: {error}.")]
     interval = law.intervals.get("R_D_star")
-    estimate = (f"R_D* = {law.r_d_star:.3g}" + (f" [{interval[0]:.3g}, {interval[1]:.3g}] (95% bootstrap)" if interval
+    estimate = (f"R_D* = {law.r_d_star:.3g} (Muennighoff et al.'s fit: Huber on log loss)"
+                + (f" [{interval[0]:.3g}, {interval[1]:.3g}] (95% bootstrap)" if interval
                                                  else " (no interval: no bootstrap resamples)"))
     if law.flat_range:
         estimate += f"; the objective stays within noise for R_D* from {law.flat_range[0]:.3g} to {law.flat_range[1]:.3g}"
@@ -68,6 +69,8 @@ def _laws(done: list[RunRecord]) -> list[Paragraph | Table]:
         "**penalised**, loss = E' + B/D'^β + κ·ln(1 + R) (κ ≥ 0: a penalty that grows with the repetitions, so the "
         "loss can turn upward). Both by least squares on the loss (E', B, κ by non-negative least squares, β and R_D* "
         "searched), to the final loss and separately to the best loss during training (at the tokens seen by its step). "
+        "Their R_D* is least squares' and differs from the one above, which Muennighoff et al.'s objective (Huber on log "
+        "loss) gives: the two objectives weigh the D's differently. "
         "Leave-one-D-out: each D is left out in turn and the law fitted to the others predicts its mean loss.")
     rows, verdicts, final_rmse = [], [], {}
     spread = _seed_spread(done)
@@ -87,7 +90,7 @@ def _laws(done: list[RunRecord]) -> list[Paragraph | Table]:
         verdicts.append(_verdict(TARGETS[target], held_out, spread))
         if target == "final":
             final_rmse = {law: held_out[law].rmse for law in LAWS}
-    header = ["fitted to", "law", "E'", "B", "β", "R_D*", "κ", "rms residual", "leave-one-D-out rms", "worst"]
+    header = ["fitted to", "law", "E'", "B", "β", "R_D* (least squares)", "κ", "rms residual", "leave-one-D-out rms", "worst"]
     return [intro, Table(header, rows, [False, False] + [True] * 8), *[Paragraph(v) for v in verdicts], *_rectified(done, final_rmse)]
 
 
