@@ -1,6 +1,8 @@
-"""--report-to for studies: TensorBoard for real (its event files read back), a missing package refused."""
+"""--report-to for studies: TensorBoard for real (its event files read back), MLflow for real where it is installed, a
+missing package refused."""
 
 import importlib.util
+import os
 
 import pytest
 
@@ -61,3 +63,34 @@ def test_a_tracker_that_is_not_installed_is_refused_before_anything_is_written(c
                          "--output", tmp_path / "out")
     assert code == 2 and err == "error: --report-to mlflow: its package is not installed; pip install mlflow, or drop it\n"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # 11 s of MLflow's own start-up; skipped where mlflow is not installed (CI leaves it out: time)
+def test_mlflow_logs_every_stored_run_to_a_local_database_and_its_curves_read_back(corpus, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow", reason="pip install mlflow to run MLflow for real (CI leaves it out: time)")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    said = []
+    run_study(study(corpus, tmp_path / "out", report_to=("mlflow",)), echo=said.append, progress=False)
+    database = (tmp_path / "out" / "mlflow.db").resolve()
+    assert f"mlflow: experiment isoflop-scarcity at sqlite:///{database} (look with: mlflow ui --backend-store-uri " \
+           f"sqlite:///{database})" in said
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{database}")
+    runs = client.search_runs([client.get_experiment_by_name("isoflop-scarcity").experiment_id])
+    with Store(tmp_path / "out", create=False) as store:
+        records = {record.label: record for record in store.records()}
+    assert sorted(run.info.run_name for run in runs) == sorted(records)
+    for run in runs:
+        record = records[run.info.run_name]
+        history = client.get_metric_history(run.info.run_id, "train_loss")
+        assert [(m.step, m.value) for m in history] == [(m.step, pytest.approx(m.train_loss, rel=1e-6))
+                                                          for m in record.metrics]
+
+
+def test_mlflow_writes_a_new_folder_to_sqlite_and_keeps_a_file_store_logged_to_before(tmp_path, monkeypatch):
+    from isoflop.trackers import local_store
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    assert local_store(tmp_path) == f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
+    (tmp_path / "mlruns").mkdir()
+    assert local_store(tmp_path) == (tmp_path / "mlruns").resolve().as_uri()
+    assert os.environ["MLFLOW_ALLOW_FILE_STORE"] == "true"

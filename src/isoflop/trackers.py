@@ -5,7 +5,8 @@ its validation loss at its evaluation steps (and at step 0, before training, whe
 own config and the study's attached. Only the main process logs, so every executor (in process, worker
 processes, Ray) gives the same logs. ``OUTPUT/trackers.json`` lists the runs each tracker has been given, so
 a study re-run with ``--report-to`` logs the runs stored before (once) and never logs a run twice. TensorBoard writes to ``OUTPUT/tensorboard/LABEL``; W&B and MLflow go
-where their own settings send them (MLflow, with no ``MLFLOW_TRACKING_URI``, to ``OUTPUT/mlruns``).
+where their own settings send them (MLflow, with no ``MLFLOW_TRACKING_URI``, to ``OUTPUT/mlflow.db``, or to the
+``OUTPUT/mlruns`` file store of a study that logged there before).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .results.records import RunRecord
 
 TENSORBOARD_FOLDER = "tensorboard"
 MLFLOW_FOLDER = "mlruns"
+MLFLOW_DATABASE = "mlflow.db"
 LOGGED = "trackers.json"
 
 
@@ -58,6 +60,17 @@ class Trackers:
         if fresh:
             with atomic_target(self.path) as partial:
                 partial.write_text(json.dumps(self.logged, indent=1, sort_keys=True))
+
+
+def local_store(folder: Path) -> str:
+    """Where MLflow logs without ``MLFLOW_TRACKING_URI``: ``OUTPUT/mlflow.db`` (SQLite; MLflow 3 refuses to write a
+    new file store), or the ``OUTPUT/mlruns`` file store a study logged to before, kept so its runs stay together
+    (allowed explicitly: MLflow still writes one when asked to)."""
+    old = folder / MLFLOW_FOLDER
+    if old.is_dir():
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        return old.resolve().as_uri()
+    return f"sqlite:///{(folder / MLFLOW_DATABASE).resolve()}"
 
 
 def curves(record: RunRecord) -> dict[str, list[tuple[int, float]]]:
@@ -122,7 +135,7 @@ class _MLflow:
         import mlflow
 
         if not os.environ.get("MLFLOW_TRACKING_URI"):
-            mlflow.set_tracking_uri((folder / MLFLOW_FOLDER).resolve().as_uri())
+            mlflow.set_tracking_uri(local_store(folder))
         mlflow.set_experiment(f"isoflop-{kind}")
         self.study, self.kind, self.uri = study, kind, mlflow.get_tracking_uri()
 
