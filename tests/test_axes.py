@@ -134,7 +134,8 @@ def test_an_interrupted_study_with_an_axis_resumes_with_only_the_missing_runs(co
     assert (quiet(config).trained, quiet(config).trained) == (3, 0)
 
 
-@pytest.mark.parametrize("grid", [{"weight_decay": (0.0, 0.1)}, {}])
+# With an axis in the slow tier: the default tier stays under 3 minutes.
+@pytest.mark.parametrize("grid", [pytest.param({"weight_decay": (0.0, 0.1)}, marks=pytest.mark.slow), {}])
 def test_one_seed_says_no_spread_can_be_given(corpus, tmp_path, grid):
     outcome = quiet(scarcity(corpus, tmp_path / "one", seeds=(1,), grid=grid))
     assert any("One seed per D: no spread can be given" in line for line in outcome.answer)

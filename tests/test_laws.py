@@ -52,7 +52,8 @@ def synthetic(truth, points=150, noise=0.002, seed=0):
     return N, D, U, truth.loss(N, D, U) * np.exp(rng.normal(0, noise, points))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+# A second seed in the slow tier: the default tier stays under 3 minutes.
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_joint_fit_recovers_both_decay_constants(seed):
     N, D, U, loss = synthetic(DATABLATIONS, seed=seed)
     law = fit_constrained(N, D, U, loss, bootstrap=30, seed=seed, grid=SMALL_GRID)
@@ -228,6 +229,7 @@ def test_the_allocation_agrees_three_ways_closed_form_numeric_minimum_and_advise
     assert advised["D"] == pytest.approx(closed_d, rel=1e-6) and advised["N"] * advised["D"] * 6 == pytest.approx(flops)
 
 
+@pytest.mark.slow  # the study tests of the slow tier run the panel too: the default tier stays under 3 minutes
 def test_the_robustness_panel_of_an_exact_law_barely_moves_and_names_every_variant():
     from isoflop.fit.robustness import describe_panel, robustness_panel
     from isoflop.fit.table import FitTable

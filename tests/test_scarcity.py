@@ -265,6 +265,7 @@ def test_a_study_of_one_d_says_there_is_nothing_to_compare(corpus, tmp_path):
     assert len(outcome.answer) == 1 and outcome.answer[0].startswith("Nothing to compare yet: the study holds one D (D=2")
 
 
+@pytest.mark.slow  # four short trainings of the calibration: the default tier stays under 3 minutes
 def test_a_dry_run_estimates_the_wall_time_from_a_short_calibration_and_writes_nothing(corpus, tmp_path):
     train, valid = corpus
     config = build_config(overrides=dict(train_data=str(train), validation_data=str(valid), tokenizer="bytes", seq_len=16,

@@ -42,7 +42,8 @@ def test_missing_and_empty_files_are_refused(tmp_path):
         load_rows(str(tmp_path / "folder"), "train")
 
 
-@pytest.mark.parametrize("name", ["python-docs", "python-stdlib"])
+# The larger corpus in the slow tier: the default tier stays under 3 minutes.
+@pytest.mark.parametrize("name", ["python-docs", pytest.param("python-stdlib", marks=pytest.mark.slow)])
 def test_embedded_corpora_split_by_document_deterministically(name):
     train, validation = load_rows(name, "train"), load_rows(name, "validation")
     assert len(validation) < len(train) / 5
