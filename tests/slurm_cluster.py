@@ -60,7 +60,12 @@ class Cluster:
         return done.stdout
 
     def stop(self) -> None:
-        """SIGTERM to each daemon started here, SIGKILL to any still there after ``STOP_SECONDS``."""
+        """Every job cancelled, SIGTERM to each daemon started here, SIGKILL to any still there after
+        ``STOP_SECONDS``, then to every process a job of this cluster left (a requeued task's step can outlive its
+        slurmd): those whose environment names this cluster's ``SLURM_CONF``."""
+        jobs = self.run("squeue", "-h", "-o", "%A", check=False).split()
+        if jobs:
+            self.run("scancel", *sorted(set(jobs)), check=False)
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -70,6 +75,24 @@ class Cluster:
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        for pid in _started_under(self.env["SLURM_CONF"]):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _started_under(conf: str) -> list[int]:
+    """Processes (not this one) whose environment names ``conf`` as SLURM_CONF: the cluster's jobs and daemons."""
+    marker = f"SLURM_CONF={conf}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def _alive(pid: int) -> bool:
