@@ -69,8 +69,10 @@ class Cluster:
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+        from helpers import alive  # here, not at the top: a task imports this module for FailingEngine
+
         deadline = time.monotonic() + STOP_SECONDS
-        while time.monotonic() < deadline and any(_alive(pid) for pid in self.pids):
+        while time.monotonic() < deadline and any(alive(pid) for pid in self.pids):
             time.sleep(0.05)
         for pid in self.pids:
             with contextlib.suppress(ProcessLookupError):
@@ -93,14 +95,6 @@ def _started_under(conf: str) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process of ours still runs (a zombie has ended: its parent reaps it)."""
-    try:
-        return Path(f"/proc/{pid}/status").read_text().split("State:\t")[1][0] not in "ZX"
-    except (OSError, IndexError):
-        return False
 
 
 def start(folder: Path) -> Cluster:
