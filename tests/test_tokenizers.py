@@ -143,6 +143,12 @@ def test_vocab_study_compares_tokenizers_in_bits_per_byte(capsys, tmp_path):
     out = tmp_path / "vocab"
     args = ["vocab", "--tokenizers", "bytes,bpe:300", "--train-data", "python-docs", "--budgets", "1e9", "--model-sizes",
             "3k,6k", "--seq-len", "16", "--eval-samples", "1", "--evals-per-run", "2", "--quiet", "--output", str(out)]
+    code, stdout, err = run_cli(capsys, *args, "--dry-run", "--estimate")  # first: nothing written
+    estimates = [line for line in stdout.splitlines() if line.startswith("estimate")]
+    assert code == 0 and len(estimates) == 3 and not out.exists(), err
+    assert "the tokenizer is not trained yet: timed with 300 byte-tokenizer ids" in estimates[1]
+    assert estimates[2].startswith("estimate for the whole vocabulary study: about ")
+    assert estimates[2].endswith("(the 2 tokenizers' ladders one after another; training bpe:300 first is not counted)")
     code, stdout, err = run_cli(capsys, *args)
     assert code == 0, err
     assert "C = 1e+09 FLOPs: lowest bits per byte with" in stdout

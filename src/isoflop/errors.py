@@ -1,5 +1,8 @@
 """Errors meant for users: the CLI prints them as one line and exits non-zero."""
 
+import errno
+import sqlite3
+
 
 class UsageError(Exception):
     """A mistake in what the user asked for: bad config, missing data, unknown names.
@@ -23,7 +26,12 @@ class ArgumentError(UsageError):
 
 
 class WriteError(UsageError):
-    """A destination that cannot be written (read-only, full, gone): the user's to fix, named in one line."""
+    """A destination that cannot be written (read-only, full, gone): the user's to fix, named in one line; ``path``
+    and ``reason`` where one file is to blame."""
+
+    def __init__(self, message: str, path=None, reason: str | None = None):
+        super().__init__(message)
+        self.path, self.reason = path, reason
 
 
 class UnreliableResult(UsageError):
@@ -40,3 +48,19 @@ def first_line(error: BaseException) -> str:
     """The first line of an underlying library's message, to quote inside a one-line UsageError."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+# A destination that cannot take what is written to it: full, over quota, read-only, not ours.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+# What SQLite says for the same causes (it names no file).
+_SQLITE_WRITE_FAILURES = ("database or disk is full", "attempt to write a readonly database", "disk i/o error",
+                          "unable to open database file")
+
+
+def write_failure(error: BaseException) -> str | None:
+    """Why a write failed, when ``error`` is a destination's fault (full, read-only, not writable), else None."""
+    if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
+        return error.strerror or str(error)
+    if isinstance(error, sqlite3.OperationalError) and str(error).lower().startswith(_SQLITE_WRITE_FAILURES):
+        return str(error)
+    return None

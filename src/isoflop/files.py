@@ -56,6 +56,7 @@ def write_atomic(path: str | Path, content: str | bytes) -> Path:
             else:
                 partial.write_text(content, encoding="utf-8")
     except OSError as error:
-        raise WriteError(f"cannot write {str(path)!r} ({error.strerror or error}); choose a writable folder with free "
-                         "space") from None
+        reason = error.strerror or str(error)
+        raise WriteError(f"cannot write {str(path)!r} ({reason}); choose a writable folder with free space", path,
+                         reason) from None
     return Path(path)

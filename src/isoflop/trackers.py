@@ -1,11 +1,15 @@
 """A study's runs in experiment trackers (``--report-to tensorboard,wandb,mlflow``), logged from the main process.
 
-Each run is logged once it is stored, under its label: its training loss and learning rate at every step,
-its validation loss at its evaluation steps (and at step 0, before training, where it was measured), with its
-own config and the study's attached. Only the main process logs, so every executor (in process, worker
-processes, Ray) gives the same logs. ``OUTPUT/trackers.json`` lists the runs each tracker has been given, so
-a study re-run with ``--report-to`` logs the runs stored before (once) and never logs a run twice. TensorBoard writes to ``OUTPUT/tensorboard/LABEL``; W&B and MLflow go
-where their own settings send them (MLflow, with no ``MLFLOW_TRACKING_URI``, to ``OUTPUT/mlflow.db``, or to the
+Each run is logged under its label while it trains and once it is stored: its training loss and learning rate at
+every step, its validation loss at its evaluation steps (and at step 0, before training, where it was measured), with
+its own config and the study's attached. Engines append each measurement to ``OUTPUT/live/KEY.jsonl``
+(``training.live``) wherever they run; the main process reads those lines every ``FOLLOW_SECONDS`` while it waits
+for results and passes them on, so every executor (in process, worker processes, Ray, SLURM on a shared file
+system) gives the same logs, and nothing is watched where no tracker is asked for (no lines are written then).
+``OUTPUT/trackers.json`` lists the runs each tracker has been given whole, so a study re-run with ``--report-to``
+logs the runs stored before (once) and never logs a run twice; a run that fails closes its tracker run as failed,
+and its retry opens a new one. TensorBoard writes to ``OUTPUT/tensorboard/LABEL``; W&B and MLflow go where their
+own settings send them (MLflow, with no ``MLFLOW_TRACKING_URI``, to ``OUTPUT/mlflow.db``, or to the
 ``OUTPUT/mlruns`` file store of a study that logged there before).
 """
 
@@ -15,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +27,15 @@ from .config.parts import TRACKER_PACKAGES
 from .errors import UsageError
 from .files import atomic_target
 from .results.records import RunRecord
+from .training.live import LEARNING_RATE, TRAIN_LOSS, VALIDATION_LOSS, LiveReader
 
 TENSORBOARD_FOLDER = "tensorboard"
 MLFLOW_FOLDER = "mlruns"
 MLFLOW_DATABASE = "mlflow.db"
+MLFLOW_ARTIFACTS = "mlflow-artifacts"
 LOGGED = "trackers.json"
+LIVE_FOLDER = "live"
+FOLLOW_SECONDS = 2.0  # how often the main process looks for new points while runs train
 
 
 def check_trackers(names: tuple[str, ...]) -> None:
@@ -38,28 +47,95 @@ def check_trackers(names: tuple[str, ...]) -> None:
 
 
 class Trackers:
-    """The trackers a study logs its stored runs to."""
+    """The trackers a study logs its runs to: each run's curve while it trains (``follow``, from the lines its engine
+    appends under ``OUTPUT/live``), and the whole run once it is stored (``log``)."""
 
-    def __init__(self, names: tuple[str, ...], folder: Path, kind: str, study: dict[str, Any]):
+    def __init__(self, names: tuple[str, ...], folder: Path, kind: str, study: dict[str, Any], study_key: str,
+                 follow_seconds: float | None = None, clock=time.monotonic):
         self.loggers = {name: _LOGGERS[name](folder, kind, study) for name in names}
         self.path = folder / LOGGED
         self.logged: dict[str, list[str]] = json.loads(self.path.read_text()) if names and self.path.exists() else {}
+        self.live_folder = folder / LIVE_FOLDER if names else None
+        self.reader = LiveReader(folder / LIVE_FOLDER)
+        self.follow_seconds = FOLLOW_SECONDS if follow_seconds is None else follow_seconds
+        self.clock, self.looked = clock, None
+        self.expected: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.running: dict[str, _Running] = {}
+        self.study_key = study_key
 
     def where(self) -> list[str]:
         """Where each tracker writes, in one line each (and how to look)."""
         return [logger.where() for logger in self.loggers.values()]
 
-    def log(self, record: RunRecord) -> None:
-        """Give a completed run to every tracker that has not had it yet."""
-        if not record.completed:
+    def expect(self, runs: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """The runs about to train, by key: their label and config, for a tracker run opened before they are stored."""
+        self.expected |= runs
+
+    def follow(self, force: bool = False) -> None:
+        """Pass every point the training runs wrote since the last look (at most every ``follow_seconds``)."""
+        now = self.clock()
+        if not self.loggers or not (force or self.looked is None or now - self.looked >= self.follow_seconds):
             return
-        fresh = [name for name in self.loggers if record.key not in self.logged.get(name, [])]
-        for name in fresh:
-            self.loggers[name].log(record)
+        self.looked = now
+        for key, lines in self.reader.new_points().items():
+            if key in self.expected:
+                running = self._running(key, *self.expected[key])
+                for line in lines:
+                    running.add(line["step"], {name: value for name, value in line.items() if name != "step"})
+        for running in self.running.values():
+            running.flush()
+
+    def log(self, record: RunRecord) -> None:
+        """A stored run: the points its tracker runs have not had yet, then closed; a completed run is given whole to
+        every tracker that never had it (a run stored before the tracker was added)."""
+        self.follow(force=True)
+        if not record.completed:
+            running = self.running.pop(record.key, None)
+            if running is not None:
+                running.close(completed=False)
+            self.reader.forget(record.key)
+            return
+        running = self._running(record.key, record.label, record.config)
+        for step, values in sorted(_by_step(record).items()):
+            running.add(step, values)
+        running.close(completed=True)
+        del self.running[record.key]
+        self.reader.forget(record.key)
+        for name in running.handles:
             self.logged.setdefault(name, []).append(record.key)
-        if fresh:
+        if running.handles:
             with atomic_target(self.path) as partial:
                 partial.write_text(json.dumps(self.logged, indent=1, sort_keys=True))
+
+    def _running(self, key: str, label: str, config: dict[str, Any]) -> _Running:
+        if key not in self.running:
+            fresh = {name: logger for name, logger in self.loggers.items() if key not in self.logged.get(name, [])}
+            self.running[key] = _Running({name: (logger, logger.open(label, config, self.study_key)) for name, logger in fresh.items()})
+        return self.running[key]
+
+
+class _Running:
+    """One run open in each tracker that has not had it: the last step given per curve, so no step goes twice."""
+
+    def __init__(self, handles: dict[str, tuple[Any, Any]]):
+        self.handles = handles
+        self.last: dict[str, int] = {}
+
+    def add(self, step: int, values: dict[str, float]) -> None:
+        fresh = {name: value for name, value in values.items() if step > self.last.get(name, -1)}
+        if not fresh:
+            return
+        self.last |= dict.fromkeys(fresh, step)
+        for logger, handle in self.handles.values():
+            logger.add(handle, step, fresh)
+
+    def flush(self) -> None:
+        for logger, handle in self.handles.values():
+            logger.flush(handle)
+
+    def close(self, completed: bool) -> None:
+        for logger, handle in self.handles.values():
+            logger.close(handle, completed)
 
 
 def local_store(folder: Path) -> str:
@@ -75,16 +151,16 @@ def local_store(folder: Path) -> str:
 
 def curves(record: RunRecord) -> dict[str, list[tuple[int, float]]]:
     """A run's scalars by name, as (step, value) pairs."""
-    out: dict[str, list[tuple[int, float]]] = {"train/loss": [], "train/learning_rate": [], "validation/loss": []}
+    out: dict[str, list[tuple[int, float]]] = {TRAIN_LOSS: [], LEARNING_RATE: [], VALIDATION_LOSS: []}
     if record.initial_val_loss is not None:
-        out["validation/loss"].append((0, record.initial_val_loss))
+        out[VALIDATION_LOSS].append((0, record.initial_val_loss))
     for m in record.metrics:
         if m.train_loss is not None:
-            out["train/loss"].append((m.step, m.train_loss))
+            out[TRAIN_LOSS].append((m.step, m.train_loss))
         if m.learning_rate is not None:
-            out["train/learning_rate"].append((m.step, m.learning_rate))
+            out[LEARNING_RATE].append((m.step, m.learning_rate))
         if m.val_loss is not None:
-            out["validation/loss"].append((m.step, m.val_loss))
+            out[VALIDATION_LOSS].append((m.step, m.val_loss))
     return out
 
 
@@ -100,15 +176,27 @@ class _TensorBoard:
     def where(self) -> str:
         return f"tensorboard: each run under {self.root}/ (look with: tensorboard --logdir {self.root})"
 
-    def log(self, record: RunRecord) -> None:
+    def open(self, label: str, config: dict[str, Any], study_key: str):
         from torch.utils.tensorboard import SummaryWriter
 
-        with SummaryWriter(log_dir=str(self.root / folder_name(record.label))) as writer:
-            writer.add_text("config", _code(record.config))
-            writer.add_text("study", _code(self.study))
-            for name, points in curves(record).items():
-                for step, value in points:
-                    writer.add_scalar(name, value, step)
+        writer = SummaryWriter(log_dir=str(self.root / folder_name(label)))
+        writer.add_text("config", _code(config))
+        writer.add_text("study_key", study_key)
+        writer.add_text("study", _code(self.study))
+        return writer
+
+    @staticmethod
+    def add(writer, step: int, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            writer.add_scalar(name, value, step)
+
+    @staticmethod
+    def flush(writer) -> None:
+        writer.flush()
+
+    @staticmethod
+    def close(writer, completed: bool) -> None:
+        writer.close()
 
 
 class _WandB:
@@ -120,37 +208,64 @@ class _WandB:
         return (f"wandb: project isoflop-{self.kind} ({mode}; local files under {self.folder / 'wandb'}/"
                 + (", sync them with: wandb sync " + str(self.folder / "wandb") if mode == "offline" else "") + ")")
 
-    def log(self, record: RunRecord) -> None:
+    def open(self, label: str, config: dict[str, Any], study_key: str):
         import wandb
 
-        run = wandb.init(project=f"isoflop-{self.kind}", name=record.label, group=record.study_key,
-                         config={"run": record.config, "study": self.study}, dir=str(self.folder), reinit=True)
-        for step, values in sorted(_by_step(record).items()):
-            run.log(values, step=step)
-        run.finish()
+        return wandb.init(project=f"isoflop-{self.kind}", name=label, group=study_key,
+                          config={"run": config, "study": self.study}, dir=str(self.folder), reinit="create_new")
+
+    @staticmethod
+    def add(run, step: int, values: dict[str, float]) -> None:
+        run.log(values, step=step)
+
+    @staticmethod
+    def flush(run) -> None:
+        """W&B sends in the background."""
+
+    @staticmethod
+    def close(run, completed: bool) -> None:
+        run.finish(exit_code=0 if completed else 1)
 
 
 class _MLflow:
     def __init__(self, folder: Path, kind: str, study: dict[str, Any]):
         import mlflow
 
+        name, artifacts = f"isoflop-{kind}", None
         if not os.environ.get("MLFLOW_TRACKING_URI"):
             mlflow.set_tracking_uri(local_store(folder))
-        mlflow.set_experiment(f"isoflop-{kind}")
+            # A database store's default artifact root is ./mlruns in the working directory: kept in the study instead.
+            artifacts = (folder / MLFLOW_ARTIFACTS).resolve().as_uri()
+        self.client = mlflow.tracking.MlflowClient()
+        experiment = self.client.get_experiment_by_name(name)
+        self.experiment = (experiment.experiment_id if experiment is not None
+                           else self.client.create_experiment(name, artifact_location=artifacts))
         self.study, self.kind, self.uri = study, kind, mlflow.get_tracking_uri()
 
     def where(self) -> str:
         return f"mlflow: experiment isoflop-{self.kind} at {self.uri} (look with: mlflow ui --backend-store-uri {self.uri})"
 
-    def log(self, record: RunRecord) -> None:
-        import mlflow
+    def open(self, label: str, config: dict[str, Any], study_key: str) -> str:
+        from mlflow.entities import Param
 
-        with mlflow.start_run(run_name=record.label):
-            mlflow.log_params({name: str(value)[:250] for name, value in record.config.items()})
-            mlflow.log_dict(self.study, "study_config.json")
-            for name, points in curves(record).items():
-                for step, value in points:
-                    mlflow.log_metric(name.replace("/", "_"), value, step=step)
+        run_id = self.client.create_run(self.experiment, run_name=label, tags={"isoflop.study_key": study_key}).info.run_id
+        self.client.log_batch(run_id, params=[Param(name, str(value)[:250]) for name, value in sorted(config.items())])
+        self.client.log_dict(run_id, self.study, "study_config.json")
+        return run_id
+
+    def add(self, run_id: str, step: int, values: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(name.replace("/", "_"), value, now, step)
+                                               for name, value in values.items()])
+
+    @staticmethod
+    def flush(run_id: str) -> None:
+        """Each point is written as it is given."""
+
+    def close(self, run_id: str, completed: bool) -> None:
+        self.client.set_terminated(run_id, status="FINISHED" if completed else "FAILED")
 
 
 def _by_step(record: RunRecord) -> dict[int, dict[str, float]]:

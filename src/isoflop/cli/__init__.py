@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sqlite3
 import sys
 
 import click
 
-from ..errors import ArgumentError, Interrupted, UsageError
+from ..errors import ArgumentError, Interrupted, UsageError, write_failure
 from .data import data
 from .fits import advise, fit, predict
 from .tokenizers import tokenizer
@@ -72,6 +73,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except (OSError, sqlite3.OperationalError) as error:
+        reason = write_failure(error)
+        if reason is None:
+            raise
+        where = f" {str(error.filename)!r}" if getattr(error, "filename", None) else ""
+        click.echo(f"error: cannot write{where} ({reason}); free space or make it writable, then run the same command "
+                   "again", err=True)
+        sys.exit(2)
 
 
 def _flag(argument: str) -> str:

@@ -30,14 +30,23 @@ def study_preamble(presets: list[str], preset_help: str = "start from a named pr
     return decorate
 
 
+ESTIMATE = click.option("--estimate", is_flag=True, help="with --dry-run: also estimate the wall time on this machine, "
+                        "from a short calibration (each model shape trained a few steps here; imports torch)")
+
+
+def check_estimate(estimate: bool, dry_run: bool) -> None:
+    if estimate and not dry_run:
+        raise UsageError("--estimate goes with --dry-run (it estimates the plan's time before anything trains); add "
+                         "--dry-run")
+
+
 def study_command(kind: str, summary: str) -> click.Command:
     """The ``isoflop KIND`` command of a study kind: its config's options, a preset, a config file, --dry-run."""
     study = STUDIES[kind]
 
     @study_preamble(list(PRESETS[kind]))
     @click.option("--wait", is_flag=True, help="if another isoflop process is writing to --output, wait for it instead of exiting")
-    @click.option("--estimate", is_flag=True, help="with --dry-run: also estimate the wall time on this machine, from a short "
-                  "calibration (each model shape trained a few steps here; imports torch)")
+    @ESTIMATE
     @click.option("--force-new-data", is_flag=True,
                   help="if the data changed under the stored runs, move the old results to OUTPUT/superseded/ and start over")
     @config_options(study)
@@ -45,9 +54,7 @@ def study_command(kind: str, summary: str) -> click.Command:
                 force_new_data: bool, **overrides: Any) -> None:
         from ..config.load import build_config
 
-        if estimate and not dry_run:
-            raise UsageError("--estimate goes with --dry-run (it estimates the plan's time before anything trains); add "
-                             "--dry-run")
+        check_estimate(estimate, dry_run)
         config = build_config(preset, config_file, overrides, kind=kind)
         if dry_run:
             from ..studies.dry_run import dry_run as plan_only

@@ -17,6 +17,7 @@ from typing import Protocol
 from ..config.parts import EngineConfig, OptimizerConfig
 from ..data.order import sample_order, stream_order, stream_span
 from ..data.prepare import PreparedData
+from ..training.live import LiveCurve
 
 StepCallback = Callable[[int], None]
 """Called with a number of optimizer steps just completed, for progress display."""
@@ -74,16 +75,21 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Pack:
-    """Runs an engine may train together (they differ only in seed and data), and where it may save and checkpoint."""
+    """Runs an engine may train together (they differ only in seed and data), and where it may save, checkpoint and
+    write its runs' curves as they train."""
 
     runs: tuple[RunSpec, ...]
     save_models_to: Path | None = None  # when set, each run's final model is saved to <folder>/<run key>
     checkpoint_dir: Path | None = None  # where an engine that trains runs together may keep its pack's checkpoints
     trunk_dir: Path | None = None  # where an engine that branches keeps its trunks' states (``training.trunks``)
+    live_dir: Path | None = None  # where each run appends its curve as it trains (``training.live``), if followed
 
     @property
     def first(self) -> RunSpec:
         return self.runs[0]
+
+    def live(self, run: RunSpec) -> LiveCurve:
+        return LiveCurve(self.live_dir, run.key)
 
 
 @dataclass

@@ -12,6 +12,7 @@ evaluation steps (the runner packs runs by ``RunSpec.pack_signature``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import time
@@ -112,7 +113,7 @@ class BatchedEngine:
             runs = pending.pop(0)
             checkpoint = PackCheckpoint(pack.checkpoint_dir, [run.key for run in runs], self.checkpoint_seconds)
             try:
-                results = self._train_pack(Pack(runs, pack.save_models_to), data, on_step, checkpoint)
+                results = self._train_pack(dataclasses.replace(pack, runs=runs), data, on_step, checkpoint)
             except torch.OutOfMemoryError:
                 if len(runs) == 1:
                     raise
@@ -131,11 +132,14 @@ class BatchedEngine:
         first_step, elapsed = _restore(checkpoint.load(self.device), stack.trainable, stack.optimizer, stack.members)
         started -= elapsed
         on_step(first_step * len(stack.members))
+        lives = [pack.live(member.run) for member in stack.members]
         if first_step == 0:
-            for member, loss in zip(stack.members, self._evaluate(stack).tolist()):
+            for member, live, loss in zip(stack.members, lives, self._evaluate(stack).tolist()):
                 member.initial_val_loss = loss
+                live.validation(0, loss)
         for step in range(first_step, pack.first.steps):
             self._step(stack, step)
+            _tell(stack.members, lives, step + 1)
             on_step(len(stack.members))  # one step of every member
             if step + 1 < pack.first.steps:
                 checkpoint.maybe_save(lambda: _state(step + 1, stack.trainable, stack.optimizer, stack.members,
@@ -290,6 +294,15 @@ def _clip_per_member(trainable: dict[str, torch.Tensor], max_norm: float) -> Non
     coefficients = (max_norm / (torch.linalg.vector_norm(norms, dim=0) + CLIP_EPS)).clamp(max=1.0)
     for p in trainable.values():
         p.grad.mul_(coefficients.view(-1, *([1] * (p.dim() - 1))).to(p.grad.dtype))
+
+
+def _tell(members: list[_Member], lives: list, step: int) -> None:
+    """Each member's numbers of step ``step`` to its live curve (a member that failed has none)."""
+    for member, live in zip(members, lives):
+        if not member.error and len(member.train_loss) == step:
+            live.train(step, member.train_loss[-1], member.learning_rate[-1])
+            if member.eval_steps and member.eval_steps[-1] == step:
+                live.validation(step, member.val_loss[-1])
 
 
 def _record(members: list[_Member], train, val, lr: float, step: int) -> None:

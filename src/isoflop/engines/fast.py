@@ -94,17 +94,21 @@ class FastEngine:
         on_step(first_step)
         train_loss, val_loss, learning_rate, evaluated = (metrics[name] for name in _PROGRESS)
         eval_steps = set(run.eval_steps)
+        live = pack.live(run)
         status, error = "completed", None
         try:
             if first_step == 0:
                 metrics["initial_val_loss"] = loop.evaluate(0)  # draws no random numbers: the run's numbers stay the same
+                live.validation(0, metrics["initial_val_loss"])
             for step in range(first_step, run.steps):
                 loss, lr = loop.train_step(run, step, order)
                 train_loss.append(loss)
                 learning_rate.append(lr)
+                live.train(step + 1, loss, lr)
                 if step + 1 in eval_steps:
                     val_loss.append(loop.evaluate(step + 1))
                     evaluated.append(step + 1)
+                    live.validation(step + 1, val_loss[-1])
                 on_step(1)
                 if step + 1 < run.steps:
                     checkpoint.maybe_save(lambda: loop.state(step + 1, metrics, time.perf_counter() - started))
@@ -169,15 +173,23 @@ class FastEngine:
         train_loss, learning_rate = trunk.train_loss[:branch], trunk.learning_rate[:branch]
         evaluated = [step for step in run.eval_steps if step <= branch]
         val_loss = [trunk.val[step] for step in evaluated]
+        live = pack.live(run)  # the steps it shares with the trunk first, at once
+        live.validation(0, trunk.initial)
+        for step, (loss, lr) in enumerate(zip(train_loss, learning_rate), start=1):
+            live.train(step, loss, lr)
+        for step, loss in zip(evaluated, val_loss):
+            live.validation(step, loss)
         status, error = "completed", None
         try:
             for step in range(branch, run.steps):
                 loss, lr = loop.train_step(run, step, order)
                 train_loss.append(loss)
                 learning_rate.append(lr)
+                live.train(step + 1, loss, lr)
                 if step + 1 in run.eval_steps:
                     val_loss.append(loop.evaluate(step + 1))
                     evaluated.append(step + 1)
+                    live.validation(step + 1, val_loss[-1])
                 on_step(1)
         except NonFiniteLoss as failure:
             status, error = "failed", str(failure)

@@ -20,6 +20,7 @@ from transformers import DataCollatorForLanguageModeling, PrinterCallback, Train
 from ..data.prepare import PreparedData
 from ..hardware import bf16_missing
 from ..models.build import build_model, model_config
+from ..training.live import LiveCurve
 from ..training.optim import trainer_schedule
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
 
@@ -69,7 +70,7 @@ class ReferenceEngine:
                 train_dataset=train_rows,
                 eval_dataset=val_rows,
                 data_collator=collator,
-                callbacks=[_StepWatcher(on_step, set(run.eval_steps))],
+                callbacks=[_StepWatcher(on_step, set(run.eval_steps), pack.live(run))],
             )
             # With tqdm disabled the Trainer prints every log line; the study shows its own progress.
             trainer.remove_callback(PrinterCallback)
@@ -152,16 +153,22 @@ _LOGGED_LOSSES = {"loss": "training loss", "eval_loss": "validation loss"}
 
 
 class _StepWatcher(TrainerCallback):
-    """Advances the progress display, asks for evaluation at the run's steps, stops a non-finite run."""
+    """Advances the progress display, asks for evaluation at the run's steps, stops a non-finite run, and passes each
+    logged loss to the run's live curve."""
 
-    def __init__(self, on_step: StepCallback, eval_steps: set[int]):
+    def __init__(self, on_step: StepCallback, eval_steps: set[int], live: LiveCurve):
         self.on_step = on_step
         self.eval_steps = eval_steps
+        self.live = live
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         for logged, described in _LOGGED_LOSSES.items():
             if logs and logged in logs:
                 check_finite(state.global_step, described, logs[logged])
+        if logs and "loss" in logs:
+            self.live.train(state.global_step, float(logs["loss"]), float(logs["learning_rate"]))
+        if logs and "eval_loss" in logs:
+            self.live.validation(state.global_step, float(logs["eval_loss"]))
 
     def on_step_end(self, args, state, control, **kwargs):
         self.on_step(1)

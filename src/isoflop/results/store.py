@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, first_line
-from ..files import write_atomic
+from ..files import atomic_target, write_atomic
 from .migrations import SCHEMA_VERSION, has_tables, migrate
 from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
 
@@ -85,6 +85,12 @@ RECORD_COLUMNS = SCALAR_FIELDS + tuple(f"{name}_json" for name in JSON_FIELDS)
 STEP_COLUMNS = ("step", "train_loss", "val_loss", "learning_rate")
 
 
+def _write_schema(connection: sqlite3.Connection) -> None:
+    with connection:
+        connection.executescript(SCHEMA)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
 def database_path(folder: str | Path) -> Path:
     """Where a folder's results database lives."""
     return Path(folder) / DATABASE_NAME
@@ -100,7 +106,19 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._open()
 
+    def _create(self) -> None:
+        """A new, empty store, complete or not at all: its schema written beside it, then renamed into place (a disk
+        that fills while the tables are made leaves no half-made database to be refused later)."""
+        with atomic_target(self.path) as partial:
+            connection = sqlite3.connect(partial)
+            try:
+                _write_schema(connection)
+            finally:
+                connection.close()
+
     def _open(self) -> None:
+        if not self.path.exists():
+            self._create()
         self.connection = sqlite3.connect(self.path)
         self.connection.row_factory = sqlite3.Row
         problem = not_ours(self.connection)
@@ -108,10 +126,8 @@ class Store:
             self.connection.close()
             raise _refused(self.path, problem)
         self.notes = migrate(self.connection)
-        if self.connection.execute("PRAGMA user_version").fetchone()[0] == 0:
-            with self.connection:
-                self.connection.executescript(SCHEMA)
-                self.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if self.connection.execute("PRAGMA user_version").fetchone()[0] == 0:  # an empty file
+            _write_schema(self.connection)
         self.connection.execute("PRAGMA foreign_keys = ON")
         self.connection.execute("PRAGMA journal_mode = WAL")
 

@@ -21,6 +21,16 @@ from .registry import STUDIES
 def dry_run(config: StudyConfig, vocab_size: int | None = None, estimate: bool = False) -> list[str]:
     """The plan of ``config`` in plain lines; ``vocab_size``: the tokenizer's size when it does not exist yet;
     ``estimate``: add the wall time the runs to train will take here, from a short calibration (imports torch)."""
+    lines, todo = planned(config, vocab_size)
+    if estimate and todo:
+        from .estimate import estimate as estimated
+
+        lines.append(estimated(config, todo, vocab_size).line())
+    return lines
+
+
+def planned(config: StudyConfig, vocab_size: int | None = None) -> tuple[list[str], list]:
+    """The plan of ``config`` in plain lines, and the runs it would train (those the folder does not hold)."""
     from ..models.build import model_facts
     from ..results.store import check_existing, read_records
 
@@ -44,12 +54,7 @@ def dry_run(config: StudyConfig, vocab_size: int | None = None, estimate: bool =
     # The plan of the engine whose runs the folder holds (any, when it holds none): all differ in keys only.
     shown = max(candidates, key=lambda name: sum(run.spec.key in stored for run in plans[name].runs))
     lines = _lines(config, plans[shown], stored, shown, vocab_size)
-    todo = [run for run in plans[shown].runs if run.spec.key not in stored]
-    if estimate and todo:
-        from .estimate import estimate as estimated
-
-        lines.append(estimated(config, todo).line())
-    return lines
+    return lines, [run for run in plans[shown].runs if run.spec.key not in stored]
 
 
 def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab_size: int) -> list[str]:

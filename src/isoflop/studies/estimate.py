@@ -6,7 +6,9 @@ the study's own engine trains short copies of one run in this process, after one
 run's fixed cost: building the model and the loss before training), and ``SHORT`` steps evaluating after every
 step (the extra time per step is one evaluation's). Each run is then ``fixed + steps × step + evaluations ×
 evaluation``, and the study's wall time their sum divided by the workers that train packs side by side. It is an
-estimate: data preparation, the report and uneven packing (the last run may train alone) are not counted.
+estimate: data preparation, the report and uneven packing (the last run may train alone) are not counted. A
+tokenizer that does not exist yet (a vocabulary study's BPE before it is trained) is stood in for by the byte
+tokenizer reporting the planned vocabulary size: the time depends on the size (embedding, head), not on the ids.
 """
 
 from __future__ import annotations
@@ -28,16 +30,20 @@ class Estimate:
     workers: int
     calibrated: int  # distinct model shapes timed
     calibration_seconds: float
+    stand_in: int | None = None  # the planned vocabulary size a missing tokenizer was stood in for at
 
     def line(self) -> str:
-        return (f"estimate: about {_duration(self.seconds)} of wall time on this machine with {self.workers} worker(s) "
+        stand_in = (f"; the tokenizer is not trained yet: timed with {self.stand_in:,} byte-tokenizer ids, its "
+                    "training not counted") if self.stand_in else ""
+        return (f"estimate: about {duration(self.seconds)} of wall time on this machine with {self.workers} worker(s) "
                 f"(calibrated by training {self.calibrated} model shape(s) for {SHORT} and {LONG} steps, "
                 f"{self.calibration_seconds:.1f} s; an estimate: data preparation, the report and uneven packing are "
-                "not counted)")
+                f"not counted{stand_in})")
 
 
-def estimate(config: StudyConfig, runs: list[PlannedRun]) -> Estimate:
-    """The estimated wall time of training ``runs`` as ``config`` would, calibrated here and now."""
+def estimate(config: StudyConfig, runs: list[PlannedRun], planned_vocab_size: int | None = None) -> Estimate:
+    """The estimated wall time of training ``runs`` as ``config`` would, calibrated here and now;
+    ``planned_vocab_size``: the size of a tokenizer that does not exist yet (timed with a stand-in)."""
     from ..data.prepare import prepare_data
     from ..engines.registry import select_engine
     from ..execution.base import resolve
@@ -46,10 +52,13 @@ def estimate(config: StudyConfig, runs: list[PlannedRun]) -> Estimate:
 
     started = time.perf_counter()
     study = STUDIES[config.kind]
-    tokenizer = load_tokenizer(config.tokenizer.tokenizer)
-    engine = select_engine(config.engine, study.models(config), len(tokenizer))
+    tokenizer = load_tokenizer("bytes" if planned_vocab_size else config.tokenizer.tokenizer)
+    vocab_size = planned_vocab_size or len(tokenizer)
+    engine = select_engine(config.engine, study.models(config), vocab_size)
     samples = min(max(run.spec.data_span for run in runs), LONG * config.optimizer.batch_size)
     data = prepare_data(config.data, tokenizer, samples, config.evaluation.eval_samples, study.data_advice)
+    if planned_vocab_size:
+        data = dataclasses.replace(data, tokenizer=_StandIn(tokenizer, planned_vocab_size))
     costs: dict[tuple, tuple[float, float, float]] = {}
     for run in runs:
         shape = _shape(run.spec)
@@ -59,7 +68,20 @@ def estimate(config: StudyConfig, runs: list[PlannedRun]) -> Estimate:
     execution = resolve(config.execution, engine, len(runs))
     workers = (execution.workers or os.cpu_count() or 1) if execution.executor == "processes" else 1
     workers = max(1, min(workers, len(runs)))
-    return Estimate(total / workers, workers, len(costs), time.perf_counter() - started)
+    return Estimate(total / workers, workers, len(costs), time.perf_counter() - started, planned_vocab_size)
+
+
+class _StandIn:
+    """A tokenizer that reports another vocabulary size: the models built for it get that embedding and head."""
+
+    def __init__(self, tokenizer, size: int):
+        self._tokenizer, self._size = tokenizer, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getattr__(self, name: str):
+        return getattr(self._tokenizer, name)
 
 
 def _shape(spec: RunSpec) -> tuple:
@@ -88,7 +110,8 @@ def _calibrate(engine, spec: RunSpec, data) -> tuple[float, float, float]:
     return max(0.0, short - SHORT * step), step, max(0.0, evaluated - short) / SHORT
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` as people say it: 45 s, 3 min 05 s, 1 h 02 min."""
     minutes, rest = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"

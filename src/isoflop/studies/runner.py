@@ -12,6 +12,7 @@ import functools
 import itertools
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..config.studies import StudyConfig
 from ..data.prepare import PreparedData, prepare_data
 from ..engines.base import Pack
 from ..engines.registry import select_engine
-from ..errors import UsageError, WriteError
+from ..errors import UsageError, WriteError, write_failure
 from ..execution.base import load_executor, records, resolve
 from ..execution.inbox import Inbox
 from ..execution.slurm_files import remove_task_inputs
@@ -32,7 +33,7 @@ from ..progress import progress as progress_bar
 from ..provenance import library_versions
 from ..quiet import silence_libraries
 from ..results.store import Store, check_existing
-from ..trackers import Trackers, check_trackers
+from ..trackers import LIVE_FOLDER, Trackers, check_trackers
 from ..training.trunks import TRUNKS_FOLDER, keep_furthest_states
 from .base import Plan, PlannedRun
 from .recording import Recorder
@@ -77,14 +78,28 @@ def run_study(
     them; ``force_new_data`` moves a study on other data aside instead of refusing. ``engine``: an engine object
     to train with instead of the one ``config`` names (a seam for tests and embedding programs).
     """
-    from ..report.write import write_report
-
     silence_libraries()
     study = STUDIES[config.kind]
     setup = _set_up(config, engine)
+    folder = Path(setup.config.output)
+    save_to = folder / MODELS_FOLDER if setup.config.save_models else None
+    try:
+        return _run(setup, study, folder, save_to, progress, wait, force_new_data, echo)
+    except (OSError, sqlite3.OperationalError) as error:
+        reason = write_failure(error)
+        if reason is None:
+            raise
+        raise WriteError(f"cannot write to {str(folder)!r} ({reason}): the runs stored there so far are kept; free "
+                         "space or make it writable, then run the same command again (it trains only what is not "
+                         "stored and writes the report)") from None
+
+
+def _run(setup: _Setup, study, folder: Path, save_to: Path | None, progress: bool, wait: bool, force_new_data: bool,
+         echo: Callable[[str], None]) -> StudyOutcome:
+    """The study in its locked folder: the stored runs checked and merged, the rest trained, the report written."""
+    from ..report.write import write_report
+
     config, engine, data = setup.config, setup.engine, setup.data
-    folder = Path(config.output)
-    save_to = folder / MODELS_FOLDER if config.save_models else None
     with FolderLock(folder, wait=wait, echo=echo), Store(folder) as store:
         data = _check_data_identity(store, setup.study_key, data, config, study, force_new_data, echo)
         for note in store.notes:
@@ -93,7 +108,7 @@ def run_study(
         merged = Inbox(folder).merge_into(store)
         if merged:
             echo(f"stored {len(merged)} run(s) that finished while no isoflop command was watching")
-        trackers = Trackers(config.report_to, folder, config.kind, config.flat())
+        trackers = Trackers(config.report_to, folder, config.kind, config.flat(), setup.study_key)
         for line in trackers.where():
             echo(line)
         for record in store.records() if config.report_to else ():  # stored before: logged once, if never before
@@ -107,6 +122,7 @@ def run_study(
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
+        shutil.rmtree(folder / LIVE_FOLDER, ignore_errors=True)  # every run in it is stored (and logged) by now
         remove_task_inputs(folder)
         keep_furthest_states(folder / TRUNKS_FOLDER)  # what a budget added by a later study can still branch from
         # Still under the lock: a process queued with --wait must not rewrite the report while it is written.
@@ -114,7 +130,10 @@ def run_study(
             document = study.build_report(records, config, plan.notes, setup.vocab_size)
             files = write_report(document, folder)
         except (OSError, WriteError) as error:
-            reason = error.strerror if isinstance(error, OSError) else str(error)
+            if isinstance(error, OSError):
+                reason = error.strerror
+            else:
+                reason = f"{Path(error.path).name}: {error.reason}" if error.reason else str(error)
             raise UsageError(f"the runs are stored in {str(folder)!r}, but its report could not be written ({reason}): free "
                              "space or make the folder writable, then run the same command again (it trains nothing "
                              "more and writes the report)") from None
@@ -213,7 +232,9 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
     # Longest first, so that the round does not end on one long run while the other workers idle: the largest
     # budgets, and within one the most steps (a small model's steps cost mostly their fixed overhead).
     todo = sorted(todo, key=lambda run: (-run.budget_flops, -run.spec.steps))
-    packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER, folder / TRUNKS_FOLDER)
+    packs = make_packs(todo, engine, data, save_to, folder / CHECKPOINTS_FOLDER, folder / TRUNKS_FOLDER,
+                       trackers.live_folder)
+    trackers.expect({run.spec.key: (run.spec.label, run.config) for run in todo})
     executor = load_executor(resolve(config.execution, engine, len(packs)), config)
     failed: list[str] = []
     versions = library_versions() | getattr(engine, "provenance", dict)()  # e.g. which kernel the fast engine uses
@@ -221,7 +242,11 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
                         save_to)
     with progress_bar(total=sum(run.spec.steps for run in todo), unit="steps", enabled=progress,
                       desc=f"{len(todo)} runs ({engine.name}, {executor.name})", heartbeat=config.heartbeat_seconds) as bar:
-        for record in records(executor, engine, packs, data, bar.update, recorder):
+        def on_step(steps: int) -> None:
+            bar.update(steps)
+            trackers.follow()
+
+        for record in records(executor, engine, packs, data, on_step, recorder):
             store.save(record)
             trackers.log(record)
             shown = f"{record.final_val_loss:.3f}" if record.final_val_loss is not None else "-"
@@ -233,7 +258,7 @@ def _train(todo: list[PlannedRun], engine, data: PreparedData, config: StudyConf
 
 
 def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path | None, checkpoints: Path,
-               trunks: Path | None = None) -> list[Pack]:
+               trunks: Path | None = None, live: Path | None = None) -> list[Pack]:
     """Runs that differ only in seed and data (or, for an engine that branches, that share a trunk), in plan order,
     cut to the engine's pack limit."""
     branches = getattr(engine, "branches", False)
@@ -247,7 +272,7 @@ def make_packs(runs: list[PlannedRun], engine, data: PreparedData, save_to: Path
         limit = engine.pack_limit(group[0].spec, data, len(group))
         for start in range(0, len(group), limit):
             specs = tuple(run.spec for run in group[start : start + limit])
-            packs.append(Pack(specs, save_to, checkpoints, trunks))
+            packs.append(Pack(specs, save_to, checkpoints, trunks, live))
     return packs
 
 
@@ -261,6 +286,9 @@ def check_output_folder(folder: Path) -> None:
     if not parent.is_dir():
         raise UsageError(f"--output {str(folder)!r} cannot be created: {str(parent)!r} is a file")
     if not os.access(parent, os.W_OK):
+        if parent == folder:
+            raise UsageError(f"--output {str(folder)!r} is not writable (a read-only file system, or another user's "
+                             "folder): make it writable, or choose another --output")
         raise UsageError(f"--output {str(folder)!r} cannot be created: {str(parent)!r} is not writable")
 
 

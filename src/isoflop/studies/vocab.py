@@ -92,20 +92,34 @@ def run_vocab_study(config: VocabConfig, echo: Callable[[str], None], progress: 
     return root, arms, document, files
 
 
-def dry_run_vocab_study(config: VocabConfig) -> list[str]:
-    """Every arm's plan (``studies.dry_run``); a BPE not trained yet is planned at the size asked for."""
-    from .dry_run import dry_run
+def dry_run_vocab_study(config: VocabConfig, estimate: bool = False) -> list[str]:
+    """Every arm's plan (``studies.dry_run``); a BPE not trained yet is planned at the size asked for. ``estimate``:
+    each arm's wall time here (``studies.estimate``), and the whole study's (the arms train one after another)."""
+    from .dry_run import planned
+    from .estimate import duration
+    from .estimate import estimate as estimated
 
-    root, lines = Path(config.output), []
+    root, lines, total, untrained = Path(config.output), [], 0.0, []
     for spec in config.tokenizers:
         name = arm_name(spec)
         folder = root / "tokenizers" / name
         tokenizer, vocab_size = (str(folder), None) if spec.startswith(BPE_PREFIX) else (spec, None)
         if spec.startswith(BPE_PREFIX) and not folder.is_dir():
             vocab_size = _bpe_size(spec)  # planning needs only the vocabulary size
+            untrained.append(spec)
             lines.append(f"{spec}: not trained yet (it is trained on {config.data.train_data} first, into {folder}); "
                          f"planned at {vocab_size:,} tokens, which a small corpus may not reach")
-        lines += dry_run(arm_config(config, tokenizer, name), vocab_size)
+        arm = arm_config(config, tokenizer, name)
+        arm_lines, todo = planned(arm, vocab_size)
+        lines += arm_lines
+        if estimate and todo:
+            timed = estimated(arm, todo, vocab_size)
+            lines.append(timed.line())
+            total += timed.seconds
+    if estimate:
+        training = f"; training {', '.join(untrained)} first is not counted" if untrained else ""
+        lines.append(f"estimate for the whole vocabulary study: about {duration(total)} of wall time on this machine "
+                     f"(the {len(config.tokenizers)} tokenizers' ladders one after another{training})")
     return lines
 
 
