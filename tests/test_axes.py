@@ -7,14 +7,15 @@ import pytest
 from isoflop import build_config, run_study
 from isoflop.config.studies import ScarcityConfig
 from isoflop.engines.base import RunResult
-from isoflop.models.specs import SCRATCH_SIZES, scratch_facts
+from isoflop.models.families import scratch_facts
+from isoflop.models.specs import SCRATCH_SIZES
 from isoflop.results.store import Store
 from isoflop.studies.scarcity import plan
 from helpers import SIZES, InterruptedEngine, SyntheticEngine, synthetic_study
 
 
 def facts(spec):
-    return scratch_facts(SCRATCH_SIZES["tiny"], 50257)
+    return scratch_facts("gpt2", SCRATCH_SIZES["tiny"], 50257)
 
 
 def scarcity(corpus, output, **changes):

@@ -8,7 +8,8 @@ import pytest
 from helpers import SIZES, synthetic_study
 from isoflop import build_config, run_study
 from isoflop.fit.isoflop_profiles import budget_minimum
-from isoflop.models.specs import LADDER, scratch_facts
+from isoflop.models.families import scratch_facts
+from isoflop.models.specs import LADDER
 from isoflop.studies.bracket import SizeResults, bracket, initial_window
 from isoflop.studies.isoflops import plan
 
@@ -75,7 +76,7 @@ def test_a_bracketed_study_pins_every_minimum_in_fewer_runs_and_resumes(tmp_path
     rerun = run_study(build_config(overrides=settings, kind="isoflops"), echo=lambda line: None, progress=False)
     assert (rerun.trained, rerun.skipped) == (0, len(records))
     everything = plan(build_config(overrides=settings | {"bracket": 0, "engine": "fast"}, kind="isoflops"), 257,
-                      lambda spec: scratch_facts(LADDER[spec.split(":")[1]], 257))
+                      lambda spec: scratch_facts("gpt2", LADDER[spec.split(":")[1]], 257))
     # The same study (keyed by the engine auto chose): bracketing changes which runs there are, never their keys.
     assert {r.key for r in records} < {run.spec.key for run in everything.runs}
 

@@ -1,8 +1,9 @@
 import pytest
 
 from isoflop import Budget, UsageError
-from isoflop.budget import evaluation_flops, flops_per_token
-from isoflop.models.specs import LADDER, parameter_count, scratch_architecture
+from isoflop.models.counts import evaluation_flops, flops_per_token
+from isoflop.models.families import scratch_facts
+from isoflop.models.specs import LADDER
 
 
 def test_classic_budget_is_100_steps_of_64_tokens():
@@ -25,10 +26,10 @@ def test_batch_size_divides_passes_into_steps():
 
 
 def test_full_flop_count_adds_attention_and_the_lm_head_to_6n():
-    arch = scratch_architecture(LADDER["100k"], 257)
-    non_embedding = parameter_count(arch).non_embedding
-    assert flops_per_token(non_embedding, arch, 128, "6N") == 6 * non_embedding
-    full = flops_per_token(non_embedding, arch, 128, "full")
+    facts = scratch_facts("gpt2", LADDER["100k"], 257)
+    non_embedding = facts.parameters.non_embedding
+    assert flops_per_token(facts, 128, "6N") == 6 * non_embedding
+    full = flops_per_token(facts, 128, "full")
     assert full == 3 * (2 * (24 * 64**2 + 4 * 128 * 64 + 3 * 2 * 128) + 4 * 257 * 64)
 
 

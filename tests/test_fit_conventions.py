@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from isoflop.budget import flops_per_token
 from isoflop.fit.advice import advise, advise_allocation
 from isoflop.fit.api import run_fit
 from isoflop.config.fit import FitConfig
@@ -16,7 +15,9 @@ from isoflop.fit.checks import chinchilla_problems
 from isoflop.fit.flops import FlopCount, knots_to_count
 from isoflop.fit.laws import LoadedLaw
 from isoflop.fit.table import FitTable
-from isoflop.models.specs import LADDER, scratch_facts
+from isoflop.models.counts import flops_per_token
+from isoflop.models.families import scratch_facts
+from isoflop.models.specs import LADDER
 
 VOCAB, SEQ_LEN = 50257, 64
 LAW = ChinchillaLaw(E=1.5, A=40.0, B=400.0, alpha=0.35, beta=0.3)
@@ -32,17 +33,17 @@ def ladder_count() -> FlopCount:
     GPT-2 vocabulary's head is most of the count and N*(C) bends away from a power law)."""
     sizes, per_token = [], []
     for size in SIZES.values():
-        facts = scratch_facts(size, VOCAB)
+        facts = scratch_facts("gpt2", size, VOCAB)
         sizes.append(facts.parameters.non_embedding)
-        per_token.append(flops_per_token(facts.parameters.non_embedding, facts.architecture, SEQ_LEN, "full"))
+        per_token.append(flops_per_token(facts, SEQ_LEN, "full"))
     return knots_to_count("full", sizes, per_token)
 
 
 def test_the_full_count_is_exact_at_every_trained_size_and_grows_with_n():
     count = ladder_count()
     for size in SIZES.values():
-        facts = scratch_facts(size, VOCAB)
-        exact = flops_per_token(facts.parameters.non_embedding, facts.architecture, SEQ_LEN, "full")
+        facts = scratch_facts("gpt2", size, VOCAB)
+        exact = flops_per_token(facts, SEQ_LEN, "full")
         assert count.per_token_at(facts.parameters.non_embedding) == pytest.approx(exact, rel=1e-12)
     between = np.geomspace(1e3, 1e9, 50)
     assert (np.diff(count.per_token_at(between)) > 0).all()

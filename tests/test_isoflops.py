@@ -10,7 +10,8 @@ from test_report import CHROMIUM, overflow
 from isoflop import UsageError, build_config, run_study
 from isoflop.data.prepare import bits_per_byte, bytes_per_token
 from isoflop.fit.points import fit_table_from
-from isoflop.models.specs import LADDER, scratch_facts
+from isoflop.models.families import scratch_facts
+from isoflop.models.specs import LADDER
 from isoflop.results.store import Store
 from isoflop.studies.isoflops import plan
 from isoflop.tokenization.resolve import load_tokenizer
@@ -27,7 +28,7 @@ def tiny_config(corpus, output, **changes):
 
 
 def plan_for(config, vocab_size=257):
-    return plan(config, vocab_size, lambda spec: scratch_facts(LADDER[spec.split(":")[1]], vocab_size))
+    return plan(config, vocab_size, lambda spec: scratch_facts("gpt2", LADDER[spec.split(":")[1]], vocab_size))
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@ import pytest
 
 from isoflop import UsageError
 from isoflop.models.build import build_model, context_length, count_parameters, model_config, model_facts
-from isoflop.models.specs import LADDER, SCRATCH_SIZES, parameter_count, scratch_architecture
+from isoflop.models.families import family_architecture
+from isoflop.models.specs import LADDER, SCRATCH_SIZES, parameter_count
 
 
 def test_scratch_model_init_is_a_function_of_the_seed():
@@ -21,7 +22,7 @@ def test_parameter_formula_equals_the_real_model(size):
     unique = {id(p): p for p in model.parameters()}
     total = sum(p.numel() for p in unique.values())
     embeddings = model.transformer.wte.weight.numel() + model.transformer.wpe.weight.numel()
-    counted = parameter_count(scratch_architecture(SCRATCH_SIZES[size], 257))
+    counted = parameter_count(family_architecture("gpt2", SCRATCH_SIZES[size], 257))
     assert (counted.total, counted.non_embedding) == (total, total - embeddings)
     assert count_parameters(config) == counted
 

@@ -26,10 +26,11 @@ def quiet(config):
 
 
 def test_plan_is_one_run_per_d_and_seed_with_stable_keys(corpus, tmp_path):
-    from isoflop.models.specs import scratch_facts, SCRATCH_SIZES
+    from isoflop.models.families import scratch_facts
+    from isoflop.models.specs import SCRATCH_SIZES
 
     config = small_config(corpus, tmp_path / "o", seeds=(1, 2))
-    facts = lambda spec: scratch_facts(SCRATCH_SIZES["tiny"], 50257)  # noqa: E731
+    facts = lambda spec: scratch_facts("gpt2", SCRATCH_SIZES["tiny"], 50257)  # noqa: E731
     planned = plan(config, 50257, facts)
     assert [(r.spec.unique_samples, r.spec.seed) for r in planned.runs] == [(1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2)]
     assert len({r.spec.key for r in planned.runs}) == 6

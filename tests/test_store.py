@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from isoflop import UsageError, build_config, run_study
-from isoflop.models.specs import LADDER, scratch_facts
+from isoflop.models.families import scratch_facts
+from isoflop.models.specs import LADDER
 from isoflop.results.migrations import SCHEMA_VERSION
 from isoflop.results.records import StepMetric
 from isoflop.results.store import Store
@@ -152,7 +153,7 @@ def test_an_isoflop_0_1_isoflops_folder_is_rekeyed_to_the_plan(tmp_path):
         budgets=(3e9,), model_sizes=("25k", "50k"), seq_len=32, batch_size=4, eval_samples=4, evals_per_run=3, min_steps=5,
         engine="reference", size_learning_rates={},  # isoflop 0.1 trained every size at --learning-rate
     ))
-    planned = plan(config, 257, lambda spec: scratch_facts(LADDER[spec.split(":")[1]], 257))
+    planned = plan(config, 257, lambda spec: scratch_facts("gpt2", LADDER[spec.split(":")[1]], 257))
     with Store(tmp_path) as store:
         assert store.completed_keys() == {run.spec.key for run in planned.runs}
         assert {r.grid["size"] for r in store.records()} == {"25k", "50k"}

@@ -1,7 +1,7 @@
 """Compute accounting: forward+backward passes <-> optimizer steps <-> tokens <-> FLOPs.
 
-FLOPs follow one of two conventions, recorded with every run: ``6N`` (Kaplan et al.)
-or ``full`` (Hoffmann et al., Appendix F).
+FLOPs per token follow one of the conventions of ``models.counts`` (``6N``, ``full``, ``matmul``),
+recorded with every run.
 
 A *pass* is one training sample going forward and backward once. The classic budget
 is 100 passes of 64-token samples at batch size 1, i.e. 100 optimizer steps.
@@ -12,13 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import UsageError
-from .models.specs import Architecture
-
-# FLOPs per parameter per token (Kaplan et al. 2020; Hoffmann et al. 2022): a forward
-# pass costs ~2 multiply-adds-as-FLOPs per parameter, the backward pass twice that.
-FORWARD_FLOPS_PER_PARAM_TOKEN = 2
-TRAIN_FLOPS_PER_PARAM_TOKEN = 6
-
 
 @dataclass(frozen=True)
 class Budget:
@@ -56,31 +49,3 @@ class Budget:
         if unique_samples <= 0:
             raise UsageError(f"the number of unique samples must be positive, got {unique_samples}")
         return self.steps * self.batch_size / unique_samples
-
-
-FLOP_CONVENTIONS = ("6N", "full")
-
-
-def flops_per_token(non_embedding: int, arch: Architecture | None, seq_len: int, convention: str) -> float:
-    """Training FLOPs per token.
-
-    ``6N``: 6 × non-embedding parameters (Kaplan et al. 2020). ``full``: three times the
-    forward count of Hoffmann et al. (2022, Appendix F) — per layer QKV and output
-    projections and MLP (24·d²), attention scores and values (4·T·d), softmax (3·H·T) —
-    plus the embedding lookup and the LM head (2·V·d each).
-    """
-    if convention == "6N":
-        return float(TRAIN_FLOPS_PER_PARAM_TOKEN * non_embedding)
-    if convention != "full":
-        raise UsageError(f"unknown FLOP convention {convention!r}; choose one of {', '.join(FLOP_CONVENTIONS)}")
-    if arch is None:
-        raise ValueError("the full FLOP count needs a GPT-2-family architecture")
-    d = arch.n_embd
-    per_layer = 24 * d**2 + 4 * seq_len * d + 3 * arch.n_head * seq_len
-    forward = arch.n_layer * per_layer + 2 * arch.vocab_size * d + 2 * arch.vocab_size * d
-    return float(3 * forward)
-
-
-def evaluation_flops(train_flops_per_token: float, tokens: int) -> float:
-    """FLOPs of evaluating ``tokens`` tokens: the forward pass, a third of a training pass (2 of 6)."""
-    return train_flops_per_token * FORWARD_FLOPS_PER_PARAM_TOKEN / TRAIN_FLOPS_PER_PARAM_TOKEN * tokens

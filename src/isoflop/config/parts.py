@@ -15,6 +15,9 @@ from typing import ClassVar, Literal
 from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 
 from ..data.chunking import OLD_NAMES, ChunkingRule
+from ..models.families import DEFAULT_FAMILY, FAMILIES, scratch_spec, split_scratch
+from ..models.specs import SCRATCH_PREFIX
+from ..errors import UsageError
 from ..progress import HEARTBEAT_SECONDS
 from .engines import AUTO, ENGINES, engine_names
 from .base import KEYED_WHEN_SET, MAX_SEED, NOT_IDENTITY, Part
@@ -39,7 +42,8 @@ CooldownShape = Literal["1-sqrt", "linear"]
 WSD_COOLDOWN_FRACTION = 0.2
 WSD_COOLDOWN_SHAPE = "1-sqrt"
 Precision = Literal["fp32", "bf16", "fp16"]
-FlopConvention = Literal["6N", "full"]
+FlopConvention = Literal["6N", "full", "matmul"]
+Family = Literal[FAMILIES]
 
 
 class CorpusConfig(Part):
@@ -100,6 +104,30 @@ class ModelConfig(Part):
     """How every model of a study is configured (which models: see the study's own settings)."""
 
     dropout: float | None = Field(None, ge=0, lt=1, description="dropout of every model (default: the model's own)")
+    family: Family | None = Field(
+        None, description="the block of every scratch: model: gpt2 (LayerNorm, GELU, learned positions, tied head; the "
+        "default), llama (RMSNorm, SwiGLU, RoPE, untied head) or qwen3 (as llama, with QK-norm, GQA 2 and a tied head); "
+        "see isoflop.models.families", json_schema_extra=KEYED_WHEN_SET,
+    )
+
+    @field_validator("family")
+    @classmethod
+    def _gpt2_is_the_default(cls, family: str | None) -> str | None:
+        return None if family == DEFAULT_FAMILY else family  # so that naming the default keeps every run's key
+
+    def scratch(self, size: str) -> str:
+        """The spec of a ladder rung in this family: ``scratch:25m``, ``scratch:llama-25m``."""
+        return scratch_spec(self.family or DEFAULT_FAMILY, size)
+
+    def spec(self, model: str) -> str:
+        """``model`` in this family: a ``scratch:SIZE`` moved into it; anything else as it is (a checkpoint's family
+        is its own config's, so naming another is refused)."""
+        if self.family is None:
+            return model
+        if not model.startswith(SCRATCH_PREFIX) or split_scratch(model)[0] != DEFAULT_FAMILY:
+            raise UsageError(f"--family {self.family} applies to scratch:SIZE models; {model!r} has its own family (its "
+                             "config's): drop --family, or train scratch:SIZE")
+        return self.scratch(split_scratch(model)[1])
 
 
 class OptimizerConfig(Part):

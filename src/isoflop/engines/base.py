@@ -138,13 +138,14 @@ class Engine(Protocol):
 
 
 def not_gpt2(engine: str, models: list[str], vocab_size: int) -> str | None:
-    """Why ``engine`` (which trains GPT-2-family models only) cannot train ``models``, or None."""
+    """Why ``engine`` (which stacks GPT-2's blocks only) cannot train ``models``, or None."""
     from ..models.build import model_config
 
     for model in sorted(set(models)):
         kind = getattr(model_config(model, vocab_size), "model_type", None)
         if kind != "gpt2":
-            return f"the {engine} engine trains GPT-2-family models, not {kind!r} ({model})"
+            return (f"the {engine} engine stacks GPT-2 models only, not {kind!r} ({model}); the fast (CPU) and reference "
+                    "engines train every family")
     return None
 
 

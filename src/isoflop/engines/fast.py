@@ -39,11 +39,12 @@ from ..training.checkpoints import PackCheckpoint
 from ..training.trunks import TrunkStates
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
 from ..training import optim
-from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite, not_gpt2
+from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
 
 
 class FastEngine:
-    """One GPT-2 run at a time on the CPU, single-threaded, the LM head and its loss in chunks outside autograd."""
+    """One run at a time on the CPU, single-threaded, the LM head and its loss in chunks outside autograd; any causal LM
+    whose body (``base_model``) gives the hidden states its head reads (GPT-2, Llama, Qwen3, ...)."""
 
     name = "fast"
     branches = True  # trains the wsd runs of one trunk from one shared trunk (``training.trunks``)
@@ -58,7 +59,7 @@ class FastEngine:
             return "on a GPU the batched engine is the fast one; the fast engine is for CPUs"
         if self.precision == "bf16" and (missing := bf16_missing()):
             return f"--precision bf16 on the CPU: {missing}; use --precision fp32"
-        return not_gpt2(self.name, models, vocab_size)
+        return None
 
     def provenance(self) -> dict[str, str]:
         return {"head_kernel": kernels.describe()}
@@ -226,7 +227,7 @@ class _Loop:
         """The validation loss now (draws no random numbers)."""
         self.model.eval()
         with torch.no_grad(), self._autocast():
-            val_hidden = self.model.transformer(input_ids=self.val_ids).last_hidden_state
+            val_hidden = self.model.base_model(input_ids=self.val_ids).last_hidden_state
         value = head_cross_entropy_eval(_shifted(val_hidden).float(), self.head, self.val_labels, self.bf16)
         check_finite(step, "validation loss", value)
         return value
@@ -239,7 +240,7 @@ class _Loop:
         ids = self.train_chunks[order[step * batch_size : (step + 1) * batch_size]]
         self.model.train()
         with self._autocast():
-            hidden = self.model.transformer(input_ids=ids).last_hidden_state
+            hidden = self.model.base_model(input_ids=ids).last_hidden_state
         loss = head_cross_entropy(_shifted(hidden).float(), self.head, _labels(ids, self.pad_id), self.bf16)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, optimizer_config.max_grad_norm)
@@ -338,6 +339,8 @@ def _fuse_activation(model) -> None:
     ``gelu(approximate="tanh")``, the same function (within 5e-7); 15 % of a 100k model's step on the CPU."""
     from transformers.activations import ACT2FN, NewGELUActivation
 
+    if model.config.model_type != "gpt2":
+        return
     for block in model.transformer.h:
         if isinstance(block.mlp.act, NewGELUActivation):
             block.mlp.act = ACT2FN["gelu_pytorch_tanh"]

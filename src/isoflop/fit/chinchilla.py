@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
+from ..models.counts import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError, first_line
 from ..pools import one_blas_thread, quiet_worker, stop_now
 from ..progress import progress as progress_bar

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
+from ..models.counts import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
 
 CONVENTIONS = ("6N", "full", "table")

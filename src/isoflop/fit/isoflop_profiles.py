@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from ..budget import TRAIN_FLOPS_PER_PARAM_TOKEN
+from ..models.counts import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
 from .draws import draws
 from .powerlaw import CONFIDENCE, PowerLaw, fit_power_law, percentile_interval

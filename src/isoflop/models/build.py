@@ -1,4 +1,5 @@
-"""Building Hugging Face models from a spec: a from-scratch GPT-2 size or a pretrained checkpoint.
+"""Building Hugging Face models from a spec: a from-scratch size of a family (GPT-2, Llama, Qwen3) or a pretrained
+checkpoint of any causal LM.
 
 A pretrained model that cannot be found is an error, never replaced by something else.
 """
@@ -9,18 +10,9 @@ from pathlib import Path
 
 from ..errors import UsageError, first_line
 from ..hub import ensure_folder_or_hub
-from .specs import (
-    GPT2_CONTEXT,
-    SCRATCH_PREFIX,
-    SCRATCH_SIZES,
-    Architecture,
-    ModelFacts,
-    ParameterCount,
-    is_scratch,
-    parameter_count,
-    scratch_facts,
-    scratch_size,
-)
+from .families import FAMILIES, family_architecture, family_size, scratch_facts
+from .specs import (SCRATCH_PREFIX, SCRATCH_SIZES, Architecture, ModelFacts, ParameterCount, is_scratch, matmul_parameters,
+                    parameter_count)
 
 # A model's embedding may be padded past its tokenizer's size (e.g. to a multiple of 64 or 128); beyond that the
 # vocabularies differ.
@@ -40,7 +32,7 @@ def model_config(spec: str, vocab_size: int, dropout: float | None = None):
                 "mean other tokens; use the model's own tokenizer, or a scratch: model for this tokenizer (never resized)"
             )
     if dropout is not None:
-        for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop"):
+        for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "attention_dropout"):
             if hasattr(config, name):
                 setattr(config, name, dropout)
     return config
@@ -64,20 +56,22 @@ def build_model(spec: str, config, seed: int):
 
 
 def _scratch_config(spec: str, vocab_size: int):
-    from transformers import GPT2Config
+    from transformers import GPT2Config, LlamaConfig, Qwen3Config
 
-    size = scratch_size(spec)
+    family, size = family_size(spec)
     if size is None:
-        raise UsageError(f"unknown model size {spec!r}; choose one of: {', '.join(SCRATCH_PREFIX + s for s in SCRATCH_SIZES)}")
-    return GPT2Config(
-        vocab_size=vocab_size,
-        bos_token_id=vocab_size - 1,
-        eos_token_id=vocab_size - 1,
-        n_positions=GPT2_CONTEXT,
-        n_layer=size.n_layer,
-        n_embd=size.n_embd,
-        n_head=size.n_head,
-    )
+        raise UsageError(f"unknown model size {spec!r}; choose one of: {', '.join(SCRATCH_PREFIX + s for s in SCRATCH_SIZES)}"
+                         f" (or scratch:FAMILY-SIZE, FAMILY one of {', '.join(FAMILIES)})")
+    arch = family_architecture(family, size, vocab_size)
+    ends = {"bos_token_id": vocab_size - 1, "eos_token_id": vocab_size - 1}
+    if family == "gpt2":
+        return GPT2Config(vocab_size=vocab_size, n_positions=arch.n_positions, n_layer=arch.n_layer, n_embd=arch.n_embd,
+                          n_head=arch.n_head, **ends)
+    shape = dict(vocab_size=vocab_size, hidden_size=arch.n_embd, intermediate_size=arch.mlp_width,
+                 num_hidden_layers=arch.n_layer, num_attention_heads=arch.n_head, num_key_value_heads=arch.kv_heads,
+                 head_dim=arch.head_width, max_position_embeddings=arch.n_positions, tie_word_embeddings=arch.tied_head,
+                 rope_parameters={"rope_type": "default", "rope_theta": arch.rope_theta}, **ends)
+    return (LlamaConfig if family == "llama" else Qwen3Config)(**shape)
 
 
 def _load_config(name: str, **kwargs):
@@ -103,8 +97,11 @@ def load_pretrained(spec: str, load):
         raise UsageError(f"could not load model {spec!r}: {first_line(error)}; {advice}") from error
 
 
+_FAMILY_OF_MODEL_TYPE = {"gpt2": "gpt2", "llama": "llama", "qwen3": "qwen3"}
+
+
 def architecture(config) -> Architecture | None:
-    """The GPT-2-family shape of an HF config (GPT-2's names, else the common ones), or None."""
+    """The shape of an HF config (GPT-2's names, else the common ones), or None where it does not give one."""
     names = {
         "n_layer": ("n_layer", "num_hidden_layers"),
         "n_embd": ("n_embd", "hidden_size"),
@@ -118,30 +115,66 @@ def architecture(config) -> Architecture | None:
         if found is None:
             return None
         values[field] = int(found)
-    return Architecture(**values, tied_head=bool(getattr(config, "tie_word_embeddings", True)))
+    tied = bool(getattr(config, "tie_word_embeddings", True))
+    kind = getattr(config, "model_type", None)
+    if kind == "gpt2":
+        return Architecture(**values, tied_head=tied)
+    return Architecture(**values, tied_head=tied, family=_FAMILY_OF_MODEL_TYPE.get(kind, str(kind)),
+                        n_kv_head=getattr(config, "num_key_value_heads", None), head_dim=getattr(config, "head_dim", None),
+                        d_ff=getattr(config, "intermediate_size", None), qk_norm=kind == "qwen3",
+                        rope_theta=_rope_theta(config))
 
 
-def count_parameters(config) -> ParameterCount:
-    """Parameters of the model ``config`` describes: by formula for GPT-2, else counted on the meta device."""
-    shape = architecture(config)
-    if shape is not None and getattr(config, "model_type", None) == "gpt2":
-        return parameter_count(shape)
+def _rope_theta(config) -> float | None:
+    """RoPE's base: ``rope_parameters["rope_theta"]`` (transformers 5), or ``rope_theta`` (before)."""
+    theta = (getattr(config, "rope_parameters", None) or {}).get("rope_theta", getattr(config, "rope_theta", None))
+    return None if theta is None else float(theta)
+
+
+def meta_model(config):
+    """The model ``config`` describes, on the meta device: its modules and shapes, no memory."""
     import torch
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
+        return AutoModelForCausalLM.from_config(config)
+
+
+def count_parameters(config) -> ParameterCount:
+    """Parameters of the model ``config`` describes: by formula for GPT-2, else counted on the meta device."""
+    if getattr(config, "model_type", None) == "gpt2":
+        return parameter_count(architecture(config))
+    model = meta_model(config)
     unique = {id(p): p for p in model.parameters()}
     total = sum(p.numel() for p in unique.values())
     embedding = sum(unique[id(m.weight)].numel() for m in model.modules() if type(m).__name__ == "Embedding" and id(m.weight) in unique)
     return ParameterCount(total=total, non_embedding=total - embedding)
 
 
+def count_matmul_parameters(model) -> int:
+    """The weights ``model`` multiplies by per token: every linear (and GPT-2 Conv1D) layer, the head included once
+    whether or not it is tied to the embedding."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, (torch.nn.Linear, Conv1D)))
+
+
 def model_facts(spec: str, vocab_size: int, dropout: float | None = None) -> ModelFacts:
-    """Shape, parameter count and context of ``spec``: arithmetic for from-scratch sizes, the checkpoint's config otherwise."""
-    size = scratch_size(spec) if is_scratch(spec) else None
-    if size is not None:
-        return scratch_facts(size, vocab_size)
-    config = model_config(spec, vocab_size, dropout)
-    shape = architecture(config) if getattr(config, "model_type", None) == "gpt2" else None
-    return ModelFacts(shape, count_parameters(config), context_length(config))
+    """Shape, parameter counts and context of ``spec``: arithmetic for from-scratch sizes, the checkpoint's config
+    (and its model on the meta device) otherwise."""
+    if is_scratch(spec):
+        family, size = family_size(spec)
+        if size is not None:
+            return scratch_facts(family, size, vocab_size)
+    return config_facts(model_config(spec, vocab_size, dropout))
+
+
+def config_facts(config) -> ModelFacts:
+    """Shape, parameter counts and context of the model an HF config describes (GPT-2 by formula, others counted on
+    the meta device)."""
+    shape = architecture(config)
+    if getattr(config, "model_type", None) == "gpt2":
+        return ModelFacts(shape, parameter_count(shape), context_length(config), matmul_parameters(shape))
+    matmul = count_matmul_parameters(meta_model(config)) if shape is not None else None
+    return ModelFacts(shape, count_parameters(config), context_length(config), matmul)

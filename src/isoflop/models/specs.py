@@ -1,7 +1,7 @@
 """Model shapes and their arithmetic: the from-scratch sizes and parameter counts. Pure, no torch.
 
-Spec strings: ``scratch:SIZE`` (see ``SCRATCH_SIZES``), a local ``save_pretrained``
-folder, or a Hub name such as ``distilgpt2``.
+Spec strings: ``scratch:SIZE`` or ``scratch:FAMILY-SIZE`` (see ``SCRATCH_SIZES`` and ``families``), a local
+``save_pretrained`` folder, or a Hub name such as ``distilgpt2``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ SCRATCH_SIZES: dict[str, ScratchSize] = {
 
 @dataclass(frozen=True)
 class Architecture:
-    """What parameter and FLOP counts need to know of a GPT-2-family transformer."""
+    """What parameter and FLOP counts need to know of a decoder-only transformer: GPT-2's fields, and for the other
+    families (``models.families``) their block: key/value heads, head width, MLP width, QK-norm, RoPE base."""
 
     n_layer: int
     n_embd: int
@@ -65,6 +66,24 @@ class Architecture:
     vocab_size: int
     n_positions: int
     tied_head: bool = True
+    family: str = "gpt2"
+    n_kv_head: int | None = None  # None: as many as query heads
+    head_dim: int | None = None  # None: n_embd / n_head
+    d_ff: int | None = None  # None: 4 · n_embd (GPT-2)
+    qk_norm: bool = False
+    rope_theta: float | None = None  # None: learned positions (GPT-2)
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_head or self.n_head
+
+    @property
+    def head_width(self) -> int:
+        return self.head_dim or self.n_embd // self.n_head
+
+    @property
+    def mlp_width(self) -> int:
+        return self.d_ff or 4 * self.n_embd
 
 
 @dataclass(frozen=True)
@@ -80,38 +99,44 @@ def is_scratch(spec: str) -> bool:
     return spec.startswith(SCRATCH_PREFIX)
 
 
-def scratch_size(spec: str) -> ScratchSize | None:
-    """The shape of ``scratch:SIZE``, or None when the size is unknown."""
-    return SCRATCH_SIZES.get(spec[len(SCRATCH_PREFIX) :])
-
-
-def scratch_architecture(size: ScratchSize, vocab_size: int) -> Architecture:
-    """The GPT-2 shape of a from-scratch size for a vocabulary."""
-    return Architecture(size.n_layer, size.n_embd, size.n_head, vocab_size, GPT2_CONTEXT)
-
-
 def parameter_count(arch: Architecture) -> ParameterCount:
-    """GPT-2's parameters by formula; non-embedding excludes the token and position tables.
+    """Parameters by formula; non-embedding excludes the token (and GPT-2's position) table, and counts an untied head.
 
-    Per block: two LayerNorms (4d), QKV (3d² + 3d), attention output (d² + d), MLP (8d² + 5d):
-    12d² + 13d. Plus the final LayerNorm (2d) and, when untied, the LM head (V·d).
+    GPT-2, per block: two LayerNorms (4d), QKV (3d² + 3d), attention output (d² + d), MLP (8d² + 5d): 12d² + 13d;
+    plus the final LayerNorm (2d). Llama and Qwen3 (no biases), per block: two RMSNorms (2d), the query and output
+    projections (2·d·H·h), keys and values (2·d·K·h), the SwiGLU MLP (3·d·f), Qwen3's QK-norm (2h); plus the final
+    RMSNorm (d). Both: the LM head (V·d) when untied.
     """
-    d = arch.n_embd
-    embeddings = arch.vocab_size * d + arch.n_positions * d
-    non_embedding = arch.n_layer * (12 * d * d + 13 * d) + 2 * d + (0 if arch.tied_head else arch.vocab_size * d)
-    return ParameterCount(total=embeddings + non_embedding, non_embedding=non_embedding)
+    d, V = arch.n_embd, arch.vocab_size
+    head = 0 if arch.tied_head else V * d
+    if arch.family == "gpt2":
+        embeddings = V * d + arch.n_positions * d
+        non_embedding = arch.n_layer * (12 * d * d + 13 * d) + 2 * d + head
+        return ParameterCount(total=embeddings + non_embedding, non_embedding=non_embedding)
+    h = arch.head_width
+    block = 2 * d + 2 * d * arch.n_head * h + 2 * d * arch.kv_heads * h + 3 * d * arch.mlp_width
+    block += 2 * h if arch.qk_norm else 0
+    non_embedding = arch.n_layer * block + d + head
+    return ParameterCount(total=V * d + non_embedding, non_embedding=non_embedding)
+
+
+def matmul_parameters(arch: Architecture) -> int:
+    """The weights the model multiplies by in every forward pass: each block's projections and MLP, and the LM head
+    (tied or not: it is a matmul either way). Biases, norms and embedding lookups are not matmuls."""
+    d, h = arch.n_embd, arch.head_width
+    if arch.family == "gpt2":
+        per_block = 12 * d * d
+    else:
+        per_block = 2 * d * arch.n_head * h + 2 * d * arch.kv_heads * h + 3 * d * arch.mlp_width
+    return arch.n_layer * per_block + arch.vocab_size * d
 
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """What planning needs of a model: its shape (None unless GPT-2-family), parameters, context."""
+    """What planning needs of a model: its shape (None where its config does not say), parameters, context, and the
+    parameters it multiplies by per token (``matmul_parameters``; None without a shape)."""
 
     architecture: Architecture | None
     parameters: ParameterCount
     context: int
-
-
-def scratch_facts(size: ScratchSize, vocab_size: int) -> ModelFacts:
-    """Shape, parameter count and context of a from-scratch size, by arithmetic (no model built)."""
-    arch = scratch_architecture(size, vocab_size)
-    return ModelFacts(arch, parameter_count(arch), arch.n_positions)
+    matmul: int | None = None

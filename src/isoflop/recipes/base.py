@@ -188,10 +188,11 @@ def gpt2_config(size: str, overrides: dict[str, float], dropout: float | None, s
 
 
 def flops_of(model_config, non_embedding: int, seq_len: int, tokens: int) -> dict[str, float]:
-    """Training FLOPs of ``tokens`` tokens in both conventions of ``budget.flops_per_token``."""
-    from ..budget import flops_per_token
-    from ..models.specs import Architecture
+    """Training FLOPs of ``tokens`` tokens of a GPT-2 in each convention of ``models.counts``."""
+    from ..models.build import architecture
+    from ..models.counts import every_convention
+    from ..models.specs import ModelFacts, ParameterCount, matmul_parameters
 
-    arch = Architecture(model_config.n_layer, model_config.n_embd, model_config.n_head, model_config.vocab_size,
-                        model_config.n_positions)
-    return {convention: flops_per_token(non_embedding, arch, seq_len, convention) * tokens for convention in ("6N", "full")}
+    arch = architecture(model_config)
+    facts = ModelFacts(arch, ParameterCount(0, non_embedding), arch.n_positions, matmul_parameters(arch))
+    return {convention: per_token * tokens for convention, per_token in every_convention(facts, seq_len).items()}

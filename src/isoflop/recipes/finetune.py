@@ -130,16 +130,16 @@ def training_arguments(config: FinetuneConfig, train_blocks: int, output_dir: st
 
 def _record(config: FinetuneConfig, hf_config, parameters, train, validation, tokenizer, before: float, history,
             seconds: float) -> None:
-    from ..budget import flops_per_token
-    from ..models.build import architecture
+    from ..models.build import config_facts
+    from ..models.counts import flops_per_token
 
     steps = [{"step": 0, "eval_loss": before}] + [
         {"step": h["step"], "train_loss": h.get("loss"), "eval_loss": h.get("eval_loss"), "learning_rate": h.get("learning_rate")}
         for h in history if "eval_loss" in h or "loss" in h
     ]
     seq_len = config.data.seq_len
-    per_token = flops_per_token(parameters.non_embedding, architecture(hf_config), seq_len, "full") \
-        if architecture(hf_config) is not None else 6.0 * parameters.non_embedding
+    facts = config_facts(hf_config)
+    per_token = flops_per_token(facts, seq_len, "full" if facts.matmul is not None else "6N")
     seen = int(round(len(train) * config.epochs))
     save_recipe_run(Path(config.output), RecipeRun(
         "finetune", config.model_dump(mode="json", exclude={"output", "push_to_hub"}), config.model, parameters.total,

@@ -2,7 +2,7 @@
 
 A caller says what the run was (``RunFacts``: its identity, model, counts and the data it saw) and
 hands over its per-step metrics; the builder derives the rest in one way for every kind of run:
-training FLOPs (``flops_per_token × tokens``), evaluation FLOPs (``budget.evaluation_flops``), the
+training FLOPs (``flops_per_token × tokens``), evaluation FLOPs (``models.counts.evaluation_flops``), the
 final and best validation loss, bits per byte (``data.prepare.bits_per_byte``, special tokens
 counting no bytes) and the completion status.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..budget import evaluation_flops
+from ..models.counts import evaluation_flops
 from ..data.prepare import bits_per_byte
 from .records import RunRecord, StepMetric
 

@@ -43,6 +43,10 @@ def planned(config: StudyConfig, vocab_size: int | None = None) -> tuple[list[st
         vocab_size = len(load_tokenizer(config.tokenizer.tokenizer))
     facts_of = functools.cache(lambda spec: model_facts(spec, vocab_size, config.model_options.dropout))
     records = read_records(folder)
+    if config.engine.engine != AUTO:  # an engine named that cannot train these models is refused as the study would
+        from ..engines.registry import select_engine
+
+        select_engine(config.engine, study.models(config), vocab_size)
     candidates = [config.engine.engine] if config.engine.engine != AUTO else list(engine_names())
     plans, stored = {}, set()
     for name in candidates:
@@ -75,6 +79,7 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
         tokens = run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len
         lines.append(f"{run.spec.label:<34} {run.facts.parameters.total:>12,} {run.spec.steps:>7,} {tokens:>11,} "
                      f"{run.flops_per_token * tokens:>9.3g} {run.spec.optimizer.learning_rate:>8.2g}  {status}")
+    lines += models_table(plan, config.data.seq_len)
     steps = sum(run.spec.steps for run in todo)
     flops = sum(run.flops_per_token * run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len for run in todo)
     lines.append(f"{len(plan.runs)} run(s) planned, {len(plan.runs) - len(todo)} stored, {len(todo)} to train: "
@@ -93,6 +98,25 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
     if getattr(config, "bracket", 0):
         lines.append(f"later rounds may add runs: --bracket {config.bracket} trains more sizes at a budget until its "
                      "loss minimum is bracketed (planned from the first round's results)")
+    return lines
+
+
+def models_table(plan: Plan, seq_len: int) -> list[str]:
+    """Every model of the plan once: its shape and its counts (``models.counts``), FLOPs per token at ``seq_len``."""
+    from ..models.counts import every_convention
+
+    header = (f"{'model':<22} {'layers':>6} {'width':>6} {'heads':>6} {'head':>5} {'MLP':>6} {'tied':>5} {'N total':>12} "
+              f"{'N non-emb.':>12} {'N matmul':>12} {'6N':>9} {'full':>9} {'matmul':>9}")
+    lines = ["models (parameters; training FLOPs per token, each convention, at this sequence length):", header,
+             "-" * len(header)]
+    for name, facts in {run.spec.model: run.facts for run in plan.runs}.items():
+        arch, counts = facts.architecture, every_convention(facts, seq_len)
+        shape = (f"{arch.n_layer:>6} {arch.n_embd:>6} {f'{arch.n_head}/{arch.kv_heads}':>6} {arch.head_width:>5} "
+                 f"{arch.mlp_width:>6} {'yes' if arch.tied_head else 'no':>5}") if arch is not None else f"{'':>39}"
+        matmul = f"{facts.matmul:>12,}" if facts.matmul is not None else f"{'-':>12}"
+        lines.append(f"{name.removeprefix('scratch:'):<22} {shape} {facts.parameters.total:>12,} "
+                     f"{facts.parameters.non_embedding:>12,} {matmul} " + " ".join(
+                         f"{counts[c]:>9.3g}" if c in counts else f"{'-':>9}" for c in ("6N", "full", "matmul")))
     return lines
 
 

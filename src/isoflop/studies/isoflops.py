@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..budget import flops_per_token
+from ..models.counts import flops_per_token
 from ..config.studies import IsoflopsConfig
 from ..data.order import stream_unique
 from ..engines.base import RunSpec
 from ..errors import UsageError
 from ..keys import stable_key
-from ..models.specs import SCRATCH_PREFIX
 from ..results.records import RunRecord
 from .base import FactsOf, Plan, PlannedRun, StudyKind
 from .bracket import SizeResults, bracket, initial_window
@@ -52,7 +51,8 @@ def _plan_point(config: IsoflopsConfig, setting: dict, facts_of: FactsOf, record
     stored = {record.key: record for record in records}
     runs, notes = [], []
     for budget, sizes in by_budget.items():
-        ladder = [_results(size, facts_of, size_runs, stored) for size, size_runs in zip(config.model_sizes, sizes)]
+        ladder = [_results(size, config.model_options.scratch(size), facts_of, size_runs, stored)
+                  for size, size_runs in zip(config.model_sizes, sizes)]
         window = initial_window(config.budgets, budget, len(ladder), config.bracket)
         chosen, note = bracket(budget, window, ladder, config.bracket)
         runs += [run for size, size_runs in zip(config.model_sizes, sizes) if size in chosen for run in size_runs]
@@ -69,8 +69,8 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
              facts_of: FactsOf) -> list[PlannedRun]:
     """One run per seed of ``size`` at ``budget``; none when the budget buys it fewer than ``min_steps`` steps."""
     seq_len, batch_size = config.data.seq_len, config.optimizer.batch_size
-    facts = facts_of(SCRATCH_PREFIX + size)
-    per_token = flops_per_token(facts.parameters.non_embedding, facts.architecture, seq_len, config.flop_convention)
+    facts = facts_of(config.model_options.scratch(size))
+    per_token = flops_per_token(facts, seq_len, config.flop_convention)
     steps = round(budget / per_token / (batch_size * seq_len))
     optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
     if steps < config.min_steps or steps - optimizer.cooldown_for(steps) < optimizer.warmup_for(steps):
@@ -91,7 +91,7 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
             key=stable_key(run_config),
             label=f"{size} at C={budget:.3g} seed={seed}" + "".join(f" {n}={v:g}" for n, v in setting.items()),
             seed=seed,
-            model=SCRATCH_PREFIX + size,
+            model=config.model_options.scratch(size),
             dropout=config.model_options.dropout,
             unique_samples=unique_samples,
             steps=steps,
@@ -105,11 +105,11 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
     return runs
 
 
-def _results(size: str, facts_of: FactsOf, runs: list[PlannedRun], stored: dict[str, RunRecord]) -> SizeResults:
+def _results(size: str, scratch: str, facts_of: FactsOf, runs: list[PlannedRun], stored: dict[str, RunRecord]) -> SizeResults:
     ended = [stored[run.spec.key] for run in runs if run.spec.key in stored]
     return SizeResults(
         size=size,
-        parameters=facts_of(SCRATCH_PREFIX + size).parameters.non_embedding,
+        parameters=facts_of(scratch).parameters.non_embedding,
         usable=bool(runs),
         losses=tuple(r.final_val_loss for r in ended if r.completed and r.final_val_loss is not None),
         resolved=bool(runs) and len(ended) == len(runs),
@@ -121,6 +121,6 @@ STUDY = StudyKind(
     plan=plan,
     report="isoflop.report.isoflops:build_report",
     data_advice="set --unique-tokens to repeat data, lower --budgets, or use more data",
-    models=lambda config: [SCRATCH_PREFIX + size for size in config.model_sizes],
+    models=lambda config: [config.model_options.scratch(size) for size in config.model_sizes],
     grows=lambda config: config.bracket > 0,
 )

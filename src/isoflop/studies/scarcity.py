@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..budget import Budget, flops_per_token
+from ..budget import Budget
+from ..models.counts import flops_per_token
 from ..config.studies import ScarcityConfig
 from ..engines.base import RunSpec
 from ..errors import UsageError
@@ -20,12 +21,13 @@ from .base import FactsOf, Plan, PlannedRun, StudyKind
 def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf, records: Sequence[RunRecord] = ()) -> Plan:
     """One run per (point of the axes, D, seed), smallest D first, whatever the stored ``records`` hold."""
     seq_len = config.data.seq_len
-    facts = facts_of(config.model)
+    model = config.model_options.spec(config.model)
+    facts = facts_of(model)
     if seq_len > facts.context:
-        raise UsageError(f"seq_len {seq_len} exceeds the context of model {config.model!r} ({facts.context} tokens)")
-    # The full count needs a GPT-2-family shape; other models are counted 6N, and the record says so.
-    convention = "full" if facts.architecture is not None else "6N"
-    per_token = flops_per_token(facts.parameters.non_embedding, facts.architecture, seq_len, convention)
+        raise UsageError(f"seq_len {seq_len} exceeds the context of model {model!r} ({facts.context} tokens)")
+    # The full count needs the model's shape; a model whose config does not give one is counted 6N, and the record says so.
+    convention = "full" if facts.architecture is not None and facts.matmul is not None else "6N"
+    per_token = flops_per_token(facts, seq_len, convention)
     runs = []
     for axis_point in config.settings():
         setting, point = axis_point.setting, axis_point.config
@@ -43,14 +45,14 @@ def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf, records: Se
                     key=stable_key(run_config),
                     label=f"D={unique_samples} seed={seed}{shown}",
                     seed=seed,
-                    model=config.model,
+                    model=model,
                     dropout=point.model_options.dropout,
                     unique_samples=unique_samples,
                     steps=budget.steps,
                     optimizer=point.optimizer,
                     eval_steps=eval_steps,
                 )
-                runs.append(PlannedRun(spec, grid, run_config, config.model, facts, convention, per_token,
+                runs.append(PlannedRun(spec, grid, run_config, model, facts, convention, per_token,
                                        per_token * budget.tokens))
     return Plan(runs)
 
@@ -60,5 +62,5 @@ STUDY = StudyKind(
     plan=plan,
     report="isoflop.report.scarcity:build_report",
     data_advice="lower --unique-samples or use more training data",
-    models=lambda config: [config.model],
+    models=lambda config: [config.model_options.spec(config.model)],
 )

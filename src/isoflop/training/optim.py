@@ -3,23 +3,28 @@ one AdamW construction, one per-step learning rate.
 
 The rule and the defaults are the HF Trainer's (the reference engine), so a fast engine and a recipe
 step exactly as the Trainer would: AdamW (the fused kernel, the Trainer's ``adamw_torch_fused``) with
-weight decay on every weight but biases and LayerNorm parameters, and the peak learning rate times
+weight decay on every weight but biases and norms, and the peak learning rate times
 ``schedule.lr_factor``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ..config.parts import OptimizerConfig
 from .schedule import lr_factor
 
 
+# The Trainer's rule (``Trainer.get_decay_parameter_names``): no decay for biases and norms, by name.
+_UNDECAYED = re.compile(r"bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)")
+
+
 def decays(name: str) -> bool:
-    """Whether the parameter ``name`` (``transformer.h.0.ln_1.weight``, or a stacked ``h.0.attn.c_attn.bias``) is
-    decayed: every weight but biases and LayerNorm parameters (GPT-2's ``ln_1``, ``ln_2``, ``ln_f``)."""
-    parts = name.split(".")
-    return parts[-1] != "bias" and not any(part.startswith("ln_") for part in parts)
+    """Whether the parameter ``name`` (``transformer.h.0.ln_1.weight``, ``model.layers.0.self_attn.q_norm.weight``, or
+    a stacked ``h.0.attn.c_attn.bias``) is decayed: every weight but biases and norms (GPT-2's LayerNorms ``ln_1``,
+    ``ln_2``, ``ln_f``; Llama's and Qwen3's RMSNorms, QK-norm included), as the Trainer decides."""
+    return not _UNDECAYED.search(name.lower()) and not any(part.startswith("ln_") for part in name.split("."))
 
 
 def parameter_groups(named_parameters: Iterable, weight_decay: float) -> list[dict]:
