@@ -23,6 +23,13 @@ def test_default_run_with_a_reduced_budget_then_show_and_csv(capsys, tmp_path):
     lines = stdout.strip().splitlines()
     assert code == 0 and len(lines) == 3 and lines[0].split()[:3] == ["D", "seed", "epochs"]
     assert (tmp_path / "runs.csv").read_text().count("\n") == 3
+    import csv
+
+    row = next(csv.DictReader((tmp_path / "runs.csv").open()))  # every convention's count, the speed; no MFU on a CPU
+    assert float(row["flops_per_token_full"]) == float(row["flops_per_token"]) and row["flop_convention"] == "full"
+    assert 0 < float(row["flops_per_token_matmul"]) < float(row["flops_per_token_full"])
+    assert float(row["flops_per_token_6N"]) > 0 and float(row["tokens_per_second"]) > 0
+    assert row["mfu_matmul"] == row["mfu_full"] == ""
 
 
 def test_boolean_settings_are_flags(capsys, tmp_path):

@@ -54,7 +54,7 @@ def test_a_schema_1_folder_gains_attempts_and_keeps_its_runs(tmp_path):
     with Store(tmp_path) as store:
         assert store.notes == ["migrated results from schema 1 to 2: runs record their attempts",
                                "migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone",
-                               SCHEMA_4_NOTE, SCHEMA_5_NOTE]
+                               SCHEMA_4_NOTE, SCHEMA_5_NOTE, SCHEMA_6_NOTE]
         assert store.completed_keys() == {"k1"} and store.records()[0].attempts == 1
 
 
@@ -63,11 +63,30 @@ SCHEMA_4_NOTE = ("migrated results from schema 3 to 4: runs record their validat
 SCHEMA_5_NOTE = ("migrated results from schema 4 to 5: runs record their schedule, whether they were annealed, the FLOPs "
                  "they trained and the samples they drew from")
 SCHEMA_5_COLUMNS = ("schedule", "annealed", "trained_flops", "data_span")
+SCHEMA_6_NOTE = ("migrated results from schema 5 to 6: runs record their FLOPs per token in every convention (the runs "
+                 "stored before: in the one they were counted in), their tokens per second and MFU")
+SCHEMA_6_COLUMNS = ("flop_counts_json", "tokens_per_second", "mfu_json")
 
 
 def drop_schema_5_columns(connection):
-    for column in SCHEMA_5_COLUMNS:
+    for column in SCHEMA_5_COLUMNS + SCHEMA_6_COLUMNS:
         connection.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+
+
+def test_a_schema_5_folder_gains_its_flop_counts_and_speed_and_keeps_its_runs(tmp_path):
+    with Store(tmp_path) as store:
+        store.ensure_study("s", "scarcity", {"study": "scarcity"})
+        store.save(record())
+    with sqlite3.connect(tmp_path / "results.sqlite") as connection:  # as isoflop wrote it before flop_counts
+        for column in SCHEMA_6_COLUMNS:
+            connection.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        connection.execute("PRAGMA user_version = 5")
+    with Store(tmp_path) as store:
+        assert store.notes == [SCHEMA_6_NOTE] and store.completed_keys() == {"k1"}
+        (migrated,) = store.records()
+    old = record()
+    assert migrated.flop_counts == {old.flop_convention: old.flops_per_token} and migrated.mfu == {}
+    assert migrated.tokens_per_second == pytest.approx(old.train_flops / old.flops_per_token / old.wall_seconds)
 
 
 def test_a_schema_3_folder_gains_the_initial_loss_unmeasured_and_keeps_its_runs(tmp_path):
@@ -80,7 +99,7 @@ def test_a_schema_3_folder_gains_the_initial_loss_unmeasured_and_keeps_its_runs(
         drop_schema_5_columns(connection)
         connection.execute("PRAGMA user_version = 3")
     with Store(tmp_path) as store:
-        assert store.notes == [SCHEMA_4_NOTE, SCHEMA_5_NOTE]
+        assert store.notes == [SCHEMA_4_NOTE, SCHEMA_5_NOTE, SCHEMA_6_NOTE]
         assert store.completed_keys() == {"k1"} and store.records()[0].initial_val_loss is None
 
 
@@ -93,7 +112,7 @@ def test_a_schema_4_folder_gains_its_schedule_annealing_trained_flops_and_span_a
         drop_schema_5_columns(connection)
         connection.execute("PRAGMA user_version = 4")
     with Store(tmp_path) as store:
-        assert store.notes == [SCHEMA_5_NOTE]
+        assert store.notes == [SCHEMA_5_NOTE, SCHEMA_6_NOTE]
         first, second = sorted(store.records(), key=lambda r: r.key)
         assert (first.schedule, first.annealed, first.trained_flops, first.data_span) == ("cosine", 1, 3000.0, 3)
         assert second.schedule == "" and second.data_span == 1 and store.completed_keys() == {"k1", "k2"}
@@ -103,7 +122,7 @@ def test_a_schema_2_folder_loses_the_unused_study_fingerprint_and_keeps_its_runs
     shutil.copy(FIXTURES / "main-2b41461-scarcity.sqlite", tmp_path / "results.sqlite")
     with Store(tmp_path) as store:
         assert store.notes == ["migrated results from schema 2 to 3: the unused studies.data_fingerprint column is gone",
-                               SCHEMA_4_NOTE, SCHEMA_5_NOTE]
+                               SCHEMA_4_NOTE, SCHEMA_5_NOTE, SCHEMA_6_NOTE]
         columns = [row[1] for row in store.connection.execute("PRAGMA table_info(studies)")]
         assert columns == ["key", "kind", "identity_json", "created"]
         assert len(store.completed_keys()) == 7 and all(len(r.data_fingerprint) == 16 for r in store.records())

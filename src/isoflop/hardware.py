@@ -47,3 +47,19 @@ def describe_cpu() -> str:
     lacks = [flag for flag in SHOWN_FLAGS if flag not in flags]
     listed = ", ".join(has) + (f"; no {', '.join(lacks)}" if lacks else "")
     return f"{cpuinfo().get('model name', 'unknown CPU')} ({listed})"
+
+
+# Dense bf16 peaks (FLOP/s, no sparsity) of the accelerators MFU is quoted against, by a name fragment; the first
+# fragment found in the device's name counts (vendors' data sheets).
+BF16_PEAKS = (("H200", 989.4e12), ("H100 PCIe", 756.0e12), ("H100", 989.4e12), ("A100", 312.0e12), ("L40S", 362.0e12),
+              ("L4", 121.0e12))
+
+
+def accelerator_peak_flops() -> float | None:
+    """The dense bf16 peak of this process's GPU, or None (no GPU, or one not in ``BF16_PEAKS``: no MFU then)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    return next((peak for fragment, peak in BF16_PEAKS if fragment in name), None)

@@ -4,8 +4,9 @@ A law is only as good as the FLOP count it was fitted with. Under ``6N`` (Kaplan
 FLOPs per token are 6·N. Under ``full`` (Hoffmann et al., Appendix F: attention, embeddings
 and the LM head included) they depend on the architecture, so the law carries the FLOPs
 per token of the models it was fitted on (the knots) and interpolates between them in
-log-log space (linearly extrapolated past the ends). ``table`` is the same, with the knots
-read from a CSV's own C column (C / D per model size). Every conversion C ↔ (N, D) in
+log-log space (linearly extrapolated past the ends); ``matmul`` (what the hardware executes,
+``models.counts``) likewise. ``table`` is the same, with the knots read from a CSV's own C column
+(C / D per model size). Every conversion C ↔ (N, D) in
 ``advise``, ``predict``, plots and reports goes through one of these.
 """
 
@@ -18,10 +19,12 @@ import numpy as np
 from ..models.counts import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..errors import UsageError
 
-CONVENTIONS = ("6N", "full", "table")
+CONVENTIONS = ("6N", "full", "matmul", "table")
 DESCRIPTIONS = {
     "6N": "C = 6·N·D (Kaplan et al.)",
     "full": "C = D × FLOPs per token of the fitted models (Hoffmann et al.'s full count: attention, embeddings and LM head included)",
+    "matmul": "C = D × FLOPs per token of the fitted models as the hardware executes them (every matmul weight, the head "
+              "included, and the attention at the trained sequence length)",
     "table": "C = D × FLOPs per token read from the data's own C column (C / D per model size)",
 }
 

@@ -17,6 +17,7 @@ from ..errors import UsageError
 from .specs import ModelFacts
 
 FLOP_CONVENTIONS = ("6N", "full", "matmul")
+MFU_CONVENTIONS = ("matmul", "full")  # model-FLOPs utilisation: what the hardware executes, and the paper's count
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6  # forward 2 FLOPs per weight and token, backward twice that
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2
 
@@ -51,3 +52,11 @@ def every_convention(facts: ModelFacts, seq_len: int) -> dict[str, float]:
 def evaluation_flops(train_flops_per_token: float, tokens: int) -> float:
     """FLOPs of evaluating ``tokens`` tokens: the forward pass, a third of a training pass (2 of 6)."""
     return train_flops_per_token * FORWARD_FLOPS_PER_PARAM_TOKEN / TRAIN_FLOPS_PER_PARAM_TOKEN * tokens
+
+
+def utilisation(flop_counts: dict[str, float], tokens_per_second: float | None, peak_flops: float | None) -> dict[str, float]:
+    """Model-FLOPs utilisation by convention: FLOPs per token × tokens per second / the device's peak (none without
+    a known peak, e.g. on a CPU)."""
+    if not peak_flops or not tokens_per_second:
+        return {}
+    return {name: flop_counts[name] * tokens_per_second / peak_flops for name in MFU_CONVENTIONS if name in flop_counts}

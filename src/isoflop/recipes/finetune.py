@@ -131,7 +131,7 @@ def training_arguments(config: FinetuneConfig, train_blocks: int, output_dir: st
 def _record(config: FinetuneConfig, hf_config, parameters, train, validation, tokenizer, before: float, history,
             seconds: float) -> None:
     from ..models.build import config_facts
-    from ..models.counts import flops_per_token
+    from ..models.counts import every_convention, flops_per_token
 
     steps = [{"step": 0, "eval_loss": before}] + [
         {"step": h["step"], "train_loss": h.get("loss"), "eval_loss": h.get("eval_loss"), "learning_rate": h.get("learning_rate")}
@@ -145,7 +145,7 @@ def _record(config: FinetuneConfig, hf_config, parameters, train, validation, to
         "finetune", config.model_dump(mode="json", exclude={"output", "push_to_hub"}), config.model, parameters.total,
         parameters.non_embedding, per_token, seen * seq_len, seen, len(train), len(train) * seq_len,
         _merged(steps), validation, tokenizer, seconds, config.precision.precision,
-        "reference"))
+        "reference", every_convention(facts, seq_len)))
 
 
 class _Blocks:

@@ -255,11 +255,12 @@ def record(config: PretrainConfig, data: PretrainData, out: Path, parameters: in
     seq_len = config.data.seq_len
     if main:
         unique = data.train.windows_per_pass or consumed
+        per_token = flops_of(data.model_config, non_embedding, seq_len, 1)
         save_recipe_run(out, RecipeRun(
             "pretrain", config.model_dump(mode="json", exclude={"output", "checkpoint_every", "report_to"}),
-            f"scratch:{config.size}", parameters, non_embedding, flops_of(data.model_config, non_embedding, seq_len, 1)["full"],
+            f"scratch:{config.size}", parameters, non_embedding, per_token["full"],
             consumed * seq_len, consumed, unique, unique * seq_len, history, data.validation,
-            data.tokenizer, seconds, config.precision.precision, loop))
+            data.tokenizer, seconds, config.precision.precision, loop, per_token))
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     tokens = config.max_steps * per_step * seq_len
     return RecipeResult(out, parameters, non_embedding, config.max_steps, tokens,

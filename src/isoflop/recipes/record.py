@@ -3,11 +3,12 @@ lists it, with its curve, config, library versions and data fingerprint, like an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..data.prepare import bytes_per_token, fingerprint
+from ..hardware import accelerator_peak_flops
 from ..keys import stable_key
 from ..provenance import library_versions
 from ..results.build import RunFacts, build_record
@@ -35,6 +36,7 @@ class RecipeRun:
     seconds: float
     precision: str
     engine: str  # the loop that trained it: accelerate (pretrain), reference (the HF Trainer, finetune)
+    flop_counts: dict[str, float] = field(default_factory=dict)  # FLOPs per token by convention (models.counts)
 
 
 def save_recipe_run(out: Path, run: RecipeRun) -> RunRecord:
@@ -49,6 +51,7 @@ def save_recipe_run(out: Path, run: RecipeRun) -> RunRecord:
         budget_flops=None, eval_tokens_per_evaluation=sum(len(w) for w in run.validation),
         val_bytes_per_token=bytes_per_token(run.validation, run.tokenizer), data_fingerprint=fingerprint(run.validation),
         config=run.config, versions=library_versions(), schedule=str(run.config.get("schedule", "")),
+        flop_counts=run.flop_counts, peak_flops=accelerator_peak_flops(),
     )
     metrics = tuple(StepMetric(h["step"], h.get("train_loss"), h.get("eval_loss"), h.get("learning_rate")) for h in run.history)
     record = build_record(facts, metrics)

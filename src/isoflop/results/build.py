@@ -9,10 +9,10 @@ counting no bytes) and the completion status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..models.counts import evaluation_flops
+from ..models.counts import evaluation_flops, utilisation
 from ..data.prepare import bits_per_byte
 from .records import RunRecord, StepMetric
 
@@ -50,6 +50,8 @@ class RunFacts:
     schedule: str = ""
     trained_tokens: int | None = None  # training tokens computed for this run when a trunk shared the rest (None: all)
     data_span: int | None = None  # the first training samples it drew from (None: its unique samples)
+    flop_counts: dict[str, float] = field(default_factory=dict)  # FLOPs per token by convention (models.counts)
+    peak_flops: float | None = None  # the device's bf16 peak, where known: its MFU
 
 
 def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str | None = None,
@@ -61,6 +63,8 @@ def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str 
     best = min(evaluated, key=lambda m: m.val_loss) if completed else None
     final = evaluated[-1].val_loss if completed else None
     error = failure if failure is not None else (None if completed else "no evaluation was recorded")
+    trained_tokens = facts.tokens if facts.trained_tokens is None else facts.trained_tokens
+    speed = trained_tokens / facts.wall_seconds if facts.wall_seconds > 0 else None
     return RunRecord(
         key=facts.key, study_key=facts.study_key, kind=facts.kind, label=facts.label, grid=facts.grid, seed=facts.seed,
         status="completed" if completed else "failed", error=error, engine=facts.engine, precision=facts.precision,
@@ -76,6 +80,7 @@ def build_record(facts: RunFacts, metrics: tuple[StepMetric, ...], failure: str 
         bits_per_byte=bits_per_byte(final, facts.val_bytes_per_token) if completed else None,
         data_fingerprint=facts.data_fingerprint, config=facts.config, versions=facts.versions, metrics=metrics,
         initial_val_loss=initial_val_loss, schedule=facts.schedule, annealed=True,
-        trained_flops=facts.flops_per_token * (facts.tokens if facts.trained_tokens is None else facts.trained_tokens),
+        trained_flops=facts.flops_per_token * trained_tokens, flop_counts=facts.flop_counts, tokens_per_second=speed,
+        mfu=utilisation(facts.flop_counts, speed, facts.peak_flops),
         data_span=facts.unique_samples if facts.data_span is None else facts.data_span,
     )

@@ -10,7 +10,9 @@ version ever filled (each run carries the fingerprint of the data it saw). Versi
 ``initial_val_loss``, the validation loss before its first step (NULL for the runs stored before: not measured).
 Version 5 adds each run's ``schedule`` (from its config), ``annealed`` (1: every schedule before wsd decays to 0),
 ``trained_flops`` (its training FLOPs: no run before shared a trunk) and ``data_span`` (its unique samples: every
-run before drew from its first D samples).
+run before drew from its first D samples). Version 6 adds each run's ``flop_counts`` (its FLOPs per token by
+convention: the runs before have the one they were counted in), ``tokens_per_second`` (its training tokens over its
+wall time) and ``mfu`` (none measured before).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sqlite3
 
 from ..keys import stable_key
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # What isoflop 0.1 trained with without recording it (its engines' constants and defaults).
 V0_IMPLICIT = {
@@ -82,6 +84,11 @@ def migrate(connection: sqlite3.Connection) -> list[str]:
             _v4_to_v5(connection)
         done.append("migrated results from schema 4 to 5: runs record their schedule, whether they were annealed, the "
                     "FLOPs they trained and the samples they drew from")
+    if version(connection) == 5:
+        with connection:
+            _v5_to_v6(connection)
+        done.append("migrated results from schema 5 to 6: runs record their FLOPs per token in every convention (the "
+                    "runs stored before: in the one they were counted in), their tokens per second and MFU")
     if version(connection) > SCHEMA_VERSION:
         raise RuntimeError(f"schema {version(connection)} is newer than this isoflop ({SCHEMA_VERSION})")
     return done
@@ -94,6 +101,16 @@ def _v4_to_v5(connection: sqlite3.Connection) -> None:
     connection.execute("UPDATE runs SET schedule = COALESCE(json_extract(config_json, '$.schedule'), ''), "
                        "trained_flops = train_flops, data_span = unique_samples")
     connection.execute("PRAGMA user_version = 5")
+
+
+def _v5_to_v6(connection: sqlite3.Connection) -> None:
+    for column in ("flop_counts_json TEXT NOT NULL DEFAULT '{}'", "tokens_per_second REAL",
+                   "mfu_json TEXT NOT NULL DEFAULT '{}'"):
+        connection.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    connection.execute("UPDATE runs SET flop_counts_json = json_object(flop_convention, flops_per_token), "
+                       "tokens_per_second = CASE WHEN wall_seconds > 0 "
+                       "THEN COALESCE(trained_flops, train_flops) / flops_per_token / wall_seconds END")
+    connection.execute("PRAGMA user_version = 6")
 
 
 def _new_identity(kind: str, identity: dict) -> dict:

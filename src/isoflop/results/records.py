@@ -63,6 +63,9 @@ class RunRecord:
     annealed: bool = True  # whether the rate was brought down to 0 by its last step (every schedule isoflop trains)
     trained_flops: float | None = None  # training FLOPs computed for this run: train_flops less what a trunk shared
     data_span: int | None = None  # how many of the first training samples it drew from (its fingerprint covers them)
+    flop_counts: dict[str, float] = field(default_factory=dict)  # training FLOPs per token by convention (models.counts)
+    tokens_per_second: float | None = None  # training tokens computed per second of its wall time
+    mfu: dict[str, float] = field(default_factory=dict)  # model-FLOPs utilisation by convention, where the peak is known
     metrics: tuple[StepMetric, ...] = field(default_factory=tuple)
 
     @property
@@ -74,7 +77,7 @@ class RunRecord:
 
 
 # Columns stored as JSON text.
-JSON_FIELDS = ("grid", "config", "versions")
+JSON_FIELDS = ("grid", "config", "versions", "flop_counts", "mfu")
 SCALAR_FIELDS = tuple(
     name for name in RunRecord.__dataclass_fields__ if name not in JSON_FIELDS and name != "metrics"
 )

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import UsageError, first_line
 from ..files import atomic_target, write_atomic
 from .migrations import SCHEMA_VERSION, has_tables, migrate
+from ..models.counts import FLOP_CONVENTIONS, MFU_CONVENTIONS
 from .records import JSON_FIELDS, SCALAR_FIELDS, RunRecord, StepMetric
 
 DATABASE_NAME = "results.sqlite"
@@ -69,7 +70,10 @@ CREATE TABLE runs (
     schedule TEXT NOT NULL DEFAULT '',
     annealed INTEGER NOT NULL DEFAULT 1,
     trained_flops REAL,
-    data_span INTEGER
+    data_span INTEGER,
+    flop_counts_json TEXT NOT NULL DEFAULT '{}',
+    tokens_per_second REAL,
+    mfu_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE metrics (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
@@ -210,11 +214,14 @@ class Store:
         rows: list[dict[str, Any]] = []
         for record in self.records():
             base = {name: getattr(record, name) for name in SCALAR_FIELDS} | {"grid": json.dumps(record.grid)}
+            base |= {f"flops_per_token_{name}": record.flop_counts.get(name) for name in FLOP_CONVENTIONS}
+            base |= {f"mfu_{name}": record.mfu.get(name) for name in MFU_CONVENTIONS}
             if per_step:
                 rows.extend(base | dataclasses.asdict(step) for step in record.metrics)
             else:
                 rows.append(base)
-        header = list(SCALAR_FIELDS) + ["grid"] + (list(STEP_COLUMNS) if per_step else [])
+        header = (list(SCALAR_FIELDS) + ["grid"] + [f"flops_per_token_{name}" for name in FLOP_CONVENTIONS]
+                  + [f"mfu_{name}" for name in MFU_CONVENTIONS] + (list(STEP_COLUMNS) if per_step else []))
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fieldnames=header)
         writer.writeheader()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ..data.prepare import PreparedData
 from ..engines.base import RunResult
+from ..hardware import accelerator_peak_flops
+from ..models.counts import every_convention
 from ..results.build import RunFacts, build_record
 from ..results.records import RunRecord, StepMetric
 from .base import PlannedRun
@@ -38,6 +40,7 @@ def make_record(
         val_bytes_per_token=data.val_bytes_per_token, data_fingerprint=data.run_fingerprint(spec.data_span),
         config=planned.config, versions=versions, schedule=spec.optimizer.schedule, data_span=spec.data_span,
         trained_tokens=None if result.trained_steps is None else result.trained_steps * spec.optimizer.batch_size * data.seq_len,
+        flop_counts=every_convention(planned.facts, data.seq_len), peak_flops=accelerator_peak_flops(),
     )
     failure = (result.error or "the engine reported a failure") if result.status != "completed" else None
     return build_record(facts, step_metrics(result), failure, result.initial_val_loss)
