@@ -9,6 +9,7 @@ set lower down (a recipe's default warmup in steps) gives way.
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from typing import ClassVar, Literal
 
@@ -44,6 +45,13 @@ WSD_COOLDOWN_SHAPE = "1-sqrt"
 Precision = Literal["fp32", "bf16", "fp16"]
 FlopConvention = Literal["6N", "full", "matmul"]
 Family = Literal[FAMILIES]
+LrRule = Literal["fixed", "table", "power", "step-law"]
+BatchRule = Literal["fixed", "step-law"]
+Beta2Rule = Literal["fixed", "half-life"]
+# beta2's default half-life in tokens: that of 0.95 at 524,288 tokens per step (Llama 2 and 3).
+BETA2_HALF_LIFE = 524_288 * math.log(0.5) / math.log(0.95)
+# The power rule's defaults: OLMo-core's exponent, at a reference size of 1M non-embedding parameters.
+LR_POWER_N0, LR_POWER_P = 1e6, 1 / 3
 
 
 class CorpusConfig(Part):
@@ -155,8 +163,41 @@ class OptimizerConfig(Part):
     adam_beta1: float = Field(ADAM_BETA1, ge=0, lt=1, description="AdamW first-moment decay")
     adam_beta2: float = Field(ADAM_BETA2, ge=0, lt=1, description="AdamW second-moment decay")
     adam_epsilon: float = Field(ADAM_EPSILON, gt=0, description="AdamW denominator epsilon")
+    lr_rule: LrRule | None = Field(
+        None, description="each run's peak rate by a rule (training.rules): fixed (--learning-rate), table (the "
+        "study's per-size rates), power (c·(N/N0)^-p of non-embedding N, OLMo-core's form), step-law (1.79·N^-0.713·"
+        "D^0.307, Li et al. 2025); default: the study's own (isoflops: table, scarcity: fixed)",
+        json_schema_extra=KEYED_WHEN_SET,
+    )
+    lr_power_c: float | None = Field(None, gt=0, description="power rule: the rate at N0 (default --learning-rate)",
+                                     json_schema_extra=KEYED_WHEN_SET)
+    lr_power_n0: float | None = Field(None, gt=0, description=f"power rule: the reference size N0 in non-embedding "
+                                      f"parameters (default {LR_POWER_N0:g})", json_schema_extra=KEYED_WHEN_SET)
+    lr_power_p: float | None = Field(None, ge=0, description=f"power rule: the exponent p (default {LR_POWER_P:.4g}, "
+                                     "OLMo-core's 1/3)", json_schema_extra=KEYED_WHEN_SET)
+    batch_rule: BatchRule | None = Field(
+        None, description="each run's batch by a rule: fixed (--batch-size) or step-law (0.58·D^0.571 tokens, Li et al. "
+        "2025, in whole samples); default fixed", json_schema_extra=KEYED_WHEN_SET,
+    )
+    beta2_rule: Beta2Rule | None = Field(
+        None, description="AdamW's beta2: fixed (--adam-beta2) or half-life (0.5^(tokens per step / --beta2-half-life): "
+        "the same memory in tokens at every batch); default fixed", json_schema_extra=KEYED_WHEN_SET,
+    )
+    beta2_half_life: float | None = Field(
+        None, gt=0, description=f"half-life rule: beta2's half-life in tokens (default {BETA2_HALF_LIFE:,.0f}: beta2 0.95 "
+        "at 524,288 tokens per step, Llama's setting)", json_schema_extra=KEYED_WHEN_SET,
+    )
 
     EXCLUSIVE: ClassVar[tuple[tuple[str, ...], ...]] = (("warmup_fraction", "warmup_steps"),)
+
+    @model_validator(mode="after")
+    def _power_settings_go_with_the_power_rule(self):
+        named = [name for name in ("lr_power_c", "lr_power_n0", "lr_power_p") if getattr(self, name) is not None]
+        if named and self.lr_rule != "power":
+            raise ValueError(f"--{named[0].replace('_', '-')} applies to --lr-rule power; add it, or drop the setting")
+        if self.beta2_half_life is not None and self.beta2_rule != "half-life":
+            raise ValueError("--beta2-half-life applies to --beta2-rule half-life; add it, or drop the setting")
+        return self
 
     @model_validator(mode="before")
     @classmethod

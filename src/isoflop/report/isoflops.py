@@ -332,7 +332,12 @@ def _interval(law) -> str:
 
 
 def _rates(config: IsoflopsConfig) -> str:
-    """The peak learning rate, or each size's where they differ."""
+    """The peak learning rate, or each size's where they differ, or the rules that set them."""
+    optimizer = config.optimizer
+    rules = [f"{name} by the {rule} rule" for name, rule in (("lr", optimizer.lr_rule), ("batch", optimizer.batch_rule),
+                                                             ("beta2", optimizer.beta2_rule)) if rule not in (None, "table")]
+    if rules:
+        return ", ".join(rules) + " (each run's values in its config, under 'resolved')"
     rates = {size: config.learning_rate_of(size) for size in config.model_sizes}
     if len(set(rates.values())) == 1:
         return f"lr {next(iter(rates.values())):g}"

@@ -79,7 +79,7 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
         tokens = run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len
         lines.append(f"{run.spec.label:<34} {run.facts.parameters.total:>12,} {run.spec.steps:>7,} {tokens:>11,} "
                      f"{run.flops_per_token * tokens:>9.3g} {run.spec.optimizer.learning_rate:>8.2g}  {status}")
-    lines += models_table(plan, config.data.seq_len)
+    lines += models_table(plan, config.data.seq_len) + _optimizer_lines(config, plan)
     steps = sum(run.spec.steps for run in todo)
     flops = sum(run.flops_per_token * run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len for run in todo)
     lines.append(f"{len(plan.runs)} run(s) planned, {len(plan.runs) - len(todo)} stored, {len(todo)} to train: "
@@ -98,6 +98,24 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
     if getattr(config, "bracket", 0):
         lines.append(f"later rounds may add runs: --bracket {config.bracket} trains more sizes at a budget until its "
                      "loss minimum is bracketed (planned from the first round's results)")
+    return lines
+
+
+def _optimizer_lines(config: StudyConfig, plan: Plan) -> list[str]:
+    """The rules that set each run's rate, batch and beta2 (and what they resolved to), and beta2's memory in tokens."""
+    from ..training.rules import half_life
+
+    asked, seq_len = config.optimizer, config.data.seq_len
+    lines = []
+    for name, rule in (("learning rate", asked.lr_rule), ("batch", asked.batch_rule), ("AdamW beta2", asked.beta2_rule)):
+        if rule is not None:
+            lines.append(f"{name}: the {rule} rule (training.rules); each run's value is in its key ('resolved')"
+                         + (" and in the lr column above" if name == "learning rate" else ""))
+    betas = sorted({(run.spec.optimizer.adam_beta2, run.spec.optimizer.batch_size * seq_len) for run in plan.runs})
+    for beta, tokens in betas[:3]:
+        lines.append(f"AdamW beta2 {beta:.6g} at {tokens:,} tokens per step: a half-life of {half_life(beta, tokens):,.0f} "
+                     "tokens (large-batch training's 0.95 at 524,288 tokens per step: ~7.1M; --beta2-rule half-life "
+                     "keeps it the same at every batch)")
     return lines
 
 

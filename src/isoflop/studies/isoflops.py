@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..models.counts import flops_per_token
+from ..training.rules import resolved, rule_values
 from ..config.studies import IsoflopsConfig
 from ..data.order import stream_unique
 from ..engines.base import RunSpec
@@ -68,11 +69,13 @@ def _plan_point(config: IsoflopsConfig, setting: dict, facts_of: FactsOf, record
 def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: float, size: str,
              facts_of: FactsOf) -> list[PlannedRun]:
     """One run per seed of ``size`` at ``budget``; none when the budget buys it fewer than ``min_steps`` steps."""
-    seq_len, batch_size = config.data.seq_len, config.optimizer.batch_size
+    seq_len = config.data.seq_len
     facts = facts_of(config.model_options.scratch(size))
     per_token = flops_per_token(facts, seq_len, config.flop_convention)
+    optimizer = resolved(config.optimizer, facts.parameters.non_embedding, budget / per_token, seq_len,
+                         config.size_learning_rates.get(size))
+    batch_size = optimizer.batch_size
     steps = round(budget / per_token / (batch_size * seq_len))
-    optimizer = config.optimizer.model_copy(update={"learning_rate": config.learning_rate_of(size)})
     if steps < config.min_steps or steps - optimizer.cooldown_for(steps) < optimizer.warmup_for(steps):
         return []  # too big for the budget (or, with wsd, too short for its warmup and cooldown)
     passes = steps * batch_size
@@ -85,7 +88,7 @@ def _planned(config: IsoflopsConfig, identity: dict, setting: dict, budget: floa
     runs = []
     for seed in config.seeds:
         grid = {"budget": budget, "size": size, **setting}
-        run_config = {**identity, **grid, "seed": seed}
+        run_config = {**identity, **grid, "seed": seed} | rule_values(config.optimizer, optimizer)
         trunk = stable_key({**identity, "size": size, **setting, "seed": seed}) if order == "stream" else None
         spec = RunSpec(
             key=stable_key(run_config),

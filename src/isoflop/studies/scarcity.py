@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..budget import Budget
 from ..models.counts import flops_per_token
+from ..training.rules import resolved, rule_values
 from ..config.studies import ScarcityConfig
 from ..engines.base import RunSpec
 from ..errors import UsageError
@@ -34,13 +35,16 @@ def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf, records: Se
         # A run's key is its own config's: at the study's own values of its axes it is the run a study without axes
         # trains, so adding an axis reuses the runs already stored.
         identity = point.identity()
-        budget = Budget(passes=config.budget_passes, seq_len=seq_len, batch_size=point.optimizer.batch_size)
+        if point.optimizer.batch_rule == "step-law":
+            raise UsageError("--batch-rule step-law: a scarcity study's budget is a number of passes; set --batch-size")
+        optimizer = resolved(point.optimizer, facts.parameters.non_embedding, config.budget_passes * seq_len, seq_len)
+        budget = Budget(passes=config.budget_passes, seq_len=seq_len, batch_size=optimizer.batch_size)
         eval_steps = point.evaluation.eval_steps(budget.steps)
         shown = "".join(f" {name}={value:g}" for name, value in setting.items())
         for unique_samples in config.unique_samples:
             for seed in config.seeds:
                 grid = {"unique_samples": unique_samples, **setting}
-                run_config = {**identity, **grid, "seed": seed}
+                run_config = {**identity, **grid, "seed": seed} | rule_values(point.optimizer, optimizer)
                 spec = RunSpec(
                     key=stable_key(run_config),
                     label=f"D={unique_samples} seed={seed}{shown}",
@@ -49,7 +53,7 @@ def plan(config: ScarcityConfig, vocab_size: int, facts_of: FactsOf, records: Se
                     dropout=point.model_options.dropout,
                     unique_samples=unique_samples,
                     steps=budget.steps,
-                    optimizer=point.optimizer,
+                    optimizer=optimizer,
                     eval_steps=eval_steps,
                 )
                 runs.append(PlannedRun(spec, grid, run_config, model, facts, convention, per_token,
