@@ -71,7 +71,7 @@ def main() -> int:
         print(f"| {number} | `{shown}` | {done.returncode} | {seconds:.0f} | {last} |", flush=True)
         if done.returncode != 0:
             failed += 1
-            print(done.stderr[-2000:], file=sys.stderr)
+            print(f"--- {command}\n{(done.stdout + done.stderr)[-3000:]}", file=sys.stderr)
     if keep:
         print(f"\nkept: {clone}")
     else:

@@ -156,8 +156,10 @@ def test_fit_cli_bad_csv_is_one_line(capsys, tmp_path, content, message):
 def test_the_report_states_each_sizes_rate_when_they_differ():
     from isoflop.report.isoflops import _setup
 
-    assert "lr per size 0.4k 0.06, 0.8k 0.06" in _setup(build_config(kind="isoflops"))
-    assert "lr 0.003 with" in _setup(build_config(kind="isoflops", overrides={"size_learning_rates": {}}))
+    assert "lr per size 0.4k 0.06, 0.8k 0.06" in _setup(build_config(kind="isoflops"), [])
+    assert "lr 0.003 with" in _setup(build_config(kind="isoflops", overrides={"size_learning_rates": {}}), [])
+    ruled = _setup(build_config(kind="isoflops", overrides={"lr_rule": "power", "beta2_rule": "half-life"}), [])
+    assert "lr by the power rule, beta2 by the half-life rule (each run's values in its config" in ruled
 
 
 @pytest.mark.slow
@@ -222,3 +224,16 @@ def test_a_saved_approach_2_law_keeps_its_frontier_samples_and_advise_gives_the_
     assert json.loads(saved.read_text())["frontier"]["bootstrap_samples"]
     code, out, _ = run_cli(capsys, "advise", "--flops", "1e20", "--law", str(saved))
     assert code == 0 and "no interval" not in out and "interval for the law's value" in out and "[" in out
+
+
+def test_the_plan_says_how_much_data_its_largest_run_reads_and_whether_it_repeats(tmp_path):
+    from isoflop.studies.dry_run import dry_run
+
+    base = dict(output=str(tmp_path / "out"), budgets=(1e11,), model_sizes=("2k", "6k"), bracket=0)
+    fresh = [line for line in dry_run(build_config(kind="isoflops", overrides=base)) if line.startswith("data: ")]
+    assert fresh == ["data: the largest run (2k at C=1e+11 seed=1) reads 1,492,992 tokens, none twice: the training "
+                     "data must hold 1,492,992 tokens (checked when it is prepared)"]
+    capped = [line for line in dry_run(build_config(kind="isoflops", overrides=base | {"unique_tokens": 100_000}))
+              if line.startswith("data: ")]
+    assert capped == ["data: the largest run (2k at C=1e+11 seed=1) reads 1,492,992 tokens, 14.9 epochs over 99,968 "
+                      "distinct ones: it repeats data"]

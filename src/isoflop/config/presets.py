@@ -37,6 +37,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "offline": {},
         # The vocabulary study's offline default (isoflop vocab), as an isoFLOP study of one tokenizer.
         "vocab": dict(VOCAB_DEFAULTS) | {"output": "isoflop-runs/isoflops-vocab"},
+        # The offline default with Llama blocks (RMSNorm, SwiGLU, RoPE, untied head; models.families), the same rungs,
+        # budgets and per-size rates: the family's effect alone.
+        "llama": {"output": "isoflop-runs/isoflops-llama", "family": "llama"},
         # Warmup-stable-decay: every budget's run of a size branches from one constant-rate trunk (Hägele et al. 2024).
         "wsd": dict(WSD_DEFAULTS) | {"output": "isoflop-runs/isoflops-wsd"},
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.

@@ -31,7 +31,7 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
     """The isoFLOP study's report: profiles, the compute-optimal allocation, the laws and their checks."""
     folder = Path(config.output)
     fitted = at_setting(runs, config.settings()[0].values)  # runs of an axis since dropped stay out
-    intro = [Paragraph(_setup(config) + " " + compute_line(fitted))]
+    intro = [Paragraph(_setup(config, fitted) + " " + compute_line(fitted))]
     sections: list[Section] = []
     answer: list[str] = []
     if config.grid:
@@ -359,10 +359,12 @@ def compute_line(runs: list[RunRecord]) -> str:
             "each size's budgets branching from one constant-rate trunk.")
 
 
-def _setup(config: IsoflopsConfig) -> str:
+def _setup(config: IsoflopsConfig, runs: list[RunRecord]) -> str:
     data, optimizer = config.data, config.optimizer
     return (f"**Setup.** Budgets {', '.join(f'{b:.3g}' for b in config.budgets)} FLOPs ({config.flop_convention} convention), "
             f"sizes {', '.join(config.model_sizes)}, tokenizer `{config.tokenizer.tokenizer}`, data `{data.train_data}` "
             f"({data.chunking}, {data.seq_len} tokens × batch {optimizer.batch_size}), {_rates(config)} "
             f"with {optimizer.describe_schedule()}"
-            + (f", unique tokens capped at {config.unique_tokens:,}" if config.unique_tokens else "") + ".")
+            + (f", unique tokens capped at {config.unique_tokens:,} (the largest run reads them "
+               f"{max(r.tokens for r in runs) / config.unique_tokens:.1f} times: it repeats data)"
+               if config.unique_tokens and runs else "") + ".")

@@ -38,6 +38,17 @@ class Plan:
     def train_samples(self) -> int:
         return max(run.spec.data_span for run in self.runs)
 
+    def data_line(self, seq_len: int) -> str:
+        """How much data the largest run reads, and whether it repeats: one line, said before anything trains."""
+        largest = max(self.runs, key=lambda run: run.spec.passes)
+        spec = largest.spec
+        tokens, distinct = spec.passes * seq_len, spec.data_span * seq_len
+        if spec.passes <= spec.data_span:
+            return (f"data: the largest run ({spec.label}) reads {tokens:,} tokens, none twice: the training data must "
+                    f"hold {self.train_samples() * seq_len:,} tokens (checked when it is prepared)")
+        return (f"data: the largest run ({spec.label}) reads {tokens:,} tokens, {spec.passes / spec.data_span:.1f} epochs "
+                f"over {distinct:,} distinct ones: it repeats data")
+
 
 @dataclass(frozen=True)
 class StudyKind:

@@ -80,6 +80,8 @@ def _lines(config: StudyConfig, plan: Plan, stored: set[str], engine: str, vocab
         lines.append(f"{run.spec.label:<34} {run.facts.parameters.total:>12,} {run.spec.steps:>7,} {tokens:>11,} "
                      f"{run.flops_per_token * tokens:>9.3g} {run.spec.optimizer.learning_rate:>8.2g}  {status}")
     lines += models_table(plan, config.data.seq_len) + _optimizer_lines(config, plan)
+    if plan.runs:
+        lines.append(plan.data_line(config.data.seq_len))
     steps = sum(run.spec.steps for run in todo)
     flops = sum(run.flops_per_token * run.spec.steps * run.spec.optimizer.batch_size * config.data.seq_len for run in todo)
     lines.append(f"{len(plan.runs)} run(s) planned, {len(plan.runs) - len(todo)} stored, {len(todo)} to train: "

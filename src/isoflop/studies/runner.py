@@ -212,6 +212,8 @@ def _rounds(setup: _Setup, data: PreparedData, store: Store, trackers: Trackers,
             return trained, skipped, failed, plan, executor
         if rounds > 1:
             echo(f"round {rounds}: {len(todo)} more run(s), planned from the results so far")
+        elif getattr(config, "unique_tokens", None):  # an isoFLOP study that repeats data says so before it trains
+            echo(plan.data_line(config.data.seq_len))
         if plan.train_samples() > len(data.train_chunks):
             data = prepare_data(config.data, data.tokenizer, plan.train_samples(), config.evaluation.eval_samples,
                                 study.data_advice)
