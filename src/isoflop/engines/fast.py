@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -36,7 +36,7 @@ from ..models.build import build_model, model_config
 from ..hardware import bf16_missing
 from ..training import kernels
 from ..training.checkpoints import PackCheckpoint
-from ..training.trunks import TrunkStates
+from ..training.trunks import TrunkMetrics, TrunkStates, trunk_position
 from ..training.head_loss import IGNORE_INDEX, head_cross_entropy, head_cross_entropy_eval
 from ..training import optim
 from .base import NonFiniteLoss, Pack, RunResult, RunSpec, StepCallback, check_finite
@@ -94,25 +94,18 @@ class FastEngine:
         started -= elapsed
         on_step(first_step)
         train_loss, val_loss, learning_rate, evaluated = (metrics[name] for name in _PROGRESS)
-        eval_steps = set(run.eval_steps)
-        live = pack.live(run)
+        curve = _Curve(train_loss, learning_rate, val_loss, evaluated, pack.live(run))
         status, error = "completed", None
+
+        def save(step: int) -> None:
+            if step < run.steps:
+                checkpoint.maybe_save(lambda: loop.state(step, metrics, time.perf_counter() - started))
+
         try:
             if first_step == 0:
                 metrics["initial_val_loss"] = loop.evaluate(0)  # draws no random numbers: the run's numbers stay the same
-                live.validation(0, metrics["initial_val_loss"])
-            for step in range(first_step, run.steps):
-                loss, lr = loop.train_step(run, step, order)
-                train_loss.append(loss)
-                learning_rate.append(lr)
-                live.train(step + 1, loss, lr)
-                if step + 1 in eval_steps:
-                    val_loss.append(loop.evaluate(step + 1))
-                    evaluated.append(step + 1)
-                    live.validation(step + 1, val_loss[-1])
-                on_step(1)
-                if step + 1 < run.steps:
-                    checkpoint.maybe_save(lambda: loop.state(step + 1, metrics, time.perf_counter() - started))
+                curve.live.validation(0, metrics["initial_val_loss"])
+            _steps(loop, run, order, range(first_step, run.steps), set(run.eval_steps), curve, on_step, save)
         except NonFiniteLoss as failure:
             status, error = "failed", str(failure)
         if pack.save_models_to is not None:
@@ -131,15 +124,15 @@ class FastEngine:
         states = TrunkStates(pack.trunk_dir, first.trunk, lambda step: data.run_fingerprint(
             dataclasses.replace(first, steps=max(step, 1)).data_span))
         loop = _Loop(first, data, self.device, self.precision)
-        trunk = _TrunkMetrics()
+        trunk = TrunkMetrics()
         # Every step at which some run of the pack is evaluated on the trunk (before or at its branch).
         trunk_evals = {step for run in runs for step in run.eval_steps if step <= run.branch_step}
         position, failure = None, None
         for run in runs:
             started = time.perf_counter()
             branch = run.branch_step
-            position = _trunk_at(states, branch, run, position, loop, trunk, self.device)
-            computed = 0
+            position = trunk_position(states, branch, run, position, loop, trunk, self.device)
+            start, reached = position, [position]
             try:
                 if failure is not None:
                     raise failure
@@ -148,25 +141,21 @@ class FastEngine:
                 if position in trunk_evals and position not in trunk.val:
                     trunk.val[position] = loop.evaluate(position)
                 order = run.sample_order()
-                for step in range(position, branch):
-                    loss, lr = loop.train_step(run, step, order)
-                    trunk.record(step, loss, lr)
-                    if step + 1 in trunk_evals:
-                        trunk.val[step + 1] = loop.evaluate(step + 1)
-                    position, computed = step + 1, computed + 1
-                    on_step(1)
+                _steps(loop, run, order, range(position, branch), trunk_evals, trunk, on_step, reached.append)
+                position = reached[-1]
+                computed = position - start
                 on_step(branch - computed)  # the steps it shares with the trunk, trained before
                 states.save(branch, loop.state(branch, trunk.as_state(), 0.0))
                 result = self._cool_down(pack, run, loop, trunk, order, on_step)
                 result.trained_steps = computed + run.steps - branch
             except NonFiniteLoss as error:  # in the trunk: this run and every later branch fail with it
-                failure = error
+                failure, position = error, reached[-1]
                 result = RunResult(key=run.key, engine=self.name, status="failed", error=str(error), wall_seconds=0.0,
-                                   trained_steps=computed)
+                                   trained_steps=position - start)
             result.wall_seconds = time.perf_counter() - started
             yield result
 
-    def _cool_down(self, pack: Pack, run: RunSpec, loop: _Loop, trunk: _TrunkMetrics, order: list[int],
+    def _cool_down(self, pack: Pack, run: RunSpec, loop: _Loop, trunk: TrunkMetrics, order: list[int],
                    on_step: StepCallback) -> RunResult:
         """Run ``run``'s cooldown from the trunk at its branch step on a copy; the trunk is left as it was."""
         branch = run.branch_step
@@ -174,24 +163,11 @@ class FastEngine:
         train_loss, learning_rate = trunk.train_loss[:branch], trunk.learning_rate[:branch]
         evaluated = [step for step in run.eval_steps if step <= branch]
         val_loss = [trunk.val[step] for step in evaluated]
-        live = pack.live(run)  # the steps it shares with the trunk first, at once
-        live.validation(0, trunk.initial)
-        for step, (loss, lr) in enumerate(zip(train_loss, learning_rate), start=1):
-            live.train(step, loss, lr)
-        for step, loss in zip(evaluated, val_loss):
-            live.validation(step, loss)
+        curve = _Curve(train_loss, learning_rate, val_loss, evaluated, pack.live(run))
+        curve.shared(trunk.initial)  # the steps it shares with the trunk, to its live curve at once
         status, error = "completed", None
         try:
-            for step in range(branch, run.steps):
-                loss, lr = loop.train_step(run, step, order)
-                train_loss.append(loss)
-                learning_rate.append(lr)
-                live.train(step + 1, loss, lr)
-                if step + 1 in run.eval_steps:
-                    val_loss.append(loop.evaluate(step + 1))
-                    evaluated.append(step + 1)
-                    live.validation(step + 1, val_loss[-1])
-                on_step(1)
+            _steps(loop, run, order, range(branch, run.steps), set(run.eval_steps), curve, on_step)
         except NonFiniteLoss as failure:
             status, error = "failed", str(failure)
         if pack.save_models_to is not None:
@@ -264,65 +240,55 @@ class _Loop:
         self.optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
 
-
-class _TrunkMetrics:
-    """What the trunk measured: training loss and rate per step, validation losses at the steps runs evaluate it."""
-
-    def __init__(self):
-        self.train_loss: list[float] = []
-        self.learning_rate: list[float] = []
-        self.val: dict[int, float] = {}
-        self.initial: float | None = None
-
-    def record(self, step: int, loss: float, lr: float) -> None:
-        if step == len(self.train_loss):  # a step gone through again after going back gives the same numbers
-            self.train_loss.append(loss)
-            self.learning_rate.append(lr)
-
-    def as_state(self) -> dict:
-        return {"train_loss": list(self.train_loss), "learning_rate": list(self.learning_rate),
-                "val": {str(step): value for step, value in self.val.items()}, "initial": self.initial}
-
-    def merge(self, state: dict) -> None:
-        if len(state["train_loss"]) > len(self.train_loss):
-            self.train_loss, self.learning_rate = list(state["train_loss"]), list(state["learning_rate"])
-        self.val |= {int(step): value for step, value in state["val"].items()}
-        self.initial = state["initial"] if self.initial is None else self.initial
+    def restart(self, first: RunSpec) -> None:
+        """Back to the start of ``first``'s trunk: the seed's initial weights, a fresh AdamW, the seed's dropout draws."""
+        self.model.load_state_dict(build_model(first.model, self.model.config, first.seed).state_dict())
+        self.optimizer.state.clear()
+        torch.manual_seed(first.seed)
 
 
 _PROGRESS = ("train_loss", "val_loss", "learning_rate", "eval_steps")
 
 
-def _trunk_at(states: TrunkStates, branch: int, run: RunSpec, position: int | None, loop: _Loop,
-              trunk: _TrunkMetrics, device) -> int:
-    """Put the trunk at the furthest step from which ``run`` can branch at ``branch`` having its evaluations before it
-    (in memory, a saved state, or the start); that step."""
-    saved_steps = [step for step in states.steps() if step <= branch]
-    evaluated = all(step in trunk.val for step in run.eval_steps if step <= branch)
-    if position is not None and position <= branch and evaluated and (not saved_steps or saved_steps[-1] <= position):
-        return position  # no saved state lies further than the trunk in memory: nothing to read
-    furthest = states.latest(branch, device)
-    if furthest is not None:
-        trunk.merge(furthest["metrics"])  # measured by the same trunk: valid whichever state it goes on from
-    missing = [step for step in run.eval_steps if step <= branch and step not in trunk.val]
-    limit = min(missing + [branch])
-    state = states.latest(limit, device) if limit < branch or furthest is None else furthest
-    saved = -1 if state is None else int(state["step"])
-    if position is not None and saved <= position <= limit:
-        return position
-    if state is not None:
-        loop.load(state)
-        trunk.merge(state["metrics"])
-        return saved
-    return 0 if position is None else _restart_trunk(loop, run)
+def _steps(loop: _Loop, run: RunSpec, order: list[int], steps: range, eval_steps: set[int], curve, on_step: StepCallback,
+           after: Callable[[int], None] | None = None) -> None:
+    """The one step loop of every run (plain, trunk, cooldown): each optimizer step of ``steps`` trained, its loss and
+    rate given to ``curve``, the validation loss where ``eval_steps`` asks, progress reported, then ``after(step)``."""
+    for step in steps:
+        loss, lr = loop.train_step(run, step, order)
+        curve.train(step + 1, loss, lr)
+        if step + 1 in eval_steps:
+            curve.validation(step + 1, loop.evaluate(step + 1))
+        on_step(1)
+        if after is not None:
+            after(step + 1)
 
 
-def _restart_trunk(loop: _Loop, first: RunSpec) -> int:
-    """Put the trunk back at its start: the run seed's initial weights, a fresh AdamW, the seed's dropout draws."""
-    loop.model.load_state_dict(build_model(first.model, loop.model.config, first.seed).state_dict())
-    loop.optimizer.state.clear()
-    torch.manual_seed(first.seed)
-    return 0
+class _Curve:
+    """A run's measurements as it trains: the result's lists, and its live curve for the trackers."""
+
+    def __init__(self, train_loss: list, learning_rate: list, val_loss: list, evaluated: list, live):
+        self.train_loss, self.learning_rate, self.val_loss, self.evaluated, self.live = (
+            train_loss, learning_rate, val_loss, evaluated, live)
+
+    def train(self, step: int, loss: float, lr: float) -> None:
+        self.train_loss.append(loss)
+        self.learning_rate.append(lr)
+        self.live.train(step, loss, lr)
+
+    def validation(self, step: int, loss: float) -> None:
+        self.val_loss.append(loss)
+        self.evaluated.append(step)
+        self.live.validation(step, loss)
+
+    def shared(self, initial: float | None) -> None:
+        """What a cooldown's run took from its trunk, to its live curve at once."""
+        if initial is not None:
+            self.live.validation(0, initial)
+        for step, (loss, lr) in enumerate(zip(self.train_loss, self.learning_rate), start=1):
+            self.live.train(step, loss, lr)
+        for step, loss in zip(self.evaluated, self.val_loss):
+            self.live.validation(step, loss)
 
 
 def _restore(state: dict | None, loop: _Loop, metrics: dict[str, list]) -> tuple[int, float]:
