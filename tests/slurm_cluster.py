@@ -8,6 +8,7 @@ each started here and stopped by its own PID. Clients find the cluster through `
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -31,6 +32,8 @@ def missing() -> str | None:
         return f"SLURM is not installed ({', '.join(absent)} missing): apt-get install slurmctld slurmd slurm-client munge"
     if os.geteuid() != 0:
         return "the test cluster's slurmd must run as root"
+    if importlib.util.find_spec("submitit") is None:
+        return "the slurm executor's package is not installed: pip install -e '.[slurm]'"
     return None
 
 

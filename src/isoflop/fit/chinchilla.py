@@ -74,7 +74,8 @@ class ChinchillaLaw:
 
     def loss(self, N, D):
         N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
-        return self.E + self.A / N**self.alpha + self.B / D**self.beta
+        with np.errstate(over="ignore", invalid="ignore"):  # a resample's runaway law: inf or NaN, which its checks refuse
+            return self.E + self.A / N**self.alpha + self.B / D**self.beta
 
     @property
     def a(self) -> float:
@@ -256,8 +257,10 @@ def _in_pool(function, arguments: list[tuple], progress, sizes: list[int]) -> li
 
 def _law(theta, value, objective: Objective) -> ChinchillaLaw:
     a, b, e, alpha, beta = (float(t) for t in theta[:5])
-    sigma = float(np.exp(theta[5])) if objective.scale_fitted else None
-    return ChinchillaLaw(E=np.exp(e), A=np.exp(a), B=np.exp(b), alpha=alpha, beta=beta, objective=value, sigma=sigma)
+    with np.errstate(over="ignore"):  # a runaway start's parameters overflow to inf, which its checks refuse
+        sigma = float(np.exp(theta[5])) if objective.scale_fitted else None
+        return ChinchillaLaw(E=np.exp(e), A=np.exp(a), B=np.exp(b), alpha=alpha, beta=beta, objective=value,
+                             sigma=sigma)
 
 
 def _polish(start, log_n, log_d, log_l, objective, weights) -> _Best:
