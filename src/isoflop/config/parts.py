@@ -100,6 +100,18 @@ class DataConfig(CorpusConfig):
         return OLD_NAMES.get(value, value)
     seq_len: int = Field(CLASSIC_SEQ_LEN, gt=0, validation_alias=AliasChoices("seq_len", "block_size"),
                          description="tokens per sample (a window, or a block of group_texts)")
+    holdout: float | None = Field(
+        None, gt=0, lt=1, description="stream --train-data and set this share of its documents aside as the validation "
+        "set, chosen by a hash of each document's text (the same documents at every run and budget): for corpora "
+        "without a validation split, such as FineWeb", json_schema_extra=KEYED_WHEN_SET,
+    )
+
+    @model_validator(mode="after")
+    def _one_validation_set(self):
+        if self.holdout is not None and self.validation_data is not None:
+            raise ValueError("--holdout sets the validation set aside from --train-data; drop --validation-data, or "
+                             "drop --holdout")
+        return self
 
 
 class TokenizerConfig(Part):

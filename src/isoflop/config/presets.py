@@ -43,6 +43,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # Warmup-stable-decay: every budget's run of a size branches from one constant-rate trunk (Hägele et al. 2024).
         "wsd": dict(WSD_DEFAULTS) | {"output": "isoflop-runs/isoflops-wsd"},
         # A GPU-scale study in the spirit of Hoffmann et al.: GPT-2 tokenizer, WikiText-103, 1e16–1e18 FLOPs.
+        # WikiText-103 holds ~117M GPT-2 tokens and the largest runs read up to 3.2B: the runs draw from its first
+        # 100M tokens, repeating them (up to 32 epochs at 1e18, in the data-constrained regime), which --dry-run, the
+        # study's start and its report state. A study without repetition at these budgets streams a larger corpus
+        # (--train-data hub:HuggingFaceFW/fineweb-edu:sample-10BT --holdout 0.001) on a machine that holds its samples.
         "gpu": {
             "output": "isoflop-runs/isoflops-gpu",
             "budgets": (1e16, 3e16, 1e17, 3e17, 1e18),
@@ -53,6 +57,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "batch_size": 32,
             "learning_rate": 1e-3,
             "eval_samples": 64,
+            "unique_tokens": 100_000_000,
         },
     },
 }

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .chunking import ChunkingRule, windows
-from .sources import load_splits
+from .sources import load_splits, streamed_splits
 
 # Rows are tokenized this many at a time, so a study that needs 100 chunks of a large
 # corpus tokenizes only its first rows.
@@ -29,7 +29,7 @@ def tokenize_rows(rows: Iterable[str], tokenizer) -> Iterator[list[int]]:
         yield from tokenizer(batch, verbose=False)["input_ids"]
 
 
-def take_chunks(rows: list[str], tokenizer, seq_len: int, rule: ChunkingRule, limit: int | None) -> list[list[int]]:
+def take_chunks(rows: Iterable[str], tokenizer, seq_len: int, rule: ChunkingRule, limit: int | None) -> list[list[int]]:
     """The first ``limit`` chunks (all when ``limit`` is None) of ``rows``."""
     stream = windows(tokenize_rows(rows, tokenizer), seq_len, rule, tokenizer.eos_token_id)
     return list(islice(stream, limit))
@@ -127,8 +127,12 @@ class PreparedData:
 def prepare_data(data_config, tokenizer, train_samples: int, eval_samples: int, advice: str) -> PreparedData:
     """The first ``train_samples`` training and ``eval_samples`` validation chunks, or a UsageError saying what is short."""
     seq_len, rule = data_config.seq_len, data_config.chunking
-    train_rows, val_rows = load_splits(data_config.train_data, data_config.validation_data, data_config.text_column,
-                                      data_config.text_encoding)
+    if data_config.holdout is not None:  # streamed: only the documents the samples need are read
+        train_rows, val_rows = streamed_splits(data_config.train_data, data_config.holdout, data_config.text_column,
+                                               data_config.text_encoding)
+    else:
+        train_rows, val_rows = load_splits(data_config.train_data, data_config.validation_data,
+                                           data_config.text_column, data_config.text_encoding)
     train_chunks = take_chunks(train_rows, tokenizer, seq_len, rule, limit=train_samples)
     if not train_chunks:
         raise UsageError(

@@ -6,6 +6,9 @@ a deterministic order, for the studies (which hold their samples in memory).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+
 from ..errors import UsageError
 from .stream import HUB_PREFIX, Split, StreamOptions, is_local, stream_documents
 
@@ -20,6 +23,24 @@ def load_rows(spec: str, split: Split, text_column: str = "text", encoding: str 
                  "the embedded corpus {!r} has no " + split + " documents on this Python installation")
         raise UsageError(where.format(spec))
     return rows
+
+
+def in_holdout(document: str, share: float) -> bool:
+    """Whether a document belongs to the held-out share: a hash of its text below ``share`` of the hash range (the
+    same answer in every run, budget and process)."""
+    digest = hashlib.blake2b(document.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") < share * 2**64
+
+
+def streamed_splits(train_data: str, share: float, text_column: str,
+                    encoding: str = "utf-8") -> tuple[Iterator[str], Iterator[str]]:
+    """Training and validation documents of one source, streamed lazily (a Hub dataset is not downloaded whole): the
+    held-out ``share`` by document hash is the validation set, the rest the training set."""
+    def documents(held_out: bool) -> Iterator[str]:
+        options = StreamOptions(split="train", text_column=text_column, streaming=True, encoding=encoding)
+        return (doc for doc in stream_documents(train_data, options) if in_holdout(doc, share) == held_out)
+
+    return documents(False), documents(True)
 
 
 def load_splits(train_data: str, validation_data: str | None, text_column: str,
