@@ -11,6 +11,9 @@ On a CUDA GPU it measures, in one run:
 * speed: seconds per run of the batched engine with K = 1, 8 and 32 runs packed, against the reference's per
   run, on the offline default and on the distilgpt2 architecture (10 steps), in bf16;
 * pretraining tokens per second in bf16 (``isoflop pretrain``, GPT-2 small, batch 16 × 512);
+* one rung of each family (gpt2, llama, qwen3 at the 50m rung: 50M–90M parameters with the GPT-2 vocabulary)
+  trained by the reference engine in bf16 (SDPA, the Trainer's fused AdamW): tokens per second and MFU under the
+  ``matmul`` and ``full`` conventions, as every record now stores them;
 * the peak GPU memory of each part.
 
 Without CUDA it runs the same code on the CPU at a tiny scale, and says which parts it skipped, so that CI keeps
@@ -38,7 +41,9 @@ DISTILGPT2 = {"model": "scratch:distilgpt2", "budget_passes": 10, "unique_sample
 # Without a GPU: the same parts on a tiny model, so that every line of the script runs.
 CPU_SMOKE = {"model": "scratch:tiny", "tokenizer": "bytes", "budget_passes": 6, "unique_samples": (2,), "eval_samples": 2,
              "dropout": 0.0}
-PACK_SIZES = (1, 8, 32)
+PACK_SIZES = (1, 8, 32, 128)
+FAMILY_RUNG = {"size": "50m", "tokenizer": "gpt2", "seq_len": 512, "batch_size": 8, "budget_passes": 160}
+CPU_FAMILY_RUNG = {"size": "tiny", "tokenizer": "bytes", "seq_len": 64, "batch_size": 2, "budget_passes": 8}
 
 
 def seeds(count: int) -> dict:
@@ -100,6 +105,34 @@ def pretraining_tokens_per_second(steps: int = 60, size: str = "small", seq_len:
             "peak_memory_gib": peak_memory()}
 
 
+def families(rung: dict, precision: str) -> dict:
+    """One rung of each family trained by the reference engine (a study of one run): the tokens per second, MFU in
+    both conventions and FLOPs per token its record stores, and the peak memory."""
+    from isoflop import build_config, run_study
+    from isoflop.models.families import FAMILIES, scratch_spec
+    from isoflop.results.store import Store
+
+    result = {}
+    for family in FAMILIES:
+        peak_memory(reset=True)
+        with tempfile.TemporaryDirectory() as folder:
+            passes = rung["budget_passes"]
+            config = build_config(overrides={
+                "model": scratch_spec(family, rung["size"]), "tokenizer": rung["tokenizer"], "seq_len": rung["seq_len"],
+                "batch_size": rung["batch_size"], "budget_passes": passes, "unique_samples": (passes,), "seeds": (1,),
+                "eval_samples": 2, "evals_per_run": 1, "engine": "reference", "precision": precision,
+                "executor": "inprocess", "output": str(Path(folder) / "run")})
+            run_study(config, echo=lambda _: None, progress=False)
+            with Store(Path(folder) / "run", create=False) as store:
+                (record,) = store.records()
+        result[record.model.removeprefix("scratch:")] = {
+            "parameters": record.parameters, "tokens_per_second": round(record.tokens_per_second or 0),
+            "mfu": {name: round(value, 4) for name, value in record.mfu.items()},
+            "flops_per_token": {name: float(f"{value:.4g}") for name, value in record.flop_counts.items()},
+            "peak_memory_gib": peak_memory()}
+    return result
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     started = time.perf_counter()
@@ -111,12 +144,16 @@ def main() -> None:
         report["speed_bf16"] = {"offline default (100 steps)": speed(DEFAULT, PACK_SIZES, "bf16"),
                                 "distilgpt2 architecture (10 steps)": speed(DISTILGPT2, PACK_SIZES, "bf16")}
         report["pretraining_bf16"] = pretraining_tokens_per_second()
+        report["families_bf16"] = families(FAMILY_RUNG, "bf16")
     else:
-        report["skipped"] = ("no CUDA GPU: bf16 equivalence, the speed at K = 1, 8 and 32 on the offline default and the "
-                             "distilgpt2 architecture, pretraining tokens/s and peak memory need one; the fp32 equivalence "
-                             "and the speed at K = 1 and 2 ran on the CPU on a tiny model instead, to keep the script working")
+        report["skipped"] = ("no CUDA GPU: bf16 equivalence, the speed at K = 1, 8, 32 and 128 on the offline default and "
+                             "the distilgpt2 architecture, pretraining tokens/s, the families' 50m rungs in bf16 with "
+                             "their MFU, and peak memory need one; the fp32 equivalence, the speed at K = 1 and 2 and "
+                             "each family's tiny rung ran on the CPU instead (no MFU: no GPU peak), to keep the script "
+                             "working")
         report["equivalence"] = equivalence(CPU_SMOKE, bf16=False)
         report["speed_fp32_cpu_smoke"] = speed(CPU_SMOKE, (1, 2), "fp32")
+        report["families_fp32_cpu_smoke"] = families(CPU_FAMILY_RUNG, "fp32")
     report["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=2))
 

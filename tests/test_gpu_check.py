@@ -22,6 +22,10 @@ def test_the_gpu_check_runs_on_a_cpu_and_says_what_it_skipped(monkeypatch, capsy
     assert report["equivalence"]["fp32_within_1e-4"] and report["equivalence"]["runs"] == 3
     speed = report["speed_fp32_cpu_smoke"]
     assert speed["reference_s_per_run"] > 0 and speed["K=2"]["ratio_vs_reference"] > 0
+    families = report["families_fp32_cpu_smoke"]
+    assert sorted(families) == ["llama-tiny", "qwen3-tiny", "tiny"]
+    assert all(f["tokens_per_second"] > 0 and f["mfu"] == {} and set(f["flops_per_token"]) == {"6N", "full", "matmul"}
+               for f in families.values())
 
 
 @pytest.mark.slow

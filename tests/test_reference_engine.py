@@ -50,3 +50,21 @@ def test_nan_loss_fails_the_run_with_the_reason(gpt2_tokenizer):
     result, _ = train_one(gpt2_tokenizer, learning_rate=1e30)
     assert result.status == "failed"
     assert "nan" in result.error.lower() or "inf" in result.error.lower()
+
+
+@pytest.mark.slow  # torch.compile builds its kernels first
+def test_the_reference_engine_compiles_on_request_to_the_same_numbers(gpt2_tokenizer):
+    from conftest import engine, make_data, train
+    from helpers import assert_equivalent, runs
+
+    data = make_data(gpt2_tokenizer)
+    planned = runs(4)[:1]  # one compilation
+    assert engine("reference", compile=True).compile
+    assert_equivalent(train(engine("reference"), planned, data)[0], train(engine("reference", compile=True), planned, data)[0])
+
+
+def test_compile_with_an_engine_that_does_not_compile_is_refused(capsys, tmp_path):
+    from conftest import run_cli
+
+    code, _, err = run_cli(capsys, "scarcity", "--compile", "--output", str(tmp_path / "out"))
+    assert code == 2 and "--compile is an option of the reference engine" in err and not (tmp_path / "out").exists()

@@ -29,6 +29,15 @@ class BatchedOptions(Part):
     )
 
 
+class ReferenceOptions(Part):
+    """The reference engine's own option: compile the model (the Trainer's ``torch_compile``)."""
+
+    compile: bool = Field(
+        False, description="compile each model with torch.compile before training (the Trainer's torch_compile; pays "
+        "off on a GPU for long runs; the same numbers within the compiler's fusions)", json_schema_extra=NOT_IDENTITY,
+    )
+
+
 @dataclass(frozen=True)
 class EngineEntry:
     """One engine as the config knows it: its name, module (imported only when used), summary and options."""
@@ -46,9 +55,10 @@ class EngineEntry:
 
 # Fastest first: ``auto`` takes the first engine whose ``supports`` accepts the study.
 ENGINES: tuple[EngineEntry, ...] = (
-    EngineEntry("fast", "isoflop.engines.fast", "one GPT-2 run at a time, the LM head and its loss in chunks outside autograd (CPU)"),
+    EngineEntry("fast", "isoflop.engines.fast", "one run of any family at a time, the LM head and its loss in chunks outside autograd (CPU)"),
     EngineEntry("batched", "isoflop.engines.batched", "K GPT-2 runs in lock-step (stacked weights under vmap)", BatchedOptions),
-    EngineEntry("reference", "isoflop.engines.reference", "the HF Trainer, one run at a time: the fidelity baseline"),
+    EngineEntry("reference", "isoflop.engines.reference", "the HF Trainer, one run at a time: the fidelity baseline, and "
+                "the path for one large run per GPU (bf16, SDPA, fused AdamW)", ReferenceOptions),
 )
 AUTO = "auto"
 

@@ -34,6 +34,7 @@ class ReferenceEngine:
 
     def __init__(self, config):
         self.precision = config.precision
+        self.compile = config.options_for(self.name).compile
 
     def supports(self, models: list[str], vocab_size: int) -> str | None:
         if self.precision == "bf16" and not torch.cuda.is_available() and (missing := bf16_missing()):
@@ -66,7 +67,7 @@ class ReferenceEngine:
         with tempfile.TemporaryDirectory(prefix="isoflop-trainer-") as scratch:
             trainer = _OrderedTrainer(
                 model=model,
-                args=_arguments(run, len(data.val_chunks), scratch, self.precision),
+                args=_arguments(run, len(data.val_chunks), scratch, self.precision, self.compile),
                 train_dataset=train_rows,
                 eval_dataset=val_rows,
                 data_collator=collator,
@@ -100,7 +101,7 @@ class ReferenceEngine:
         )
 
 
-def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str) -> TrainingArguments:
+def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str, compile_model: bool = False) -> TrainingArguments:
     optimizer = run.optimizer
     return TrainingArguments(
         output_dir=output_dir,
@@ -131,6 +132,8 @@ def _arguments(run: RunSpec, eval_batch: int, output_dir: str, precision: str) -
         bf16=precision == "bf16",
         # The Trainer takes bf16 on a CPU only when told it trains there.
         use_cpu=precision == "bf16" and not torch.cuda.is_available(),
+        torch_compile=compile_model,
+        optim="adamw_torch_fused",  # every engine's AdamW (training.optim)
     )
 
 
