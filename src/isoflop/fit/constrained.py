@@ -67,8 +67,9 @@ class DataConstrainedLaw:
 
     def n_for_tokens(self, tokens):
         """N_opt(U): the base law's compute-optimal size for ``tokens`` tokens under C = 6ND."""
-        G = (self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
-        return (np.asarray(tokens, dtype=float) * G) ** (self.beta / self.alpha) * G
+        with np.errstate(invalid="ignore"):  # a law with a negative coefficient has none: NaN, which its checks refuse
+            G = np.float64(self.alpha * self.A / (self.beta * self.B)) ** (1 / (self.alpha + self.beta))
+            return (np.asarray(tokens, dtype=float) * G) ** (self.beta / self.alpha) * G
 
     def effective_parameters(self, N, U):
         N = np.asarray(N, dtype=float)
