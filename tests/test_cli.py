@@ -30,6 +30,8 @@ def test_default_run_with_a_reduced_budget_then_show_and_csv(capsys, tmp_path):
     assert 0 < float(row["flops_per_token_matmul"]) < float(row["flops_per_token_full"])
     assert float(row["flops_per_token_6N"]) > 0 and float(row["tokens_per_second"]) > 0
     assert row["mfu_matmul"] == row["mfu_full"] == ""
+    report = (out / "summary.md").read_text()
+    assert "Speed: median " in report and "no MFU: no GPU peak is known for where they ran" in report
 
 
 def test_boolean_settings_are_flags(capsys, tmp_path):

@@ -178,6 +178,7 @@ def test_bf16_is_refused_on_a_cpu_without_it_naming_the_missing_feature(monkeypa
     assert engine("fast").supports(["scratch:tiny"], 257) is None  # fp32 stays the default, and runs anywhere
 
 
+@pytest.mark.slow  # tests/test_counts.py pins every family's shape and counts in the default tier
 @pytest.mark.parametrize("family", ["llama", "qwen3"])
 def test_fast_equals_reference_on_every_family(gpt2_tokenizer, family):
     """The blocks run through HF's own Llama and Qwen3 modules; the head's chunked loss reads their hidden states."""

@@ -193,6 +193,7 @@ def wandb_runs(folder):
     return runs
 
 
+@pytest.mark.slow  # W&B's service start-up
 def test_wandb_offline_logs_every_run_with_its_config_and_its_curves_read_back(corpus, tmp_path, monkeypatch):
     pytest.importorskip("wandb", reason="pip install wandb to run W&B for real")
     monkeypatch.setenv("WANDB_MODE", "offline")

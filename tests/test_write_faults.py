@@ -132,6 +132,7 @@ def test_a_study_on_a_read_only_folder_ends_in_one_line_and_finishes_when_writab
         finished(folder, study_args, stored)
 
 
+@pytest.mark.slow  # a study and six commands: the default tier keeps one read-only case
 def test_every_file_a_command_writes_to_a_read_only_folder_is_one_line_and_nothing_changes(tmp_path, study_args):
     code, _, stderr = run(*study_args, "--output", tmp_path / "study")
     assert code == 0, stderr

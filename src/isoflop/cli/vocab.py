@@ -21,6 +21,7 @@ def vocab(preset: str | None, config_file: str | None, quiet: bool, dry_run: boo
           **overrides: Any) -> None:
     """Fixed compute, several vocabularies: which tokenizer gives the lowest compute-optimal bits per byte
     (output: isoflop-runs/vocab unless --output)."""
+    from ..report.markdown import plain
     from ..studies.vocab import dry_run_vocab_study, run_vocab_study, vocab_config
 
     check_estimate(estimate, dry_run)
@@ -33,7 +34,7 @@ def vocab(preset: str | None, config_file: str | None, quiet: bool, dry_run: boo
         outcome = arm.outcome
         click.echo(f"{arm.name}: {outcome.trained} run(s) trained ({outcome.completed} completed, {len(outcome.failed)} failed), "
                    f"{outcome.skipped} already done")
-    click.echo("\n".join(document.answer))
+    click.echo("\n".join(plain(line) for line in document.answer))
     click.echo(f"results: {root}/  ({', '.join(path.name for path in files)}; one folder per tokenizer)")
     if any(arm.outcome.failed for arm in arms):
         sys.exit(1)

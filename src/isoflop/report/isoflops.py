@@ -22,7 +22,7 @@ from .document import Bullets, Document, Figure, Paragraph, Section, Table
 from .aggregate import at_setting
 from .isoflop_axes import tuned_runs
 from .isoflop_plots import plot_allocation, plot_contours, plot_frontier, plot_profiles, plot_robustness
-from .tables import closing_sections
+from .tables import closing_sections, speed_line
 
 TITLE = "isoFLOP profiles and the compute-optimal model"
 
@@ -31,7 +31,7 @@ def build_report(runs: list[RunRecord], config: IsoflopsConfig, notes: list[str]
     """The isoFLOP study's report: profiles, the compute-optimal allocation, the laws and their checks."""
     folder = Path(config.output)
     fitted = at_setting(runs, config.settings()[0].values)  # runs of an axis since dropped stay out
-    intro = [Paragraph(_setup(config, fitted) + " " + compute_line(fitted))]
+    intro = [Paragraph(_setup(config, fitted) + " " + compute_line(fitted) + speed_line(fitted))]
     sections: list[Section] = []
     answer: list[str] = []
     if config.grid:

@@ -16,7 +16,7 @@ from .paired import LEVEL, Paired, relative_costs
 from .plots import Landmarks, plot_loss_vs_unique_samples, plot_validation_curves
 from .repetition import repetition_section
 from .scarcity_axes import axis_answer, axis_section
-from .tables import closing_sections
+from .tables import closing_sections, speed_line
 
 TITLE = "Data scarcity at a fixed compute budget"
 # A D whose loss fell by less than this fraction of what the reference D's fell "barely learned".
@@ -33,7 +33,7 @@ def build_report(runs: list[RunRecord], config: ScarcityConfig, notes: list[str]
     base_points = next(s for p, s in summaries if p is base)
     trained = at_setting(runs, base.values)
     landmarks = Landmarks(math.log(vocab_size), vocab_size, _initial_loss(trained))
-    intro = [Paragraph(_question(config, runs)), Paragraph(_setup(config, runs))]
+    intro = [Paragraph(_question(config, runs)), Paragraph(_setup(config, runs) + speed_line(runs))]
     sections: list[Section] = []
     if not base_points:
         answer = ["No run completed at the study's baseline setting, so there is no answer yet."]

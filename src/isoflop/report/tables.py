@@ -71,6 +71,20 @@ COLUMNS |= {"pretrain": RECIPE, "finetune": RECIPE}
 SHORT_KEY = 8
 
 
+def speed_line(runs: list[RunRecord]) -> str:
+    """How fast the runs trained: the median tokens per second, the matmul FLOPs per second it means, and the MFU
+    against the GPU's bf16 peak where one was known (none on a CPU)."""
+    timed = sorted((r for r in runs if r.tokens_per_second), key=lambda r: r.tokens_per_second)
+    if not timed:
+        return ""
+    middle = timed[len(timed) // 2]
+    executed = middle.flop_counts.get("matmul")
+    flops = f" ({middle.tokens_per_second * executed / 1e9:.3g} GFLOP/s executed, matmul count)" if executed else ""
+    mfu = (f"; MFU {middle.mfu['matmul']:.1%} (matmul) and {middle.mfu['full']:.1%} (full) of the GPU's bf16 peak"
+           if "matmul" in middle.mfu and "full" in middle.mfu else "; no MFU: no GPU peak is known for where they ran")
+    return f" Speed: median {middle.tokens_per_second:,.0f} training tokens per second per run{flops}{mfu}."
+
+
 def run_table(kind: str, runs: list[RunRecord], page: bool = False) -> Table:
     """One row per run; the failure column only when a run failed, the axes column only when a run has axis values.
     ``page``: for a report, narrow enough for a 1280-px window (keys shortened, one FLOP convention named once)."""
