@@ -70,3 +70,24 @@ def test_a_local_qwen3_folder_is_counted_from_its_config(tmp_path):
     with FlopCounterMode(display=False) as counter:
         model(input_ids=ids, labels=ids).loss.backward()
     assert counter.get_total_flops() / SEQ_LEN == flops_per_token(facts, SEQ_LEN, "matmul")
+
+
+def test_a_study_of_a_local_qwen3_folder_trains_and_records_its_counts(tmp_path, corpus):
+    """Any save_pretrained causal LM is a study's model: its counts come from its config, the fast engine trains it."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from isoflop import build_config, run_study
+    from isoflop.results.store import Store
+
+    config = Qwen3Config(vocab_size=257, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                         num_key_value_heads=1, head_dim=16, max_position_embeddings=64)
+    Qwen3ForCausalLM(config).save_pretrained(tmp_path / "qwen")
+    train, valid = corpus
+    study = build_config(overrides=dict(model=str(tmp_path / "qwen"), tokenizer="bytes", train_data=str(train),
+                                        validation_data=str(valid), seq_len=16, budget_passes=4, unique_samples=(2,),
+                                        seeds=(1,), eval_samples=2, engine="fast", output=str(tmp_path / "out")))
+    run_study(study, echo=lambda line: None, progress=False)
+    with Store(tmp_path / "out", create=False) as store:
+        (record,) = store.records()
+    assert record.completed and record.flop_convention == "full" and record.engine == "fast"
+    assert record.flop_counts["matmul"] == flops_per_token(model_facts(str(tmp_path / "qwen"), 257), 16, "matmul")

@@ -41,7 +41,7 @@ def test_a_study_s_validation_set_is_the_held_out_documents_at_every_budget(corp
     small = prepare_data(config, tokenizer, 20, 8, "")
     large = prepare_data(config, tokenizer, 400, 8, "")
     assert small.val_chunks == large.val_chunks  # fixed across runs and budgets
-    assert large.train_chunks[:20] == small.train_chunks
+    assert large.train_chunks[:20] == small.train_chunks  # TokenWindows compare by their ids
     held_out = "".join(doc for doc in DOCUMENTS if in_holdout(doc, 0.1))
     trained = "".join(doc for doc in DOCUMENTS if not in_holdout(doc, 0.1))
     validation_text = tokenizer.decode(small.val_chunks[0])
@@ -52,3 +52,47 @@ def test_holdout_and_a_validation_source_are_refused_together(tmp_path):
     with pytest.raises(UsageError, match="--holdout sets the validation set aside from --train-data"):
         build_config(overrides={"train_data": "python-docs", "validation_data": "python-docs", "holdout": 0.01,
                                 "output": str(tmp_path / "o")})
+
+
+def test_training_windows_take_four_bytes_a_token_and_fingerprint_as_lists_did(corpus):
+    from isoflop.data.prepare import TokenWindows, fingerprint
+
+    data = prepare_data(DataConfig(train_data=str(corpus), holdout=0.1, seq_len=32, chunking="packed"),
+                        load_tokenizer("bytes"), 300, 4, "")
+    windows = data.train_chunks
+    assert isinstance(windows, TokenWindows) and windows.array.dtype == "int32"
+    assert windows.array.nbytes == 4 * 300 * 32  # a list of Python ints would take ~9x that
+    as_lists = [list(window) for window in windows]
+    assert windows[5] == as_lists[5] and windows[:7] == as_lists[:7] and len(windows[10:]) == 290
+    # Stored runs keep their data fingerprints: the same bytes hashed as the lists of before.
+    assert data.run_fingerprint(50) == fingerprint(as_lists[:50], data.val_chunks)
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_a_pretokenized_source_gives_the_windows_its_text_gives(tmp_path, suffix):
+    tokenizer = load_tokenizer("bytes")
+    texts = {"train": DOCUMENTS[:400], "valid": DOCUMENTS[400:]}
+    for name, docs in texts.items():
+        ids = [tokenizer(doc)["input_ids"] for doc in docs]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": doc}) + "\n" for doc in docs))
+        if suffix == "jsonl":
+            (tmp_path / f"{name}-ids.jsonl").write_text("".join(json.dumps({"input_ids": i}) + "\n" for i in ids))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({"input_ids": ids}), tmp_path / f"{name}-ids.parquet")
+    text = DataConfig(train_data=str(tmp_path / "train.jsonl"), validation_data=str(tmp_path / "valid.jsonl"),
+                      seq_len=32, chunking="packed")
+    ids = DataConfig(train_data=str(tmp_path / f"train-ids.{suffix}"),
+                     validation_data=str(tmp_path / f"valid-ids.{suffix}"), text_column="input_ids", pretokenized=True,
+                     seq_len=32, chunking="packed")
+    from_text, from_ids = (prepare_data(config, tokenizer, 200, 4, "") for config in (text, ids))
+    assert from_ids.train_chunks == from_text.train_chunks and from_ids.val_chunks == from_text.val_chunks
+    with pytest.raises(UsageError, match="holds text, not token ids"):
+        prepare_data(ids.model_copy(update={"text_column": "text", "train_data": str(tmp_path / "train.jsonl"),
+                                            "validation_data": str(tmp_path / "valid.jsonl")}), tokenizer, 10, 2, "")
+    gpt2_ids = [load_tokenizer("gpt2")(doc)["input_ids"] for doc in DOCUMENTS[:50]]
+    (tmp_path / "gpt2-ids.jsonl").write_text("".join(json.dumps({"input_ids": i}) + "\n" for i in gpt2_ids))
+    with pytest.raises(UsageError, match="past the 257 of tokenizer .*its ids were made by another"):
+        prepare_data(ids.model_copy(update={"train_data": str(tmp_path / "gpt2-ids.jsonl")}), tokenizer, 10, 2, "")

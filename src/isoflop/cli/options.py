@@ -43,7 +43,7 @@ def _options(fields: list[tuple[str, FieldInfo, Any]], strip: str = ""):
             old = ["--" + alias.replace("_", "-") for alias in alias_names(field)]
             # A None default means what the description says (e.g. "default: the model's own").
             help_text = field.description if default in (None, ()) else f"{field.description} [default: {_shown(default)}]"
-            if field.annotation is bool:
+            if field.annotation is bool or field.annotation == bool | None:
                 # A pair, so that a setting on by default can be turned off: --x / --no-x.
                 option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
             elif _is_axes(field.annotation):

@@ -106,6 +106,16 @@ class DataConfig(CorpusConfig):
         "without a validation split, such as FineWeb", json_schema_extra=KEYED_WHEN_SET,
     )
 
+    pretokenized: bool | None = Field(
+        None, description="--text-column holds token ids (lists of ints, e.g. input_ids) made by --tokenizer: read as "
+        "they are, streamed, not tokenized again (.jsonl, .parquet or a Hub dataset)", json_schema_extra=KEYED_WHEN_SET,
+    )
+
+    @field_validator("pretokenized")
+    @classmethod
+    def _off_is_unset(cls, value: bool | None) -> bool | None:
+        return value or None  # --no-pretokenized is the default: every key stays
+
     @model_validator(mode="after")
     def _one_validation_set(self):
         if self.holdout is not None and self.validation_data is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -19,20 +19,60 @@ from .sources import load_splits, streamed_splits
 # Rows are tokenized this many at a time, so a study that needs 100 chunks of a large
 # corpus tokenizes only its first rows.
 TOKENIZE_BATCH_ROWS = 256
+# Training windows are gathered into int32 arrays this many at a time.
+WINDOWS_PER_BLOCK = 65_536
 
 
-def tokenize_rows(rows: Iterable[str], tokenizer) -> Iterator[list[int]]:
-    """Token ids of each row, in order (the tokenizer's own special tokens included)."""
+def tokenize_rows(rows: Iterable, tokenizer) -> Iterator[list[int]]:
+    """Token ids of each row, in order (the tokenizer's own special tokens included); a pretokenized row (a list of
+    ids) is passed on as it is."""
     iterator = iter(rows)
     while batch := list(islice(iterator, TOKENIZE_BATCH_ROWS)):
+        texts = [row for row in batch if isinstance(row, str)]
         # verbose=False: rows longer than the model context are expected; windows cut them.
-        yield from tokenizer(batch, verbose=False)["input_ids"]
+        encoded = iter(tokenizer(texts, verbose=False)["input_ids"] if texts else [])
+        yield from (next(encoded) if isinstance(row, str) else row for row in batch)
 
 
 def take_chunks(rows: Iterable[str], tokenizer, seq_len: int, rule: ChunkingRule, limit: int | None) -> list[list[int]]:
     """The first ``limit`` chunks (all when ``limit`` is None) of ``rows``."""
     stream = windows(tokenize_rows(rows, tokenizer), seq_len, rule, tokenizer.eos_token_id)
     return list(islice(stream, limit))
+
+
+class TokenWindows(Sequence):
+    """Token windows of one length held as one int32 array, 4 bytes a token (a Python list of ints takes ~9× that):
+    a study's training samples, up to billions of tokens on a machine with the memory. A window reads as a list of
+    ids, a slice as ``TokenWindows``; ``numpy.asarray`` gives the (windows × seq_len) array without a copy."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return self.array.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return TokenWindows(self.array[index])
+        return self.array[index].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (row.tolist() for row in self.array)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def __eq__(self, other) -> bool:
+        return np.array_equal(self.array, np.asarray(other))
+
+
+def take_windows(rows: Iterable[str], tokenizer, seq_len: int, rule: ChunkingRule, limit: int | None) -> TokenWindows:
+    """The first ``limit`` chunks of ``rows`` as ``TokenWindows``, gathered a block at a time (never all as lists)."""
+    stream = islice(windows(tokenize_rows(rows, tokenizer), seq_len, rule, tokenizer.eos_token_id), limit)
+    blocks = []
+    while block := list(islice(stream, WINDOWS_PER_BLOCK)):
+        blocks.append(np.asarray(block, dtype=np.int32))
+    return TokenWindows(np.concatenate(blocks) if blocks else np.zeros((0, seq_len), dtype=np.int32))
 
 
 @dataclass(frozen=True)
@@ -109,7 +149,7 @@ class PreparedData:
     """A study's samples, prepared once: a run with D unique samples uses the first D of ``train_chunks``."""
 
     tokenizer: Any
-    train_chunks: list[list[int]]
+    train_chunks: Sequence[list[int]]  # TokenWindows as prepared here; any sequence of id lists works
     val_chunks: list[list[int]]
     seq_len: int
     chunking: str
@@ -127,18 +167,21 @@ class PreparedData:
 def prepare_data(data_config, tokenizer, train_samples: int, eval_samples: int, advice: str) -> PreparedData:
     """The first ``train_samples`` training and ``eval_samples`` validation chunks, or a UsageError saying what is short."""
     seq_len, rule = data_config.seq_len, data_config.chunking
-    if data_config.holdout is not None:  # streamed: only the documents the samples need are read
-        train_rows, val_rows = streamed_splits(data_config.train_data, data_config.holdout, data_config.text_column,
-                                               data_config.text_encoding)
+    if data_config.holdout is not None or data_config.pretokenized:  # streamed: only the documents needed are read
+        train_rows, val_rows = streamed_splits(data_config)
     else:
         train_rows, val_rows = load_splits(data_config.train_data, data_config.validation_data,
                                            data_config.text_column, data_config.text_encoding)
-    train_chunks = take_chunks(train_rows, tokenizer, seq_len, rule, limit=train_samples)
-    if not train_chunks:
+    train_chunks = take_windows(train_rows, tokenizer, seq_len, rule, limit=train_samples)
+    if not len(train_chunks):
         raise UsageError(
             f"the training data has no full {seq_len}-token chunk ({rule} chunking); "
             "use longer texts, --chunking packed, or a smaller --seq-len"
         )
+    if data_config.pretokenized and int(train_chunks.array.max()) >= len(tokenizer):
+        raise UsageError(f"the pretokenized data holds token id {int(train_chunks.array.max())}, past the "
+                         f"{len(tokenizer):,} of tokenizer {tokenizer.name_or_path!r}: its ids were made by another; "
+                         "set --tokenizer to the one that made them")
     if len(train_chunks) < train_samples:
         raise UsageError(
             f"the study needs {train_samples} unique training samples of {seq_len} tokens but the training data has "

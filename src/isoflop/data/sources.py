@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+import numpy as np
+
 from ..errors import UsageError
 from .stream import HUB_PREFIX, Split, StreamOptions, is_local, stream_documents
 
@@ -28,19 +30,29 @@ def load_rows(spec: str, split: Split, text_column: str = "text", encoding: str 
 def in_holdout(document: str, share: float) -> bool:
     """Whether a document belongs to the held-out share: a hash of its text below ``share`` of the hash range (the
     same answer in every run, budget and process)."""
-    digest = hashlib.blake2b(document.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    content = (document.encode("utf-8", "surrogatepass") if isinstance(document, str)
+               else np.asarray(document, dtype=np.int64).tobytes())  # a pretokenized document: its ids
+    digest = hashlib.blake2b(content, digest_size=8).digest()
     return int.from_bytes(digest, "big") < share * 2**64
 
 
-def streamed_splits(train_data: str, share: float, text_column: str,
-                    encoding: str = "utf-8") -> tuple[Iterator[str], Iterator[str]]:
-    """Training and validation documents of one source, streamed lazily (a Hub dataset is not downloaded whole): the
-    held-out ``share`` by document hash is the validation set, the rest the training set."""
-    def documents(held_out: bool) -> Iterator[str]:
-        options = StreamOptions(split="train", text_column=text_column, streaming=True, encoding=encoding)
-        return (doc for doc in stream_documents(train_data, options) if in_holdout(doc, share) == held_out)
+def streamed_splits(data_config) -> tuple[Iterator, Iterator]:
+    """Training and validation documents, streamed lazily (a Hub dataset is not downloaded whole; pretokenized
+    documents come as lists of ids): with ``holdout``, the held-out share of the training source by document hash is
+    the validation set and the rest the training set; else the validation source (or the source's own split)."""
+    def options(split: Split) -> StreamOptions:
+        return StreamOptions(split=split, text_column=data_config.text_column, streaming=True,
+                             encoding=data_config.text_encoding, pretokenized=bool(data_config.pretokenized))
 
-    return documents(False), documents(True)
+    share, source = data_config.holdout, data_config.train_data
+    if share is not None:
+        return ((doc for doc in stream_documents(source, options("train")) if not in_holdout(doc, share)),
+                (doc for doc in stream_documents(source, options("train")) if in_holdout(doc, share)))
+    if data_config.validation_data is None and is_local(source):
+        raise UsageError("local training data needs --validation-data PATH too (a separate file or folder), or "
+                         "--holdout SHARE to set some of its documents aside")
+    validation = data_config.validation_data or source
+    return stream_documents(source, options("train")), stream_documents(validation, options("validation"))
 
 
 def load_splits(train_data: str, validation_data: str | None, text_column: str,

@@ -112,6 +112,7 @@ class StreamOptions:
     max_chars: int | None = None
     streaming: bool = True  # Hub datasets: streamed, or (False) loaded whole through the datasets cache
     encoding: str = "utf-8"  # local .txt and .jsonl files
+    pretokenized: bool = False  # the column holds token ids (lists of ints), yielded as lists, not text
 
     def __post_init__(self) -> None:
         for name in ("buffer_size", "max_documents", "max_chars"):
@@ -181,7 +182,7 @@ def _source(spec: str, options: StreamOptions) -> Iterator[str]:
         return _embedded(spec, options.split)
     if spec.startswith(HUB_PREFIX):
         return _hub(spec, options)
-    return _local(Path(spec), options.text_column, options.encoding)
+    return _local(Path(spec), options)
 
 
 def _embedded(name: str, split: Split) -> Iterator[str]:
@@ -220,16 +221,16 @@ def _hub(spec: str, options: StreamOptions) -> Iterator[str]:
         raise UsageError(f"Hub dataset {hub.name!r} has no column {options.text_column!r} (it has {list(columns)}); "
                          "set --text-column")
     if not options.streaming:
-        yield from (str(text) for text in dataset[options.text_column])
+        yield from (_value(text, options, hub.name) for text in dataset[options.text_column])
         return
     for record in dataset:
         if options.text_column not in record:
             raise UsageError(f"Hub dataset {hub.name!r} has no column {options.text_column!r} "
                              f"(it has {sorted(record)}); set --text-column")
-        yield str(record[options.text_column])
+        yield _value(record[options.text_column], options, hub.name)
 
 
-def _local(path: Path, text_column: str, encoding: str) -> Iterator[str]:
+def _local(path: Path, options: StreamOptions) -> Iterator[str]:
     if not path.exists():
         raise UsageError(f"corpus {str(path)!r} is neither a file nor a folder, nor one of {', '.join(EMBEDDED_CORPORA)} "
                          f"or {HUB_PREFIX}NAME[:CONFIG]")
@@ -237,7 +238,7 @@ def _local(path: Path, text_column: str, encoding: str) -> Iterator[str]:
     if not files:
         raise UsageError(f"folder {str(path)!r} holds no {'/'.join(LOCAL_SUFFIXES)} files")
     for file in files:
-        yield from _file(file, text_column, encoding)
+        yield from _file(file, options)
 
 
 def _lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
@@ -276,8 +277,21 @@ def _first_undecodable(path: Path, encoding: str, chunk: int = 1 << 20) -> tuple
     return start, 0
 
 
-def _file(path: Path, text_column: str, encoding: str) -> Iterator[str]:
+def _value(value, options: StreamOptions, where: str):
+    """A record's column as a document: its text, or (pretokenized) its token ids as a list of ints."""
+    if not options.pretokenized:
+        return str(value)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise UsageError(f"{where}: column {options.text_column!r} holds text, not token ids; drop --pretokenized, or "
+                         "point --text-column at the ids (e.g. input_ids)")
+    return [int(token) for token in value]
+
+
+def _file(path: Path, options: StreamOptions) -> Iterator[str]:
+    text_column, encoding = options.text_column, options.encoding
     if path.suffix == ".txt":
+        if options.pretokenized:
+            raise UsageError(f"{path} is text: --pretokenized reads token ids from a .jsonl or .parquet column")
         for _, line in _lines(path, encoding):
             yield from txt_rows(line)
     elif path.suffix == ".jsonl":
@@ -290,7 +304,7 @@ def _file(path: Path, text_column: str, encoding: str) -> Iterator[str]:
                 raise UsageError(f"{path}:{number} is not valid JSON ({error.msg})") from error
             if not isinstance(record, dict) or text_column not in record:
                 raise UsageError(f"{path}:{number} has no {text_column!r} field; set --text-column")
-            yield str(record[text_column])
+            yield _value(record[text_column], options, f"{path}:{number}")
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -301,6 +315,6 @@ def _file(path: Path, text_column: str, encoding: str) -> Iterator[str]:
         if text_column not in handle.schema_arrow.names:
             raise UsageError(f"{path} has no column {text_column!r} (it has {handle.schema_arrow.names}); set --text-column")
         for batch in handle.iter_batches(columns=[text_column]):
-            yield from (str(value) for value in batch.column(0).to_pylist())
+            yield from (_value(value, options, str(path)) for value in batch.column(0).to_pylist())
     else:
         raise UsageError(f"cannot read {str(path)!r}: supported files are {', '.join(LOCAL_SUFFIXES)}")

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
@@ -188,7 +189,7 @@ class BatchedEngine:
             return vmapped(params, buffers, params["wte.weight"][member_index, ids])
 
         return _Stack(first, config, skeleton, buffers, tied, head, trainable, optimizer, members, forward,
-                      torch.tensor(data.train_chunks, dtype=torch.long, device=self.device),
+                      torch.as_tensor(np.asarray(data.train_chunks, dtype=np.int64), device=self.device),
                       val_chunks.unsqueeze(0).expand(len(pack.runs), -1, -1), data.tokenizer.pad_token_id,
                       set(first.eval_steps))
 

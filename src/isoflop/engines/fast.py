@@ -29,6 +29,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 
 from ..data.prepare import PreparedData
@@ -191,7 +192,7 @@ class _Loop:
         self.optimizer = optim.adamw(self.model.named_parameters(), run.optimizer)
         self.parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.pad_id = data.tokenizer.pad_token_id
-        self.train_chunks = torch.tensor(data.train_chunks, dtype=torch.long)
+        self.train_chunks = torch.as_tensor(np.asarray(data.train_chunks, dtype=np.int64))
         self.val_ids = torch.tensor(data.val_chunks, dtype=torch.long)
         self.val_labels = _labels(self.val_ids, self.pad_id)
         # bf16: the blocks' products under autocast (weights, AdamW state and losses stay fp32), the head's in bf16 too.
