@@ -61,7 +61,7 @@ def test_training_windows_take_four_bytes_a_token_and_fingerprint_as_lists_did(c
                         load_tokenizer("bytes"), 300, 4, "")
     windows = data.train_chunks
     assert isinstance(windows, TokenWindows) and windows.array.dtype == "int32"
-    assert windows.array.nbytes == 4 * 300 * 32  # a list of Python ints would take ~9x that
+    assert windows.array.nbytes == 4 * 300 * 32  # lists of Python ints: ~40 bytes a token for ids past 256
     as_lists = [list(window) for window in windows]
     assert windows[5] == as_lists[5] and windows[:7] == as_lists[:7] and len(windows[10:]) == 290
     # Stored runs keep their data fingerprints: the same bytes hashed as the lists of before.

@@ -41,7 +41,7 @@ def take_chunks(rows: Iterable[str], tokenizer, seq_len: int, rule: ChunkingRule
 
 
 class TokenWindows(Sequence):
-    """Token windows of one length held as one int32 array, 4 bytes a token (a Python list of ints takes ~9× that):
+    """Token windows of one length held as one int32 array, 4 bytes a token (lists of Python ints: ~40 for ids past 256):
     a study's training samples, up to billions of tokens on a machine with the memory. A window reads as a list of
     ids, a slice as ``TokenWindows``; ``numpy.asarray`` gives the (windows × seq_len) array without a copy."""
 
