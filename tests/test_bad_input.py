@@ -259,14 +259,17 @@ def test_fit_answers_or_refuses_in_one_line_for_any_small_csv(workspace, rows, h
 
 
 def full_disk(monkeypatch):
-    """Every atomic rename fails with ENOSPC (as on a full disk); returns the real os.replace."""
+    """Every atomic rename fails with ENOSPC (as on a full disk once a study's store exists: its creation, itself a
+    rename, goes through); returns the real os.replace."""
     import errno
 
     import isoflop.files
 
     real = isoflop.files.os.replace
 
-    def full(*_):
+    def full(source, target):
+        if Path(target).name == "results.sqlite":
+            return real(source, target)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(isoflop.files.os, "replace", full)
