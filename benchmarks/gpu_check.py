@@ -43,7 +43,7 @@ CPU_SMOKE = {"model": "scratch:tiny", "tokenizer": "bytes", "budget_passes": 6, 
              "dropout": 0.0}
 PACK_SIZES = (1, 8, 32, 128)
 FAMILY_RUNG = {"size": "50m", "tokenizer": "gpt2", "seq_len": 512, "batch_size": 8, "budget_passes": 160}
-CPU_FAMILY_RUNG = {"size": "tiny", "tokenizer": "bytes", "seq_len": 64, "batch_size": 2, "budget_passes": 8}
+CPU_FAMILY_RUNG = {"size": "tiny", "tokenizer": "bytes", "seq_len": 32, "batch_size": 2, "budget_passes": 4}
 
 
 def seeds(count: int) -> dict:

@@ -184,7 +184,7 @@ def test_fast_equals_reference_on_every_family(gpt2_tokenizer, family):
     """The blocks run through HF's own Llama and Qwen3 modules; the head's chunked loss reads their hidden states."""
     data = make_data(gpt2_tokenizer)
     planned = runs(6, model=f"scratch:{family}-tiny", schedule="cosine", warmup_fraction=0.2, weight_decay=0.1,
-                   eval_steps=(3, 6))
+                   eval_steps=(3, 6))[:1]
     reference, fast = train(engine("reference"), planned, data)[0], train(engine("fast"), planned, data)[0]
     assert_equivalent(reference, fast)
     assert all(result.train_loss[-1] < result.train_loss[0] for result in fast.values())  # they learn
