@@ -72,6 +72,7 @@ def test_a_local_qwen3_folder_is_counted_from_its_config(tmp_path):
     assert counter.get_total_flops() / SEQ_LEN == flops_per_token(facts, SEQ_LEN, "matmul")
 
 
+@pytest.mark.slow  # a study; the folder's counts are pinned in the default tier above
 def test_a_study_of_a_local_qwen3_folder_trains_and_records_its_counts(tmp_path, corpus):
     """Any save_pretrained causal LM is a study's model: its counts come from its config, the fast engine trains it."""
     from transformers import Qwen3Config, Qwen3ForCausalLM

@@ -26,8 +26,10 @@ def test_chunked_head_loss_and_gradients_equal_autograd_cross_entropy():
     assert head_cross_entropy_eval(hidden.detach(), weight.detach(), labels) == pytest.approx(expected.item(), rel=1e-12)
 
 
-# A pretrained start in the slow tier (its 100-step comparison is there too): the default tier stays under 3 minutes.
-@pytest.mark.parametrize("source", ["scratch", pytest.param("pretrained", marks=pytest.mark.slow)])
+# In the slow tier beside its 100-step comparison (the default tier compares the engines with warmup, cosine and
+# weight decay below): the default tier stays under 3 minutes.
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["scratch", "pretrained"])
 def test_fast_equals_reference_in_a_few_steps(reference_of, gpt2_tokenizer, pretrained_folder, tmp_path, source):
     model = "scratch:tiny" if source == "scratch" else str(pretrained_folder)
     assert compare_saved(reference_of, gpt2_tokenizer, model, 8, tmp_path, "fast") == 3 * 8

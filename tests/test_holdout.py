@@ -68,7 +68,7 @@ def test_training_windows_take_four_bytes_a_token_and_fingerprint_as_lists_did(c
     assert data.run_fingerprint(50) == fingerprint(as_lists[:50], data.val_chunks)
 
 
-@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+@pytest.mark.parametrize("suffix", ["jsonl", pytest.param("parquet", marks=pytest.mark.slow)])
 def test_a_pretokenized_source_gives_the_windows_its_text_gives(tmp_path, suffix):
     tokenizer = load_tokenizer("bytes")
     texts = {"train": DOCUMENTS[:400], "valid": DOCUMENTS[400:]}
