@@ -165,6 +165,7 @@ BAD_INPUTS = [
     (("scarcity", *STUDY, "--output", "W/foreign"), "another program's SQLite database"),
     (("isoflops", "--output", "W/scarcity"), "holds a scarcity study, not a isoflops one; read it with 'isoflop show"),
     (("show", "W/scarcity", "--per-step"), "--per-step shapes the CSV export and does nothing alone; add --csv PATH"),
+    (("show", "W/scarcity", "--csv", "W/x.csv", "--evaluated-only"), "--evaluated-only picks the steps of a --per-step export"),
     (("generate", "W/model", "--prompt", ""), "--prompt is empty"),
     # numpy's legacy seeding takes seeds below 2**32: every seed setting says so before any work.
     (("generate", "W/model", "--prompt", "Hello", "--seed", "4294967296"), "--seed: Input should be less than or equal to 4294967295"),

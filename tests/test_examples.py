@@ -1,16 +1,20 @@
-"""The shipped examples fit as examples/README.md says, read as they are."""
+"""The shipped examples fit as examples/README.md says, read as they are; the simulated ones recover their truth."""
 
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
+from isoflop.fit.published import PUBLISHED
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("arguments, expected", [
-    (("isoflops-default.csv", "--approach", "2", "--allocation-resamples", "20"), "N*(C) = "),
+    (("isoflops-default.csv", "--approach", "2", "--allocation-resamples", "20"), "N*(C) = 0.00116 · C^0.647"),
+    (("isoflops-default-steps.csv", "--approach", "1"), "approach 1 on 220 points"),
     (("gigaword-finetune.csv", "--approach", "finetune", "--where", "model=gpt2", "--allocation-resamples", "20"),
      "fine-tuned loss L(D) at D = "),
 ])
@@ -42,3 +46,41 @@ def test_fit_draws_approach_2s_profiles_to_a_png_or_svg_and_refuses_what_it_cann
     code, _, err = run_cli(capsys, "fit", str(EXAMPLES / "gigaword-finetune.csv"), "--approach", "finetune", "--plot",
                            str(tmp_path / "f.png"))
     assert code == 2 and "--plot draws approach 2" in err and not (tmp_path / "f.png").exists()
+
+
+def simulator():
+    spec = importlib.util.spec_from_file_location("simulate_published", EXAMPLES / "simulate_published.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_simulated_examples_are_what_their_script_writes(tmp_path):
+    for path in simulator().write(tmp_path):
+        assert path.read_bytes() == (EXAMPLES / path.name).read_bytes(), path.name
+
+
+def covered(intervals: dict, truth: dict) -> dict:
+    """Each parameter's interval against its true value: {name: (low, true, high)} where the interval misses."""
+    return {name: (intervals[name][0], value, intervals[name][1]) for name, value in truth.items()
+            if not intervals[name][0] <= value <= intervals[name][1]}
+
+
+def test_approach_3_recovers_the_published_chinchilla_law_from_its_simulated_runs(capsys):
+    code, out, err = run_cli(capsys, "fit", str(EXAMPLES / "chinchilla-simulated.csv"), "--approach", "3", "--bootstrap",
+                             "200", "--json")
+    assert code == 0, err
+    result, law = json.loads(out), PUBLISHED["chinchilla"].law
+    truth = {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha, "beta": law.beta}
+    assert covered(result["law"]["intervals"], truth) == {}
+
+
+@pytest.mark.slow  # a joint fit of seven parameters with its profile: 8 s
+def test_the_data_constrained_fit_recovers_the_published_datablations_law_from_its_simulated_runs(capsys):
+    code, out, err = run_cli(capsys, "fit", str(EXAMPLES / "datablations-simulated.csv"), "--approach", "constrained",
+                             "--bootstrap", "200", "--json")
+    assert code == 0, err
+    result, law = json.loads(out), PUBLISHED["datablations"].law
+    truth = {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha, "beta": law.beta, "R_D_star": law.r_d_star,
+             "R_N_star": law.r_n_star}
+    assert covered(result["constrained"]["intervals"], truth) == {}

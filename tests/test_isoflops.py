@@ -12,6 +12,7 @@ from isoflop.data.prepare import bits_per_byte, bytes_per_token
 from isoflop.fit.points import fit_table_from
 from isoflop.models.families import scratch_facts
 from isoflop.models.specs import LADDER
+from isoflop.results.exports import read_export
 from isoflop.results.store import Store
 from isoflop.studies.isoflops import plan
 from isoflop.tokenization.resolve import load_tokenizer
@@ -79,6 +80,23 @@ def test_isoflops_study_end_to_end_and_resume(big_corpus, tmp_path):
     assert "isoFLOP" in (tmp_path / "out" / "summary.md").read_text()
     assert len(fit_table_from(str(tmp_path / "out"), study=("isoflops", records))[0].N) == len(records)
     assert run_study(config, echo=lambda line: None, progress=False).trained == 0
+    # The round trip: each way isoflop show --csv exports the folder fits as the folder does, points for points.
+    with Store(tmp_path / "out") as store:
+        for name, options in (("runs", {}), ("steps", {"per_step": True}),
+                              ("evaluated", {"per_step": True, "evaluated_only": True})):
+            store.export_csv(tmp_path / f"{name}.csv", **options)
+            study = read_export(tmp_path / f"{name}.csv")
+            assert study[0] == "isoflops" and [r.key for r in study[1]] == [r.key for r in records]
+            for curves in (False, True) if options else (False,):
+                for count in ("total", "non-embedding"):
+                    folder = fit_table_from(str(tmp_path / "out"), curves=curves, count=count, study=("isoflops", records))[0]
+                    table = fit_table_from(str(tmp_path / f"{name}.csv"), curves=curves, count=count, study=study)[0]
+                    for column in ("N", "D", "loss", "C", "U"):
+                        assert getattr(table, column) == pytest.approx(getattr(folder, column), rel=1e-12), (name, column)
+                    assert table.flop_count == folder.flop_count
+    assert sum(1 for _ in open(tmp_path / "evaluated.csv")) == 1 + sum(len(r.evaluated()) for r in records)
+    with pytest.raises(UsageError, match="export with isoflop show FOLDER --csv FILE --per-step"):
+        fit_table_from(str(tmp_path / "runs.csv"), curves=True, study=read_export(tmp_path / "runs.csv"))
 
 
 @pytest.mark.slow

@@ -152,3 +152,36 @@ def test_every_file_a_command_writes_to_a_read_only_folder_is_one_line_and_nothi
             one_line(code, stderr)
             assert str(fs) in stderr
         assert {path: path.read_bytes() for path in fs.rglob("*") if path.is_file()} == before
+
+
+def test_a_folder_that_vanishes_mid_study_or_before_a_write_ends_in_one_line(tmp_path, study_args, monkeypatch, capsys):
+    """Deleted (or moved, or unmounted) while the study runs: SQLite would go on writing into a file nobody can open
+    again, so the study stops at the next stored run with one line; the same command then starts it afresh. A
+    destination folder gone before fit --save, fit --plot and show --csv write: one line each."""
+    from conftest import run_cli
+
+    folder = tmp_path / "out"
+    save = Store.save
+    # In this process (no worker start-up to wait for); the trackers are the tests above's.
+    study_args = study_args[:study_args.index("--report-to")] + ("--quiet", "--executor", "inprocess")
+
+    def vanish_before_the_second(store, record):  # the folder goes while the second run trains
+        if store.completed_keys():
+            shutil.rmtree(folder)
+        save(store, record)
+
+    monkeypatch.setattr(Store, "save", vanish_before_the_second)
+    code, _, stderr = run(*study_args, "--output", folder)
+    one_line(code, stderr)
+    assert f"the output folder {str(folder)!r} vanished while the study ran" in stderr
+    assert not folder.exists()  # nothing re-created it half-way: no report, store or plots of a study that is gone
+    monkeypatch.undo()
+    finished(folder, study_args, 0)
+    gone = tmp_path / "gone"
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    for command in (("fit", examples / "isoflops-default.csv", "--approach", "2", "--save", gone / "law.json"),
+                    ("fit", examples / "isoflops-default.csv", "--approach", "2", "--plot", gone / "fit.png"),
+                    ("show", folder, "--csv", gone / "runs.csv")):
+        code, _, err = run_cli(capsys, *map(str, command))
+        assert code == 2 and err.count("error: ") == 1 and "Traceback" not in err and str(gone) in err, err
+        assert not gone.exists()

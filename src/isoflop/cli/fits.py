@@ -66,8 +66,9 @@ def fit(source: str, approach: str, base: str | None, params: str | None, params
                            config=build_part(FitConfig, fit_options, strip=FLAG_PREFIX))
     study = _study(source)
     if study is not None and (where or minima or params_columns or approach == "finetune"):
-        raise UsageError(f"{source!r} is a study folder: --where, --minima, --params-columns and --approach finetune "
-                         "read a CSV; drop them")
+        what = "a study folder" if Path(source).is_dir() else "an isoflop show --csv export (read as its study)"
+        raise UsageError(f"{source!r} is {what}: --where, --minima, --params-columns and --approach finetune "
+                         "read other tables; drop them")
     mapping, selection = parse_mapping(columns), parse_where(where)
     if approach == "finetune":
         result = _finetune(source, mapping, selection, settings)
@@ -224,9 +225,13 @@ def describe_finetune(result: dict) -> str:
 
 
 def _study(source: str):
-    """A study folder's kind and records (the store is opened here, at the edge), or None for a table file."""
+    """A study folder's kind and records (the store is opened here, at the edge) or those of an ``isoflop show --csv``
+    export, or None for any other table file."""
+    from ..results.exports import read_export
     from ..results.store import Store
 
+    if Path(source).is_file():
+        return read_export(source)
     if not Path(source).is_dir():
         return None
     with Store(source, create=False) as store:

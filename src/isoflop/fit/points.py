@@ -44,7 +44,13 @@ def table_from_records(runs: list[RunRecord], curves: bool = False, count: str =
         annealed.add(bool(run.annealed))
         n = parameters_of(run, count)
         knots.append((n, run.flops_per_token))
-        tokens_per_step = run.tokens / len(run.metrics)
+        if not run.metrics:  # exported one row per run: its final point
+            if curves:
+                raise UsageError("approach 1 takes every evaluated step of each run, and this export has one row per "
+                                 "run: export with isoflop show FOLDER --csv FILE --per-step, or fit the folder")
+            rows.append((n, run.tokens, run.final_val_loss, run.budget_flops, run.unique_tokens, run.seed))
+            continue
+        tokens_per_step = run.tokens / run.metrics[-1].step  # the last step: its steps may be the evaluated ones only
         points = run.evaluated() if curves else [run.evaluated()[-1]]
         for metric in points:
             tokens = tokens_per_step * metric.step
@@ -81,8 +87,9 @@ def fit_table_from(source: str, curves: bool = False, convention: str | None = N
     are counted that way (default total), a table's N is declared so."""
     path = Path(source)
     if study is not None:
+        what = "isoflops results folder" if path.is_dir() else "isoflop show --csv export"
         if mapping or convention is not None:
-            raise UsageError(f"{source!r} is a study folder: its columns and FLOP convention are the study's own; "
+            raise UsageError(f"{source!r} is an {what}: its columns and FLOP convention are the study's own; "
                              "drop --columns and --flop-convention")
         kind, records = study
         if kind == "scarcity":
@@ -92,7 +99,7 @@ def fit_table_from(source: str, curves: bool = False, convention: str | None = N
             )
         table = table_from_records(records, curves=curves, count=count or HEADLINE_COUNT)
         keys = "".join(sorted(r.key for r in records if r.completed))
-        return table, {"source": str(path), "kind": "isoflops results folder", "rows": len(table.N),
+        return table, {"source": str(path), "kind": what, "rows": len(table.N),
                        "sha256": hashlib.sha256(keys.encode()).hexdigest(), "hash_of": "the completed runs' keys"}
     table, origin = read_table(path, convention or "6N", mapping, dedupe, where)
     if count is not None:

@@ -8,15 +8,16 @@ change adds runs to the same study; any other config change is refused.
 from __future__ import annotations
 
 import csv
-import io
 import dataclasses
+import io
 import json
+import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, first_line
+from ..errors import UsageError, WriteError, first_line
 from ..files import atomic_target, write_atomic
 from .migrations import SCHEMA_VERSION, has_tables, migrate
 from ..models.counts import FLOP_CONVENTIONS, MFU_CONVENTIONS
@@ -95,6 +96,15 @@ def _write_schema(connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file ``path`` names now (device and inode), or None where nothing is there."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def database_path(folder: str | Path) -> Path:
     """Where a folder's results database lives."""
     return Path(folder) / DATABASE_NAME
@@ -134,6 +144,17 @@ class Store:
             _write_schema(self.connection)
         self.connection.execute("PRAGMA foreign_keys = ON")
         self.connection.execute("PRAGMA journal_mode = WAL")
+        self._identity = _identity(self.path)
+
+    def check_in_place(self) -> None:
+        """Refuse to go on when the database this store opened is no longer at its path (its folder deleted, moved or
+        unmounted): SQLite would go on writing into a file nobody can open again, and every run trained would be lost."""
+        if _identity(self.path) != self._identity:
+            folder = str(self.path.parent)
+            raise WriteError(f"the output folder {folder!r} vanished while the study ran (deleted, moved or unmounted): "
+                             "the study stopped, and the runs it held went with it. Restore it, or run the "
+                             "same command again to start it afresh (it trains what is not stored)", self.path.parent,
+                             "vanished")
 
     def close(self) -> None:
         self.connection.close()
@@ -198,6 +219,7 @@ class Store:
                 f"INSERT INTO metrics (run_key, {', '.join(STEP_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
                 [(record.key, *(getattr(m, c) for c in STEP_COLUMNS)) for m in record.metrics],
             )
+        self.check_in_place()
 
     def records(self) -> list[RunRecord]:
         """Every run with its per-step metrics, ordered by budget, model size, D, then seed."""
@@ -209,15 +231,18 @@ class Store:
     def _record(self, row: sqlite3.Row) -> RunRecord:
         return _record_of(self.connection, row)
 
-    def export_csv(self, path: str | Path, per_step: bool = False) -> int:
-        """Write runs (or one row per run and step) as CSV; returns the number of rows written."""
+    def export_csv(self, path: str | Path, per_step: bool = False, evaluated_only: bool = False) -> int:
+        """Write runs (or one row per run and step; ``evaluated_only``: per evaluated step, the last step always among
+        them) as CSV; returns the number of rows written. ``results.exports`` reads either back."""
         rows: list[dict[str, Any]] = []
         for record in self.records():
             base = {name: getattr(record, name) for name in SCALAR_FIELDS} | {"grid": json.dumps(record.grid)}
             base |= {f"flops_per_token_{name}": record.flop_counts.get(name) for name in FLOP_CONVENTIONS}
             base |= {f"mfu_{name}": record.mfu.get(name) for name in MFU_CONVENTIONS}
             if per_step:
-                rows.extend(base | dataclasses.asdict(step) for step in record.metrics)
+                steps = [m for m in record.metrics if m.val_loss is not None or m is record.metrics[-1]] \
+                    if evaluated_only else record.metrics
+                rows.extend(base | dataclasses.asdict(step) for step in steps)
             else:
                 rows.append(base)
         header = (list(SCALAR_FIELDS) + ["grid"] + [f"flops_per_token_{name}" for name in FLOP_CONVENTIONS]

@@ -119,6 +119,7 @@ def _run(setup: _Setup, study, folder: Path, save_to: Path | None, progress: boo
             # The tasks go on without this process: their checkpoints stay, and the report waits for their runs.
             return StudyOutcome(folder, config.kind, trained, skipped, failed, engine.name, [], [],
                                 executor.submitted, executor.queued_before)
+        store.check_in_place()
         records = store.records()
         # Every pack has ended and its results are stored: no checkpoint can be resumed any more.
         shutil.rmtree(folder / CHECKPOINTS_FOLDER, ignore_errors=True)
