@@ -1,5 +1,6 @@
 """The shipped examples fit as examples/README.md says, read as they are; the simulated ones recover their truth."""
 
+import csv
 import importlib.util
 import json
 from pathlib import Path
@@ -46,6 +47,24 @@ def test_fit_draws_approach_2s_profiles_to_a_png_or_svg_and_refuses_what_it_cann
     code, _, err = run_cli(capsys, "fit", str(EXAMPLES / "gigaword-finetune.csv"), "--approach", "finetune", "--plot",
                            str(tmp_path / "f.png"))
     assert code == 2 and "--plot draws approach 2" in err and not (tmp_path / "f.png").exists()
+
+
+def test_an_export_reads_as_its_study_picked_by_where_and_an_edited_one_is_one_line(capsys, tmp_path):
+    source = EXAMPLES / "isoflops-default-steps.csv"
+    outputs = [run_cli(capsys, "fit", str(source), "--approach", "1", *where) for where in ((), ("--where", "seed=1"))]
+    assert outputs[0][0] == 0 and outputs[0][1] == outputs[1][1]  # every run has seed 1
+    for where, message in ((("--where", "seed=2"), "no run of"), (("--minima",), "--minima reads other tables")):
+        code, _, err = run_cli(capsys, "fit", str(source), "--approach", "2", *where)
+        assert code == 2 and message in err
+    rows = list(csv.DictReader(source.read_text(encoding="utf-8").splitlines()))
+    rows[0]["step"] = "ten"
+    edited = tmp_path / "edited.csv"
+    with edited.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, _, err = run_cli(capsys, "fit", str(edited), "--approach", "1")
+    assert code == 2 and err.count("\n") == 1 and "a cell that cannot be read" in err
 
 
 def simulator():

@@ -64,12 +64,17 @@ def fit(source: str, approach: str, base: str | None, params: str | None, params
         _check_plot(plot, approach, minima)
     settings = FitSettings(approach=int(approach) if approach.isdigit() else approach, base=base, progress=not as_json,
                            config=build_part(FitConfig, fit_options, strip=FLAG_PREFIX))
-    study = _study(source)
-    if study is not None and (where or minima or params_columns or approach == "finetune"):
-        what = "a study folder" if Path(source).is_dir() else "an isoflop show --csv export (read as its study)"
-        raise UsageError(f"{source!r} is {what}: --where, --minima, --params-columns and --approach finetune "
-                         "read other tables; drop them")
     mapping, selection = parse_mapping(columns), parse_where(where)
+    study = _study(source, selection)
+    if study is not None:
+        folder = Path(source).is_dir()
+        refused = [flag for flag, given in (("--where", where and folder), ("--minima", minima),
+                                            ("--params-columns", params_columns), ("--approach finetune", approach == "finetune"))
+                   if given]
+        if refused:
+            what = "a study folder" if folder else "an isoflop show --csv export (read as its study)"
+            raise UsageError(f"{source!r} is {what}: {', '.join(refused)} {'reads' if len(refused) == 1 else 'read'} "
+                             "other tables; drop them")
     if approach == "finetune":
         result = _finetune(source, mapping, selection, settings)
         _emit(result, as_json, save, describe_finetune(result))
@@ -224,14 +229,14 @@ def describe_finetune(result: dict) -> str:
                       f"  interval: {law.predict(top).method}"])
 
 
-def _study(source: str):
+def _study(source: str, where: dict[str, str]):
     """A study folder's kind and records (the store is opened here, at the edge) or those of an ``isoflop show --csv``
-    export, or None for any other table file."""
+    export (its rows picked by ``where``), or None for any other table file."""
     from ..results.exports import read_export
     from ..results.store import Store
 
     if Path(source).is_file():
-        return read_export(source)
+        return read_export(source, where)
     if not Path(source).is_dir():
         return None
     with Store(source, create=False) as store:

@@ -21,8 +21,9 @@ EXPORT_MARK = ("key", "study_key", "kind", "flop_convention", "final_val_loss")
 STEP_MARK = ("step", "val_loss")
 
 
-def read_export(path: str | Path) -> tuple[str, list[RunRecord]] | None:
-    """The study kind and runs of an ``isoflop show --csv`` file, or None for a file that is not one.
+def read_export(path: str | Path, where: dict[str, str] | None = None) -> tuple[str, list[RunRecord]] | None:
+    """The study kind and runs of an ``isoflop show --csv`` file (``where``: only the rows whose column equals the
+    value, as text or as the same number), or None for a file that is not one.
 
     A per-step export (``--per-step``) gives each run its steps; a one-row-per-run export gives runs without steps,
     which fits read as their final points."""
@@ -36,10 +37,20 @@ def read_export(path: str | Path) -> tuple[str, list[RunRecord]] | None:
     if not set(EXPORT_MARK) <= header:
         return None
     per_step = set(STEP_MARK) <= header
+    for column, value in (where or {}).items():
+        if column not in header:
+            raise UsageError(f"--where {column}={value}: {str(path)!r} has no column {column!r}")
+        rows = [row for row in rows if _same(row[column], value)]
+        if not rows:
+            raise UsageError(f"--where {column}={value}: no run of {str(path)!r} matches")
     runs: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         runs.setdefault(row["key"], []).append(row)
-    records = [_record(path, run_rows, per_step) for run_rows in runs.values()]
+    try:
+        records = [_record(path, run_rows, per_step) for run_rows in runs.values()]
+    except ValueError as error:  # a cell edited into something else: a step, a loss, the grid's JSON
+        raise UsageError(f"{str(path)!r} is an isoflop export with a cell that cannot be read ({error}); export it "
+                         "again with isoflop show FOLDER --csv") from None
     kinds = sorted({record.kind for record in records})
     if len(kinds) != 1:
         raise UsageError(f"{str(path)!r} holds runs of several study kinds ({', '.join(kinds)}); export one study")
@@ -69,6 +80,15 @@ def _record(path: Path, rows: list[dict[str, str]], per_step: bool) -> RunRecord
         raise UsageError(f"{str(path)!r} is an isoflop export without column(s) {', '.join(missing)}; export it again "
                          "with isoflop show FOLDER --csv")
     return RunRecord(**values)
+
+
+def _same(cell: str, value: str) -> bool:
+    if cell.strip() == value:
+        return True
+    try:
+        return float(cell) == float(value)
+    except ValueError:
+        return False
 
 
 def _number(cell: str | None) -> float | None:
