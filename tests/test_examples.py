@@ -65,6 +65,9 @@ def test_an_export_reads_as_its_study_picked_by_where_and_an_edited_one_is_one_l
         writer.writerows(rows)
     code, _, err = run_cli(capsys, "fit", str(edited), "--approach", "1")
     assert code == 2 and err.count("\n") == 1 and "a cell that cannot be read" in err
+    edited.write_text(source.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "fit", str(edited), "--approach", "1")
+    assert code == 2 and "an isoflop export holding no runs" in err
 
 
 def simulator():

@@ -32,10 +32,13 @@ def read_export(path: str | Path, where: dict[str, str] | None = None) -> tuple[
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    rows = list(csv.DictReader(text.splitlines()))
-    header = set(rows[0]) if rows else set()
+    reader = csv.DictReader(text.splitlines())
+    header = set(reader.fieldnames or ())
     if not set(EXPORT_MARK) <= header:
         return None
+    rows = list(reader)
+    if not rows:
+        raise UsageError(f"{str(path)!r} is an isoflop export holding no runs; export a folder that has some")
     per_step = set(STEP_MARK) <= header
     for column, value in (where or {}).items():
         if column not in header:
