@@ -88,6 +88,7 @@ def covered(intervals: dict, truth: dict) -> dict:
             if not intervals[name][0] <= value <= intervals[name][1]}
 
 
+@pytest.mark.slow  # 1,200 starts and 200 resamples: 3 s; the default tier stays under 3 minutes
 def test_approach_3_recovers_the_published_chinchilla_law_from_its_simulated_runs(capsys):
     code, out, err = run_cli(capsys, "fit", str(EXAMPLES / "chinchilla-simulated.csv"), "--approach", "3", "--bootstrap",
                              "200", "--json")
