@@ -9,7 +9,8 @@ from conftest import run_cli
 
 def test_default_run_with_a_reduced_budget_then_show_and_csv(capsys, tmp_path):
     out = tmp_path / "run"
-    args = ("scarcity", "--seeds", "1", "--budget-passes", "4", "--unique-samples", "1,4", "--eval-samples", "2", "--quiet", "--output", str(out))
+    args = ("scarcity", "--seeds", "1", "--budget-passes", "4", "--unique-samples", "1,4", "--eval-samples", "2", "--quiet",
+            "--executor", "inprocess", "--output", str(out))  # in this process: no worker start-up
     code, stdout, _ = run_cli(capsys, *args)
     assert code == 0
     assert "2 run(s) trained (2 completed, 0 failed)" in stdout and "D=1 (4 epochs)" in stdout

@@ -23,6 +23,7 @@ def tiny_config(corpus, output, **changes):
     settings = dict(
         budgets=(3e9, 1e10), model_sizes=("25k", "50k", "100k"), train_data=str(train), validation_data=str(valid),
         seq_len=32, batch_size=4, eval_samples=4, evals_per_run=3, min_steps=5, output=str(output),
+        executor="inprocess",  # no worker start-up: tests/test_processes.py and test_execution.py cover the workers
     )
     settings.update(changes)
     return build_config(overrides=settings, kind="isoflops")
