@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from ..results.exports import cell_matches
 from .flops import FlopCount, knots_to_count
 
 REQUIRED = ("N", "D", "loss")
@@ -164,7 +165,7 @@ def read_columns(path: str | Path, required=REQUIRED, optional=OPTIONAL, mapping
         if column not in header:
             raise UsageError(f"--where {column}={value}: {str(path)!r} has no column {column!r}; its columns: {', '.join(header)}")
         index = header.index(column)
-        body = [row for row in body if _same(row[index].strip(), value)]
+        body = [row for row in body if cell_matches(row[index], value)]
         if not body:
             values = sorted({row[index].strip() for row in csv.reader(lines[1:], delimiter=delimiter) if len(row) == len(header)})
             shown = ", ".join(values[:8]) + (" …" if len(values) > 8 else "")
@@ -182,15 +183,6 @@ def read_columns(path: str | Path, required=REQUIRED, optional=OPTIONAL, mapping
             hint = "; an empty cell is a failed run's: keep the others with --where status=completed" if "status" in header else ""
             raise UsageError(f"{str(path)!r}: column {_label(name, found)} holds a non-number ({error}){hint}") from None
     return columns, found, raw, rows
-
-
-def _same(cell: str, value: str) -> bool:
-    if cell == value:
-        return True
-    try:
-        return float(cell) == float(value)
-    except ValueError:
-        return False
 
 
 def read_table(path: str | Path, convention: str = "6N", mapping: dict[str, str] | None = None,

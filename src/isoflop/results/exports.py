@@ -43,7 +43,7 @@ def read_export(path: str | Path, where: dict[str, str] | None = None) -> tuple[
     for column, value in (where or {}).items():
         if column not in header:
             raise UsageError(f"--where {column}={value}: {str(path)!r} has no column {column!r}")
-        rows = [row for row in rows if _same(row[column], value)]
+        rows = [row for row in rows if cell_matches(row[column], value)]
         if not rows:
             raise UsageError(f"--where {column}={value}: no run of {str(path)!r} matches")
     runs: dict[str, list[dict[str, str]]] = {}
@@ -85,8 +85,10 @@ def _record(path: Path, rows: list[dict[str, str]], per_step: bool) -> RunRecord
     return RunRecord(**values)
 
 
-def _same(cell: str, value: str) -> bool:
-    if cell.strip() == value:
+def cell_matches(cell: str, value: str) -> bool:
+    """``--where``'s rule, for any table: a cell equals the value as text (spaces around it ignored) or as a number."""
+    cell = cell.strip()
+    if cell == value:
         return True
     try:
         return float(cell) == float(value)
